@@ -1,0 +1,172 @@
+# Switchyard. `make` builds everything into $(B)/; `make check` runs the unit
+# and integration tests against a build with AddressSanitizer and UBSan.
+# The source lists below are the design: one file per responsibility.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+SAN ?= 0
+
+ifeq ($(SAN),1)
+B ?= build-san
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+OPT = -O1 -g
+else
+B ?= build
+SANFLAGS =
+OPT = -O2 -g
+endif
+
+CC ?= cc
+PKGS = libprotobuf-c inih libseccomp libcap libmd jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
+	-fPIC $(OPT) $(SANFLAGS)
+INC = -I$(B)/gen -Iproto -Ilib -Iworker-shim
+CFLAGS_ALL = $(CFLAGS_BASE) $(INC) $(PKG_CFLAGS) $(CFLAGS)
+LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+
+LLHTTP_DIR ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+# --- shared code -----------------------------------------------------------
+PROTO_SRCS = proto/frame.c proto/outcome.c
+LIB_SRCS = lib/ev.c lib/log.c lib/util.c
+GEN_SRCS = $(B)/gen/switchyard.pb-c.c
+
+# --- processes -------------------------------------------------------------
+ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
+	router/upstream.c router/response.c router/privdrop.c
+SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
+	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
+	supervisor/peer.c supervisor/control.c supervisor/routerproc.c
+CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
+SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
+	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
+	worker-shim/env.c worker-shim/errors.c
+EXAMPLES = hello alice bob echo crash dispatcher
+
+obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
+
+LIB_OBJS = $(call obj,$(PROTO_SRCS) $(LIB_SRCS)) $(B)/obj/gen/switchyard.pb-c.o
+ROUTER_OBJS = $(call obj,$(ROUTER_SRCS)) $(B)/obj/llhttp/llhttp.o \
+	$(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o
+SUPERVISOR_OBJS = $(call obj,$(SUPERVISOR_SRCS))
+CTL_OBJS = $(call obj,$(CTL_SRCS))
+SHIM_OBJS = $(call obj,$(SHIM_SRCS)) $(call obj,proto/frame.c proto/outcome.c) \
+	$(B)/obj/gen/switchyard.pb-c.o
+
+BINS = $(B)/switchyard-router $(B)/switchyard-supervisor $(B)/yardctl
+SHIM = $(B)/libworkershim.a $(B)/libworkershim.so $(B)/workershim.pc
+EXAMPLE_BINS = $(patsubst %,$(B)/examples/%,$(EXAMPLES))
+
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
+
+all: $(BINS) $(SHIM) $(EXAMPLE_BINS)
+
+$(B)/gen/switchyard.pb-c.c $(B)/gen/switchyard.pb-c.h &: proto/switchyard.proto
+	@mkdir -p $(B)/gen
+	protoc-c --proto_path=proto --c_out=$(B)/gen proto/switchyard.proto
+
+# Every object depends on the generated header so it exists before use.
+$(B)/obj/%.o: %.c $(B)/gen/switchyard.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
+# llhttp is compiled from Debian's node-llhttp sources, never hand-written.
+$(B)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -fPIC $(SANFLAGS) -I$(LLHTTP_INC) -w -c $< -o $@
+
+$(call obj,$(ROUTER_SRCS)): CFLAGS_ALL += -I$(LLHTTP_INC) -Irouter
+$(call obj,$(SUPERVISOR_SRCS)): CFLAGS_ALL += -Isupervisor
+$(call obj,$(CTL_SRCS)): CFLAGS_ALL += -Ictl
+
+$(B)/switchyard-router: $(ROUTER_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c inih)
+
+$(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs $(PKGS))
+
+$(B)/yardctl: $(CTL_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson)
+
+$(B)/libworkershim.a: $(SHIM_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/libworkershim.so: $(SHIM_OBJS)
+	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libworkershim.so.1 -o $@ $^ \
+		$(shell pkg-config --libs libprotobuf-c)
+
+# The .pc used from the build tree points at the build tree; `make install`
+# writes one pointing at PREFIX.
+$(B)/workershim.pc: worker-shim/workershim.pc.in
+	@mkdir -p $(B)
+	sed -e 's|@PREFIX@|$(abspath $(B))|' -e 's|@INCLUDEDIR@|$(abspath worker-shim)|' \
+		-e 's|@LIBDIR@|$(abspath $(B))|' $< > $@
+
+# Examples are tenants: they see only workershim.h and link the static shim
+# (statically when not sanitizing, which makes exec cheaper).
+ifeq ($(SAN),1)
+EXAMPLE_LINK = $(B)/libworkershim.a $(shell pkg-config --libs libprotobuf-c)
+else
+EXAMPLE_LINK = -static $(B)/libworkershim.a $(shell pkg-config --static --libs libprotobuf-c)
+endif
+$(B)/examples/%: examples/%/main.c $(B)/libworkershim.a worker-shim/workershim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_BASE) -Iworker-shim -o $@ $< $(EXAMPLE_LINK)
+
+# --- tests -----------------------------------------------------------------
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SHIM_OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -o $@ $< \
+		$(filter-out $(B)/obj/gen/switchyard.pb-c.o $(call obj,proto/frame.c proto/outcome.c),$(SHIM_OBJS)) \
+		$(LIB_OBJS) $(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
+
+unit: $(UNIT_TESTS)
+	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
+
+PYTEST ?= /usr/bin/python3 -m pytest
+integration: all
+	SY_BUILD=$(abspath $(B)) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+# make check: sanitizer build, unit tests, integration tests, then a plain
+# build so that -Werror covers the optimised configuration too.
+check:
+	$(MAKE) SAN=1 all unit integration
+	$(MAKE) SAN=0 all
+
+bench: all
+	bash bench/run.sh $(abspath $(B))
+
+# --- install ---------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/switchyard/examples \
+		$(DESTDIR)/etc/switchyard
+	install -m 0755 $(B)/yardctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/switchyard-supervisor $(B)/switchyard-router $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 $(B)/libworkershim.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(B)/libworkershim.so $(DESTDIR)$(PREFIX)/lib/libworkershim.so.1
+	ln -sf libworkershim.so.1 $(DESTDIR)$(PREFIX)/lib/libworkershim.so
+	install -m 0644 worker-shim/workershim.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@INCLUDEDIR@|$(PREFIX)/include|' \
+		-e 's|@LIBDIR@|$(PREFIX)/lib|' worker-shim/workershim.pc.in \
+		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/workershim.pc
+	install -m 0755 $(EXAMPLE_BINS) $(DESTDIR)$(PREFIX)/share/switchyard/examples/
+	test -e $(DESTDIR)/etc/switchyard/switchyard.ini || \
+		install -m 0644 policies/switchyard.ini $(DESTDIR)/etc/switchyard/switchyard.ini
+
+clean:
+	rm -rf build build-san
+
+.PHONY: all unit integration check bench install clean
+.SECONDARY:
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,45 @@
+/*
+ * Small helpers shared by Switchyard's programs. Like every library here they
+ * never log: they return -1 with errno, or fill a caller-owned error buffer.
+ */
+#ifndef SY_UTIL_H
+#define SY_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+/* Sets O_NONBLOCK on fd. 0 or -1 with errno. */
+int sy_set_nonblock(int fd);
+/* Sets FD_CLOEXEC on fd. 0 or -1 with errno. */
+int sy_set_cloexec(int fd);
+
+/*
+ * Parses "127.0.0.1:8080", "[::1]:8080" or "*:8080" (IPv4 any) into *ss.
+ * Returns 0, or -1 with a reason in err.
+ */
+int sy_parse_hostport(const char *s, struct sockaddr_storage *ss,
+                      socklen_t *len, char *err, size_t errlen);
+/* Formats a socket address as "ip:port" / "[ip6]:port" into buf. */
+const char *sy_format_addr(const struct sockaddr *sa, char *buf, size_t size);
+
+/* Namespace and worker names: 1..63 chars of [a-z0-9_-], starting with a
+ * letter or digit. Returns 1 if valid. */
+int sy_valid_name(const char *s);
+/*
+ * Splits "ns/name" into its parts (copied into ns/name, each >= 64 bytes).
+ * Returns 0, or -1 with a reason in err.
+ */
+int sy_split_worker(const char *s, char *ns, char *name, char *err,
+                    size_t errlen);
+
+/* Parses a non-negative integer with an optional k/m/g suffix (powers of
+ * 1024) into *out. Returns 0, or -1 (EINVAL/ERANGE). */
+int sy_parse_size(const char *s, uint64_t *out);
+/* Parses a non-negative decimal integer <= max. 0 or -1 (EINVAL/ERANGE). */
+int sy_parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Case-insensitive ASCII comparison of two strings (HTTP header names). */
+int sy_strcaseeq(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * Outcomes: their Cloudflare names, the HTTP status the platform answers with,
+ * and the error page text. Shared by the router (top-level requests) and the
+ * worker shim (ws_dispatch results), so a person sees the same words wherever
+ * a request failed.
+ */
+#ifndef SY_OUTCOME_H
+#define SY_OUTCOME_H
+
+#include <stddef.h>
+
+#include "switchyard.pb-c.h"
+
+/* "ok", "exception", "exceededCpu", ... as in Cloudflare's tail events;
+ * "internalError" for values out of range. Never NULL. */
+const char *sy_outcome_name(Switchyard__Outcome o);
+/* HTTP status for a platform outcome: exception 500, resource limits 503,
+ * scriptNotFound 404, canceled 499, loadShed 503, internalError 502/500. */
+int sy_outcome_status(Switchyard__Outcome o);
+/* Cloudflare-style error number (1101 exception, 1102 resource limits), or 0. */
+int sy_outcome_errno(Switchyard__Outcome o);
+/* Standard reason phrase for an HTTP status ("Not Found"); "Unknown" if none. */
+const char *sy_status_text(int status);
+/*
+ * Writes the plain-text error body for an outcome into buf (NUL-terminated,
+ * truncated to size), naming the worker and the outcome, e.g.
+ *   "Worker tenants/crash failed: exception (error 1101)\n<reason>\n"
+ * Returns the length written (excluding the NUL).
+ */
+size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
+                       const char *worker, const char *reason);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * Contracts between the supervisor's modules. Each block names the file that
+ * implements it. The supervisor is single-threaded around one ev_loop.
+ */
+#ifndef SY_SUPERVISOR_H
+#define SY_SUPERVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "ev.h"
+
+#define SY_NAME_MAX 64 /* ns and worker names, NUL included */
+
+/* ---- config.c: the INI file (libinih) ---- */
+
+struct plan {
+	char name[SY_NAME_MAX];
+	uint32_t instances;        /* processes per worker, >= 1 */
+	uint32_t queue;            /* waiting requests per worker */
+	uint32_t queue_timeout_ms; /* longest wait for a process */
+	uint32_t idle_timeout_s;   /* stop a process idle this long */
+};
+
+/* A [deploy NS/NAME] section: deployed at start when the file's content
+ * differs from the worker's current version. */
+struct boot_deploy {
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
+	char *exe;   /* absolute path */
+	char plan[SY_NAME_MAX];
+	char **env;  /* "K=V" strings */
+	size_t nenv;
+};
+
+struct sup_config {
+	char *path;            /* the file read, absolute */
+	char **listen;         /* "ip:port" strings */
+	size_t nlisten;
+	char *state_dir, *run_dir, *control_socket;
+	char dispatch_ns[SY_NAME_MAX], dispatch_name[SY_NAME_MAX];
+	char *router_user;
+	char *router_path;     /* switchyard-router executable; default: next
+	                        * to the supervisor's own executable */
+	int log_level;         /* SY_LOG_* */
+	/* [router] */
+	uint64_t max_header_bytes, max_body_bytes;
+	uint32_t header_timeout_ms, idle_timeout_ms, max_connections;
+	struct plan *plans;
+	size_t nplans;
+	struct boot_deploy *boot;
+	size_t nboot;
+};
+
+/* Reads and validates path. Returns a config, or NULL with a message naming
+ * the file, line and key in err. */
+struct sup_config *config_load(const char *path, char *err, size_t errlen);
+void config_free(struct sup_config *c);
+/* The plan called name ("" or NULL: "default"), or NULL. */
+const struct plan *config_plan(const struct sup_config *c, const char *name);
+
+/* ---- registry.c: dispatch namespaces, workers, versions (in memory) ---- */
+
+struct version {
+	uint32_t number;          /* 1, 2, ... per worker */
+	char sha256[65];          /* hex content hash of the executable */
+	char *exe_path;           /* content-addressed copy in state_dir */
+	int64_t deployed_at;      /* unix seconds */
+	char plan[SY_NAME_MAX];
+	char **env;               /* "K=V" strings given at deploy */
+	size_t nenv;
+};
+
+struct pool;                      /* pool.c */
+
+struct worker {
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
+	struct version *versions;     /* oldest first */
+	size_t nversions;
+	size_t current;               /* index of the version serving requests */
+	const struct plan *plan;      /* of the current version */
+	struct pool *pool;            /* NULL until first use */
+	struct worker *next;          /* registry's list */
+};
+
+/* Loads the state recorded under state_dir (store.c). 0, or -1 with err. */
+int registry_init(struct sup_config *c, char *err, size_t errlen);
+void registry_free(void);
+struct worker *registry_find(const char *ns, const char *name);
+/* Iteration in a stable order (by ns, then name). */
+struct worker *registry_first(void);
+struct worker *registry_next(struct worker *w);
+static inline const struct version *worker_version(const struct worker *w)
+{
+	return &w->versions[w->current];
+}
+/*
+ * Deploys the executable open at exe_fd (not taken over) as the next version
+ * of ns/name: copies it into state_dir content-addressed (0555, root), records
+ * the version durably, then tells the pool (pool_version_changed). Returns
+ * the new version number, or -1 with err naming the worker and what was
+ * wrong ("deploy acme/shop: not an executable").
+ */
+int registry_deploy(const char *ns, const char *name, int exe_fd,
+                    const char *plan, char *const *env, size_t nenv,
+                    char *err, size_t errlen);
+/* Same for a path; skips (returns the current version) when the content is
+ * already the current version. */
+int registry_deploy_path(const char *ns, const char *name, const char *path,
+                         const char *plan, char *const *env, size_t nenv,
+                         char *err, size_t errlen);
+
+/* ---- store.c: durable state under state_dir ---- */
+
+/* Copies exe_fd into state_dir/exe/<sha256> (atomic rename, 0555), filling
+ * sha256 and the path (malloc'd). 0 or -1 with err. */
+int store_put_exe(const char *state_dir, int exe_fd, char sha256[65],
+                  char **path, char *err, size_t errlen);
+/* Writes every worker's versions to state_dir/deployments.json atomically
+ * (write, fsync, rename, fsync dir). 0 or -1 with err. */
+int store_save(const char *state_dir, char *err, size_t errlen);
+/* Loads deployments.json into the registry; a missing file is an empty
+ * registry. 0 or -1 with err. */
+int store_load(const char *state_dir, char *err, size_t errlen);
+
+/* ---- pool.c: the processes of one worker and its queue ---- */
+
+struct pool_stats {
+	const char *state;  /* STOPPED, STARTING, RUNNING, BACKOFF */
+	uint32_t live, busy, queued;
+	uint64_t requests, errors;
+	uint64_t started_ms; /* monotonic ms the oldest live process started, 0 */
+	pid_t pids[64];
+	uint32_t npids;
+};
+
+/* A new version became current: idle processes of older versions stop now,
+ * busy ones after their request. */
+void pool_version_changed(struct worker *w);
+void pool_stats(const struct worker *w, struct pool_stats *st);
+/* Stops every process of w and fails its queued requests. */
+void pool_destroy(struct worker *w);
+
+/* ---- control.c: the control socket for yardctl ---- */
+
+/* Listens on path (mode 0660), replacing a stale socket. 0 or -1 with err. */
+int control_listen(struct ev_loop *loop, const char *path, char *err,
+                   size_t errlen);
+/* Closes every control connection and unlinks the socket. */
+void control_close(void);
+
+/* ---- main.c ---- */
+
+extern struct sup_config *sup_conf;
+extern struct ev_loop *sup_loop;
+
+#endif

@@ -1,0 +1,205 @@
+/*
+ * workershim.h: the API a Switchyard worker is written against.
+ *
+ * A worker is a plain executable whose main() calls ws_serve(). The platform
+ * starts it in its own process, hands it requests one at a time and takes
+ * back one response per request. Everything a worker can do beyond its own
+ * computation goes through the functions below.
+ *
+ *   #include <workershim.h>
+ *
+ *   static int hello(ws_request *req, ws_response *res, void *ctx)
+ *   {
+ *       ws_res_header(res, "Content-Type", "text/plain");
+ *       ws_res_printf(res, "hello from %s\n", ws_req_path(req));
+ *       return 0;
+ *   }
+ *
+ *   int main(void) { return ws_serve(hello, NULL); }
+ *
+ * Build: cc hello.c $(pkg-config --cflags --libs workershim)
+ *
+ * Conventions:
+ * - Functions that can fail return 0 (or a count) on success and a negative
+ *   WS_E* code on failure; ws_strerror() names it.
+ * - Strings returned by accessors are owned by the object they came from and
+ *   stay valid until that object is changed or freed; copy them to keep them.
+ * - Header names are compared case-insensitively.
+ * - Within a handler, `req` and `res` are owned by the shim and freed after
+ *   the handler returns. Objects from ws_request_new()/ws_response_new() are
+ *   owned by the caller and released with ws_request_free()/ws_response_free().
+ * - The shim never writes to stdout/stderr on its own and never exits the
+ *   process, except ws_serve() returning at shutdown.
+ * - Not thread-safe: call it from the thread that runs ws_serve().
+ */
+#ifndef WORKERSHIM_H
+#define WORKERSHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: always negative. */
+#define WS_OK 0
+#define WS_ENOTFOUND (-1)           /* no such worker deployed */
+#define WS_EEXCEPTION (-2)          /* the callee failed or crashed */
+#define WS_EEXCEEDED_CPU (-3)       /* the callee ran out of CPU time */
+#define WS_EEXCEEDED_MEMORY (-4)    /* the callee ran out of memory */
+#define WS_EEXCEEDED_WALL (-5)      /* the callee ran out of wall time */
+#define WS_ETOOMANYSUBREQUESTS (-6) /* this request spent its subrequests */
+#define WS_EDENIED (-7)             /* not allowed by the platform's policy */
+#define WS_EIO (-8)                 /* the channel to the platform failed */
+#define WS_EINVAL (-9)              /* invalid argument */
+#define WS_ENOMEM (-10)             /* out of memory */
+#define WS_EOVERLOADED (-11)        /* the callee's queue is full (loadShed) */
+#define WS_ECANCELED (-12)          /* the request was canceled */
+#define WS_EINTERNAL (-13)          /* the platform failed */
+
+/* Log levels for ws_log. */
+#define WS_LOG_DEBUG 0
+#define WS_LOG_INFO 1
+#define WS_LOG_WARN 2
+#define WS_LOG_ERROR 3
+
+typedef struct ws_request ws_request;
+typedef struct ws_response ws_response;
+
+/*
+ * A request handler: fill `res` from `req`. Return 0 to send `res` (a status
+ * of 200 is assumed if none was set), or a negative value to report an
+ * exception: the client then gets the platform's 500 error page and the
+ * request's outcome is `exception`. `ctx` is the pointer given to ws_serve.
+ */
+typedef int (*ws_handler)(ws_request *req, ws_response *res, void *ctx);
+
+/*
+ * The worker's main loop: tells the platform it is ready, then calls handler
+ * once per request until the platform shuts the worker down. Returns 0 at an
+ * orderly shutdown, or a negative WS_E* code if the channel to the platform
+ * failed (for example when run outside Switchyard: there is no fd 3).
+ */
+int ws_serve(ws_handler handler, void *ctx);
+
+/* ---- requests ---- */
+
+/* Method ("GET"); never NULL. */
+const char *ws_req_method(const ws_request *req);
+/* Target as received, path plus query ("/a/b?x=1"); never NULL. */
+const char *ws_req_url(const ws_request *req);
+/* Path part of the URL ("/a/b"); never NULL. */
+const char *ws_req_path(const ws_request *req);
+/* Query part without '?' ("x=1"); "" when there is none; never NULL. */
+const char *ws_req_query(const ws_request *req);
+/* Value of the first header called name, or NULL if absent. */
+const char *ws_req_header(const ws_request *req, const char *name);
+/* Number of headers, duplicates included. */
+int ws_req_header_count(const ws_request *req);
+/* The i-th header (0-based, arrival order). 0, or WS_EINVAL if i is out
+ * of range. */
+int ws_req_header_at(const ws_request *req, int i, const char **name,
+                     const char **value);
+/* The whole body (NULL with *len = 0 when empty). len may be NULL. */
+const void *ws_req_body(const ws_request *req, size_t *len);
+
+/* Replaces every header called name with one header name: value. */
+int ws_req_set_header(ws_request *req, const char *name, const char *value);
+/* Removes every header called name. 0, or WS_ENOTFOUND if none. */
+int ws_req_del_header(ws_request *req, const char *name);
+/* Replaces the URL (origin form: must start with '/'). */
+int ws_req_set_url(ws_request *req, const char *url);
+/* Replaces the body with a copy of buf[0..len). */
+int ws_req_set_body(ws_request *req, const void *buf, size_t len);
+
+/* A new request owned by the caller, e.g. to build a subrequest.
+ * NULL on invalid arguments or out of memory. */
+ws_request *ws_request_new(const char *method, const char *url);
+/* Frees a request from ws_request_new(). Accepts NULL. Never call it on the
+ * request a handler was given. */
+void ws_request_free(ws_request *req);
+
+/* ---- responses ---- */
+
+/* Sets the status (100..999). */
+void ws_res_status(ws_response *res, int status);
+/* The status set so far (200 when never set). */
+int ws_res_get_status(const ws_response *res);
+/* Adds a header (duplicates allowed, e.g. Set-Cookie). Names and values
+ * must not contain CR, LF or NUL; names must be HTTP tokens. */
+int ws_res_header(ws_response *res, const char *name, const char *value);
+/* Value of the first header called name, or NULL. */
+const char *ws_res_get_header(const ws_response *res, const char *name);
+/* Replaces every header called name with one (name: value). */
+int ws_res_set_header(ws_response *res, const char *name, const char *value);
+/* Removes every header called name. 0, or WS_ENOTFOUND if none. */
+int ws_res_del_header(ws_response *res, const char *name);
+/* Number of headers and the i-th one, as for requests. */
+int ws_res_header_count(const ws_response *res);
+int ws_res_header_at(const ws_response *res, int i, const char **name,
+                     const char **value);
+/* Appends buf[0..len) to the body. */
+int ws_res_write(ws_response *res, const void *buf, size_t len);
+/* Appends formatted text to the body. Returns bytes appended or WS_E*. */
+int ws_res_printf(ws_response *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* The body so far (NULL with *len = 0 when empty). len may be NULL. */
+const void *ws_res_body(const ws_response *res, size_t *len);
+/* Discards the body so far. */
+void ws_res_clear_body(ws_response *res);
+
+/* A new empty response owned by the caller (for ws_dispatch's `out`). */
+ws_response *ws_response_new(void);
+/* Frees a response from ws_response_new(). Accepts NULL. */
+void ws_response_free(ws_response *res);
+
+/* ---- calling other workers ---- */
+
+/* Per-call limits for the callee; 0 means the callee's plan default. They
+ * can only lower the plan's limits. */
+typedef struct {
+	uint32_t cpu_ms;      /* CPU milliseconds for the call */
+	uint32_t wall_ms;     /* wall-clock milliseconds for the call */
+	uint32_t subrequests; /* subrequests the callee may make */
+} ws_limits;
+
+/*
+ * Sends req to worker `worker` in dispatch namespace `ns` and waits for its
+ * answer, which replaces the contents of `out` (status, headers, body).
+ * req is not modified or taken over. lim may be NULL (plan defaults).
+ * Returns 0 when the callee answered (whatever its HTTP status), or:
+ *   WS_ENOTFOUND            no such worker; out is a 404 error page
+ *   WS_EEXCEPTION           the callee failed; out is the platform's 500 page
+ *   WS_EEXCEEDED_CPU/_MEMORY/_WALL  a limit was hit; out is a 503 page
+ *   WS_EOVERLOADED          the callee's queue is full; out is a 503 page
+ *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
+ *   WS_EIO / WS_EINVAL / WS_ENOMEM
+ * The error pages name the callee and the outcome, so a dispatcher can pass
+ * `out` on as its own response. ws_dispatch_reason() gives more detail.
+ */
+int ws_dispatch(const char *ns, const char *worker, ws_request *req,
+                const ws_limits *lim, ws_response *out);
+/* The platform's reason text for the last failed ws_dispatch ("" if none).
+ * Valid until the next ws_dispatch. */
+const char *ws_dispatch_reason(void);
+
+/* ---- environment and logging ---- */
+
+/* Value of an environment variable set at deploy (yardctl deploy --env),
+ * or NULL. */
+const char *ws_env(const char *name);
+
+/* Writes one line to the worker's log (its stderr, captured by the
+ * platform). level is one of WS_LOG_*. */
+void ws_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Text for a WS_E* code ("worker not found"); never NULL. */
+const char *ws_strerror(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
