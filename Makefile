@@ -102,6 +102,7 @@ $(B)/libworkershim.a: $(SHIM_OBJS)
 $(B)/libworkershim.so: $(SHIM_OBJS)
 	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libworkershim.so.1 -o $@ $^ \
 		$(shell pkg-config --libs libprotobuf-c)
+	ln -sf libworkershim.so $(B)/libworkershim.so.1
 
 # The .pc used from the build tree points at the build tree; `make install`
 # writes one pointing at PREFIX.

@@ -116,6 +116,8 @@ static int reader_reserve(struct sy_reader *r, size_t want)
 		return 0;
 	if (r->start > 0) {
 		memmove(r->buf, r->buf + r->start, used);
+		if (r->pending_fd >= 0)
+			r->fd_off -= r->start;
 		r->start = 0;
 		r->end = used;
 		if (r->cap - r->end >= want)
@@ -137,10 +139,11 @@ static int reader_reserve(struct sy_reader *r, size_t want)
 }
 
 /* Takes descriptors out of ancillary data: keeps one when the channel
- * allows it, closes every other one. */
-static void reader_take_fds(struct sy_reader *r, struct msghdr *mh)
+ * allows it, closes every other one. Returns 1 if one was kept. */
+static int reader_take_fds(struct sy_reader *r, struct msghdr *mh)
 {
 	struct cmsghdr *c;
+	int kept = 0;
 
 	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
 		size_t n, i;
@@ -151,12 +154,38 @@ static void reader_take_fds(struct sy_reader *r, struct msghdr *mh)
 		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 		for (i = 0; i < n; i++) {
 			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (r->pass_fds && r->pending_fd < 0)
+			if (r->pass_fds && r->pending_fd < 0) {
 				r->pending_fd = fd;
-			else
+				kept = 1;
+			} else {
 				close(fd);
+			}
 		}
 	}
+	return kept;
+}
+
+/*
+ * The kernel ends a stream read right after the segment that carried
+ * descriptors, and our writer sends a descriptor with exactly one frame, so
+ * the descriptor belongs to the last frame that starts within the bytes just
+ * read, [from, to).
+ */
+static size_t last_frame_start(const struct sy_reader *r, size_t from,
+                               size_t to)
+{
+	size_t off = r->start, last = from;
+
+	while (off < to) {
+		if (off >= from)
+			last = off;
+		if (to - off < SY_FRAME_HDR_LEN)
+			break;
+		off += SY_FRAME_HDR_LEN +
+		       ((size_t)r->buf[off] << 24 | (size_t)r->buf[off + 1] << 16 |
+		        (size_t)r->buf[off + 2] << 8 | r->buf[off + 3]);
+	}
+	return last;
 }
 
 ssize_t sy_reader_fill(struct sy_reader *r, int fd)
@@ -190,8 +219,8 @@ ssize_t sy_reader_fill(struct sy_reader *r, int fd)
 	}
 	if (n < 0)
 		return -1;
-	if (mh.msg_controllen > 0)
-		reader_take_fds(r, &mh);
+	if (mh.msg_controllen > 0 && reader_take_fds(r, &mh))
+		r->fd_off = last_frame_start(r, r->end, r->end + (size_t)n);
 	r->end += (size_t)n;
 	return n;
 }
@@ -221,11 +250,13 @@ int sy_reader_next(struct sy_reader *r, struct sy_frame *f)
 		return 0;
 	}
 	f->payload = r->buf + r->start + SY_FRAME_HDR_LEN;
+	if (r->pending_fd >= 0 && r->fd_off == r->start) {
+		f->fd = r->pending_fd;
+		r->pending_fd = -1;
+	}
 	r->start += SY_FRAME_HDR_LEN + f->len;
-	if (r->start == r->end)
+	if (r->start == r->end && r->pending_fd < 0)
 		r->start = r->end = 0;
-	f->fd = r->pending_fd;
-	r->pending_fd = -1;
 	return 1;
 }
 
@@ -378,6 +409,12 @@ static ssize_t writer_send(struct sy_writer *w, int fd)
 		iov.iov_len = w->fd_at - w->start;
 	} else if (w->fd_out >= 0) {
 		struct cmsghdr *c;
+		size_t flen = SY_FRAME_HDR_LEN;
+
+		if (iov.iov_len >= SY_FRAME_HDR_LEN)
+			flen += get32(w->buf + w->start);
+		if (iov.iov_len > flen)
+			iov.iov_len = flen;
 
 		memset(&cm, 0, sizeof(cm));
 		mh.msg_control = cm.buf;

@@ -77,6 +77,7 @@ struct sy_reader {
 	size_t end;   /* one past the last byte read */
 	int pass_fds; /* accept SCM_RIGHTS descriptors on this channel */
 	int pending_fd; /* descriptor received, not yet attached to a frame */
+	size_t fd_off;  /* buffer offset of the frame pending_fd came with */
 };
 
 /* Initialises r; pass_fds as above. Returns 0, or -1 (ENOMEM). */
@@ -132,8 +133,9 @@ int sy_writer_msg(struct sy_writer *w, uint8_t type, uint8_t flags,
  * pointer to fill in (valid until the next writer call), or NULL. */
 uint8_t *sy_writer_reserve(struct sy_writer *w, uint8_t type, uint8_t flags,
                            uint32_t stream, size_t len);
-/* Hands fd to the writer: it is sent with the first byte of the next frame
- * queued and closed by the writer once sent. Only one may be pending.
+/* Hands fd to the writer: it is sent with the next frame queued (in a
+ * sendmsg of its own, so the reader can tell which frame it belongs to) and
+ * closed by the writer once sent. Only one may be pending.
  * Returns 0, or -1 (EBUSY). */
 int sy_writer_attach_fd(struct sy_writer *w, int fd);
 /*
