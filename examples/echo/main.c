@@ -1,0 +1,47 @@
+/*
+ * echo: answers with the request body, byte for byte, under the request's
+ * Content-Type. GET /headers lists the request headers instead, one
+ * "name: value" line each, in the order they arrived.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <workershim.h>
+
+static int list_headers(ws_request *req, ws_response *res)
+{
+	const char *name, *value;
+	int i;
+
+	ws_res_header(res, "Content-Type", "text/plain; charset=utf-8");
+	for (i = 0; i < ws_req_header_count(req); i++) {
+		ws_req_header_at(req, i, &name, &value);
+		if (ws_res_printf(res, "%s: %s\n", name, value) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int echo(ws_request *req, ws_response *res, void *ctx)
+{
+	const char *type = ws_req_header(req, "Content-Type");
+	const void *body;
+	char len[32];
+	size_t n;
+
+	body = ws_req_body(req, &n);
+	snprintf(len, sizeof(len), "%zu", n);
+	ws_res_header(res, "X-Worker", "echo");
+	ws_res_header(res, "X-Body-Length", len);
+	if (strcmp(ws_req_method(req), "GET") == 0 &&
+	    strcmp(ws_req_path(req), "/headers") == 0)
+		return list_headers(req, res);
+	ws_res_header(res, "Content-Type",
+	              type ? type : "application/octet-stream");
+	return ws_res_write(res, body, n) < 0 ? -1 : 0;
+}
+
+int main(void)
+{
+	return ws_serve(echo, NULL) < 0 ? 1 : 0;
+}

@@ -1,0 +1,254 @@
+/*
+ * ws_dispatch: a subrequest to another worker through the supervisor.
+ *
+ * The subrequest travels on a stream this worker opens (a counter). While
+ * waiting for its RESPONSE the only other frame that may arrive is a CANCEL
+ * for the request being handled: the subrequest is then canceled too and
+ * whatever the supervisor still sends for it is dropped later (chan_stale).
+ * Every failure fills `out` with the platform's error page, so a dispatcher
+ * can answer with it unchanged.
+ */
+#include <stdio.h>
+
+#include "outcome.h"
+#include "shim.h"
+
+static char last_reason[512];
+
+/* The platform's names: 1..63 of [a-z0-9_-], first a letter or digit
+ * (lib/util.c's sy_valid_name, which the shim does not link). */
+static int valid_name(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
+	                   (s[0] >= '0' && s[0] <= '9')))
+		return 0;
+	for (i = 0; s[i]; i++)
+		if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
+		                 (s[i] >= '0' && s[i] <= '9') ||
+		                 s[i] == '-' || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+/* Keeps the reason for ws_dispatch_reason, as one printable line. */
+static void set_reason(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < sizeof(last_reason) - 1; i++)
+		last_reason[i] = (unsigned char)s[i] < ' ' ? ' ' : s[i];
+	last_reason[i] = '\0';
+}
+
+static int outcome_err(Switchyard__Outcome o)
+{
+	switch (o) {
+	case SWITCHYARD__OUTCOME__OK: return 0;
+	case SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND: return WS_ENOTFOUND;
+	case SWITCHYARD__OUTCOME__EXCEPTION: return WS_EEXCEPTION;
+	case SWITCHYARD__OUTCOME__EXCEEDED_CPU: return WS_EEXCEEDED_CPU;
+	case SWITCHYARD__OUTCOME__EXCEEDED_MEMORY: return WS_EEXCEEDED_MEMORY;
+	case SWITCHYARD__OUTCOME__EXCEEDED_WALL_TIME: return WS_EEXCEEDED_WALL;
+	case SWITCHYARD__OUTCOME__LOAD_SHED: return WS_EOVERLOADED;
+	case SWITCHYARD__OUTCOME__CANCELED: return WS_ECANCELED;
+	default: return WS_EINTERNAL;
+	}
+}
+
+/* The outcome a failure found here, not by the platform, is shown as. */
+static Switchyard__Outcome err_outcome(int err)
+{
+	switch (err) {
+	case WS_ECANCELED: return SWITCHYARD__OUTCOME__CANCELED;
+	case WS_EEXCEPTION: return SWITCHYARD__OUTCOME__EXCEPTION;
+	default: return SWITCHYARD__OUTCOME__INTERNAL_ERROR;
+	}
+}
+
+/* Replaces out with the error page; best effort, as it reports a failure
+ * already. */
+static void error_page(ws_response *out, Switchyard__Outcome o,
+                       const char *who, uint32_t retry_after)
+{
+	char page[1024], num[16];
+	size_t n;
+
+	if (out == NULL)
+		return;
+	res_reset(out);
+	out->status = sy_outcome_status(o);
+	hdrs_add(&out->hdrs, "Content-Type", "text/plain; charset=utf-8");
+	if (o == SWITCHYARD__OUTCOME__LOAD_SHED) {
+		snprintf(num, sizeof(num), "%u", retry_after ? retry_after : 1);
+		hdrs_add(&out->hdrs, "Retry-After", num);
+	}
+	n = sy_outcome_page(page, sizeof(page), o, who, last_reason);
+	buf_append(&out->body, page, n);
+}
+
+static int fail(ws_response *out, int err, const char *who)
+{
+	if (last_reason[0] == '\0')
+		set_reason(ws_strerror(err));
+	error_page(out, err_outcome(err), who, 0);
+	return err;
+}
+
+/* The supervisor broke the protocol (or left: then the channel already
+ * says EOF, which ws_serve treats as an orderly shutdown). */
+static int broken(ws_response *out, const char *who)
+{
+	if (shim_chan.state == CHAN_OPEN)
+		shim_chan.state = CHAN_BROKEN;
+	set_reason("protocol error on the channel to the platform");
+	return fail(out, WS_EIO, who);
+}
+
+/*
+ * Next frame for subrequest stream: 1 with *f, or a WS_E* code. Handles a
+ * CANCEL of the request being served by canceling the subrequest.
+ */
+static int sub_recv(uint32_t stream, struct sy_frame *f)
+{
+	struct shim_chan *c = &shim_chan;
+	int rc;
+
+	for (;;) {
+		if ((rc = chan_recv(f)) <= 0)
+			return WS_EIO;
+		if (f->type == SY_MSG_CANCEL) {
+			if (f->stream != c->stream)
+				continue;
+			c->canceled = 1;
+			chan_send_cancel(stream);
+			return WS_ECANCELED;
+		}
+		if (!chan_stale(f, stream))
+			return 1;
+	}
+}
+
+/* Reads body frames totalling exactly want bytes into out (or nowhere). */
+static int sub_body(uint32_t stream, uint64_t want, ws_response *keep)
+{
+	struct sy_frame f;
+	uint64_t got = 0;
+	int rc, nomem = 0;
+
+	for (;;) {
+		if ((rc = sub_recv(stream, &f)) < 0)
+			return rc;
+		if (f.type != SY_MSG_RES_BODY || f.stream != stream)
+			return WS_EIO;
+		if (f.flags & SY_FLAG_ABORT) {
+			set_reason("the worker failed while sending its body");
+			return WS_EEXCEPTION;
+		}
+		if (f.len > want - got)
+			return WS_EIO;
+		got += f.len;
+		if (keep && buf_append(&keep->body, f.payload, f.len) < 0)
+			nomem = 1;
+		if (f.flags & SY_FLAG_END)
+			break;
+	}
+	if (got != want)
+		return WS_EIO;
+	return nomem ? WS_ENOMEM : 0;
+}
+
+/* Copies a successful answer's status and headers into out. */
+static int take_head(const Switchyard__Response *pb, ws_response *out)
+{
+	size_t i;
+
+	if (pb->status < 100 || pb->status > 999)
+		return WS_EIO;
+	res_reset(out);
+	out->status = (int)pb->status;
+	for (i = 0; i < pb->n_headers; i++) {
+		const Switchyard__Header *h = pb->headers[i];
+
+		if (!ws_is_token(h->name) || !ws_is_value(h->value))
+			return WS_EIO;
+		if (hdrs_add(&out->hdrs, h->name, h->value) < 0)
+			return WS_ENOMEM;
+	}
+	return 0;
+}
+
+/* Handles the RESPONSE frame f and the body that follows it. */
+static int sub_response(uint32_t stream, const struct sy_frame *f,
+                        ws_response *out, const char *who)
+{
+	Switchyard__Response *pb;
+	Switchyard__Outcome o;
+	uint64_t blen;
+	uint32_t retry;
+	int rc = 0, err;
+
+	if ((pb = switchyard__response__unpack(NULL, f->len, f->payload)) == NULL)
+		return broken(out, who);
+	o = pb->outcome;
+	blen = pb->body_len;
+	retry = pb->retry_after_s;
+	if ((err = outcome_err(o)) == 0)
+		rc = take_head(pb, out);
+	else
+		set_reason(pb->reason);
+	switchyard__response__free_unpacked(pb, NULL);
+	if (rc == WS_EIO || blen > SHIM_BODY_MAX ||
+	    ((f->flags & SY_FLAG_END) != 0) != (blen == 0))
+		return broken(out, who);
+	if (blen > 0 && (rc = sub_body(stream, blen,
+	                               err == 0 && rc == 0 ? out : NULL)) < 0) {
+		if (rc == WS_EIO)
+			return broken(out, who);
+		return fail(out, rc, who);
+	}
+	if (rc < 0)
+		return fail(out, rc, who);
+	if (err < 0)
+		error_page(out, o, who, retry);
+	return err;
+}
+
+int ws_dispatch(const char *ns, const char *worker, ws_request *req,
+                const ws_limits *lim, ws_response *out)
+{
+	struct shim_chan *c = &shim_chan;
+	struct sy_frame f;
+	char who[128];
+	uint32_t stream;
+	int rc;
+
+	last_reason[0] = '\0';
+	if (!valid_name(ns) || !valid_name(worker) || req == NULL ||
+	    out == NULL || !c->in_handler)
+		return fail(out, WS_EINVAL, NULL);
+	snprintf(who, sizeof(who), "%s/%s", ns, worker);
+	if (c->canceled)
+		return fail(out, WS_ECANCELED, who);
+	if (c->state != CHAN_OPEN)
+		return fail(out, WS_EIO, who);
+	if (c->sub_budget && c->sub_used >= c->sub_budget)
+		return fail(out, WS_ETOOMANYSUBREQUESTS, who);
+	c->sub_used++;
+	stream = c->next_sub++;
+	if (c->next_sub == 0)
+		c->next_sub = 1;
+	if ((rc = chan_send_request(stream, req, ns, worker, lim)) < 0)
+		return fail(out, rc, who);
+	if ((rc = sub_recv(stream, &f)) < 0)
+		return rc == WS_EIO ? broken(out, who) : fail(out, rc, who);
+	if (f.type != SY_MSG_RESPONSE || f.stream != stream)
+		return broken(out, who);
+	return sub_response(stream, &f, out, who);
+}
+
+const char *ws_dispatch_reason(void)
+{
+	return last_reason;
+}

@@ -1,0 +1,246 @@
+/*
+ * Byte buffers and header lists shared by requests and responses, and the
+ * HTTP syntax checks that keep a tenant from smuggling a header break into
+ * a response or subrequest.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+int buf_reserve(struct ws_buf *b, size_t extra)
+{
+	size_t cap;
+	char *p;
+
+	if (extra <= b->cap - b->len)
+		return 0;
+	if (extra > SIZE_MAX / 2 - b->len)
+		return WS_ENOMEM;
+	cap = b->cap ? b->cap : 256;
+	while (cap - b->len < extra)
+		cap *= 2;
+	if ((p = realloc(b->p, cap)) == NULL)
+		return WS_ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+int buf_append(struct ws_buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return 0;
+	if (buf_reserve(b, n) < 0)
+		return WS_ENOMEM;
+	memcpy(b->p + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int buf_holds(const struct ws_buf *b, const void *p)
+{
+	uintptr_t a = (uintptr_t)b->p, x = (uintptr_t)p;
+
+	return b->p != NULL && x >= a && x < a + b->len;
+}
+
+void buf_reset(struct ws_buf *b)
+{
+	b->len = 0;
+	if (b->cap > SHIM_KEEP_MAX)
+		buf_free(b);
+}
+
+void buf_free(struct ws_buf *b)
+{
+	free(b->p);
+	b->p = NULL;
+	b->len = b->cap = 0;
+}
+
+/* RFC 9110 tchar. */
+static int is_tchar(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9'))
+		return 1;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int ws_is_token(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!is_tchar((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+int ws_is_value(const char *s)
+{
+	return s != NULL && strpbrk(s, "\r\n") == NULL;
+}
+
+const char *hdrs_name(const struct ws_hdrs *h, int i)
+{
+	return h->pool.p + h->v[i].name;
+}
+
+const char *hdrs_value(const struct ws_hdrs *h, int i)
+{
+	return h->pool.p + h->v[i].value;
+}
+
+/* ASCII only: strcasecmp follows the locale a tenant may have set. */
+static int name_eq(const char *a, const char *b)
+{
+	unsigned char x, y;
+
+	do {
+		x = (unsigned char)*a++;
+		y = (unsigned char)*b++;
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+	} while (x == y && x != '\0');
+	return x == y;
+}
+
+int hdrs_find(const struct ws_hdrs *h, const char *name)
+{
+	int i;
+
+	for (i = 0; i < h->n; i++)
+		if (name_eq(hdrs_name(h, i), name))
+			return i;
+	return -1;
+}
+
+/* Copies name and value into the pool, which may hold them already: their
+ * offsets survive the pool moving, their pointers would not. */
+static int pool_put(struct ws_hdrs *h, const char *name, const char *value,
+                    struct ws_hdr *out)
+{
+	struct ws_buf *b = &h->pool;
+	size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
+	size_t noff = 0, voff = 0;
+	int nin, vin;
+
+	nin = buf_holds(b, name);
+	vin = buf_holds(b, value);
+	if (nin)
+		noff = (size_t)(name - b->p);
+	if (vin)
+		voff = (size_t)(value - b->p);
+	if (nl > SIZE_MAX - vl || buf_reserve(b, nl + vl) < 0)
+		return WS_ENOMEM;
+	if (nin)
+		name = b->p + noff;
+	if (vin)
+		value = b->p + voff;
+	out->name = b->len;
+	memcpy(b->p + b->len, name, nl);
+	b->len += nl;
+	out->value = b->len;
+	memcpy(b->p + b->len, value, vl);
+	b->len += vl;
+	return 0;
+}
+
+int hdrs_add(struct ws_hdrs *h, const char *name, const char *value)
+{
+	struct ws_hdr *v;
+	int cap;
+
+	if (h->n == h->cap) {
+		if (h->cap > (1 << 20))
+			return WS_ENOMEM;
+		cap = h->cap ? h->cap * 2 : 16;
+		if ((v = realloc(h->v, (size_t)cap * sizeof(*v))) == NULL)
+			return WS_ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	if (pool_put(h, name, value, &h->v[h->n]) < 0)
+		return WS_ENOMEM;
+	h->n++;
+	return 0;
+}
+
+/* Removes every header called name at index >= from. Returns how many. */
+static int hdrs_del_from(struct ws_hdrs *h, const char *name, int from)
+{
+	int i, j, removed;
+
+	for (i = j = from; i < h->n; i++) {
+		if (name_eq(hdrs_name(h, i), name))
+			continue;
+		h->v[j++] = h->v[i];
+	}
+	removed = h->n - j;
+	h->n = j;
+	return removed;
+}
+
+int hdrs_set(struct ws_hdrs *h, const char *name, const char *value)
+{
+	struct ws_hdr nv;
+	int i;
+
+	if ((i = hdrs_find(h, name)) < 0)
+		return hdrs_add(h, name, value);
+	if (pool_put(h, name, value, &nv) < 0)
+		return WS_ENOMEM;
+	/* The old name still sits in the pool, so the match keeps working. */
+	hdrs_del_from(h, hdrs_name(h, i), i + 1);
+	h->v[i] = nv;
+	return 0;
+}
+
+int hdrs_del(struct ws_hdrs *h, const char *name)
+{
+	return hdrs_del_from(h, name, 0) > 0 ? 0 : WS_ENOTFOUND;
+}
+
+int hdrs_add_checked(struct ws_hdrs *h, const char *name, const char *value)
+{
+	if (!ws_is_token(name) || !ws_is_value(value))
+		return WS_EINVAL;
+	return hdrs_add(h, name, value);
+}
+
+int hdrs_set_checked(struct ws_hdrs *h, const char *name, const char *value)
+{
+	if (!ws_is_token(name) || !ws_is_value(value))
+		return WS_EINVAL;
+	return hdrs_set(h, name, value);
+}
+
+int hdrs_at(const struct ws_hdrs *h, int i, const char **name,
+            const char **value)
+{
+	if (i < 0 || i >= h->n)
+		return WS_EINVAL;
+	if (name)
+		*name = hdrs_name(h, i);
+	if (value)
+		*value = hdrs_value(h, i);
+	return 0;
+}
+
+void hdrs_reset(struct ws_hdrs *h)
+{
+	h->n = 0;
+	buf_reset(&h->pool);
+}
+
+void hdrs_free(struct ws_hdrs *h)
+{
+	free(h->v);
+	h->v = NULL;
+	h->n = h->cap = 0;
+	buf_free(&h->pool);
+}

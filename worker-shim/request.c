@@ -1,0 +1,217 @@
+/*
+ * Requests: the one a handler is given (filled from the supervisor's
+ * Request message) and the ones a worker builds for ws_dispatch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+/* Origin form ("/a?b"), plus "*" for OPTIONS when from the platform: no
+ * controls or spaces, which would split the request line downstream. */
+static int valid_url(const char *url, int allow_star)
+{
+	const unsigned char *p;
+
+	if (url == NULL)
+		return 0;
+	if (allow_star && strcmp(url, "*") == 0)
+		return 1;
+	if (url[0] != '/')
+		return 0;
+	for (p = (const unsigned char *)url; *p; p++)
+		if (*p <= ' ' || *p == 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Appends "url\0path\0query\0" after the method, which stays in place. url
+ * must not point into req->line. */
+static int line_put_url(struct ws_request *req, const char *url)
+{
+	size_t ul = strlen(url);
+	const char *q = strchr(url, '?');
+	size_t pl = q ? (size_t)(q - url) : ul;
+
+	req->line.len = req->url;
+	if (buf_reserve(&req->line, 2 * ul + 3) < 0)
+		return WS_ENOMEM;
+	buf_append(&req->line, url, ul + 1);
+	req->path = req->line.len;
+	buf_append(&req->line, url, pl);
+	buf_append(&req->line, "", 1);
+	req->query = req->line.len;
+	if (q)
+		buf_append(&req->line, q + 1, ul - pl - 1);
+	buf_append(&req->line, "", 1);
+	return 0;
+}
+
+static int line_set(struct ws_request *req, const char *method,
+                    const char *url)
+{
+	req->line.len = 0;
+	if (buf_append(&req->line, method, strlen(method) + 1) < 0)
+		return WS_ENOMEM;
+	req->url = req->line.len;
+	return line_put_url(req, url);
+}
+
+void req_init(struct ws_request *req)
+{
+	memset(req, 0, sizeof(*req));
+}
+
+void req_reset(struct ws_request *req)
+{
+	buf_reset(&req->line);
+	req->url = req->path = req->query = 0;
+	hdrs_reset(&req->hdrs);
+	buf_reset(&req->body);
+}
+
+void req_release(struct ws_request *req)
+{
+	buf_free(&req->line);
+	hdrs_free(&req->hdrs);
+	buf_free(&req->body);
+}
+
+int req_from_pb(struct ws_request *req, const Switchyard__Request *pb)
+{
+	size_t i;
+	int rc;
+
+	if (!ws_is_token(pb->method) || !valid_url(pb->url, 1))
+		return WS_EINVAL;
+	if ((rc = line_set(req, pb->method, pb->url)) < 0)
+		return rc;
+	for (i = 0; i < pb->n_headers; i++) {
+		const Switchyard__Header *h = pb->headers[i];
+
+		if ((rc = hdrs_add_checked(&req->hdrs, h->name, h->value)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+const char *ws_req_method(const ws_request *req)
+{
+	return req->line.p ? req->line.p : "";
+}
+
+const char *ws_req_url(const ws_request *req)
+{
+	return req->line.p ? req->line.p + req->url : "";
+}
+
+const char *ws_req_path(const ws_request *req)
+{
+	return req->line.p ? req->line.p + req->path : "";
+}
+
+const char *ws_req_query(const ws_request *req)
+{
+	return req->line.p ? req->line.p + req->query : "";
+}
+
+const char *ws_req_header(const ws_request *req, const char *name)
+{
+	int i;
+
+	if (name == NULL || (i = hdrs_find(&req->hdrs, name)) < 0)
+		return NULL;
+	return hdrs_value(&req->hdrs, i);
+}
+
+int ws_req_header_count(const ws_request *req)
+{
+	return req->hdrs.n;
+}
+
+int ws_req_header_at(const ws_request *req, int i, const char **name,
+                     const char **value)
+{
+	return hdrs_at(&req->hdrs, i, name, value);
+}
+
+const void *ws_req_body(const ws_request *req, size_t *len)
+{
+	if (len)
+		*len = req->body.len;
+	return req->body.len ? req->body.p : NULL;
+}
+
+int ws_req_set_header(ws_request *req, const char *name, const char *value)
+{
+	return hdrs_set_checked(&req->hdrs, name, value);
+}
+
+int ws_req_del_header(ws_request *req, const char *name)
+{
+	if (name == NULL)
+		return WS_EINVAL;
+	return hdrs_del(&req->hdrs, name);
+}
+
+int ws_req_set_url(ws_request *req, const char *url)
+{
+	char *copy = NULL;
+	int rc;
+
+	if (!valid_url(url, 0))
+		return WS_EINVAL;
+	/* ws_req_set_url(req, ws_req_path(req)) must work. */
+	if (buf_holds(&req->line, url)) {
+		if ((copy = strdup(url)) == NULL)
+			return WS_ENOMEM;
+		url = copy;
+	}
+	rc = line_put_url(req, url);
+	free(copy);
+	return rc;
+}
+
+int ws_req_set_body(ws_request *req, const void *buf, size_t len)
+{
+	size_t off;
+
+	if (buf == NULL && len > 0)
+		return WS_EINVAL;
+	if (len > SHIM_BODY_MAX)
+		return WS_ENOMEM;
+	if (buf_holds(&req->body, buf)) {
+		off = (size_t)((const char *)buf - req->body.p);
+		if (len > req->body.len - off)
+			return WS_EINVAL;
+		memmove(req->body.p, buf, len);
+		req->body.len = len;
+		return 0;
+	}
+	req->body.len = 0;
+	return buf_append(&req->body, buf, len);
+}
+
+ws_request *ws_request_new(const char *method, const char *url)
+{
+	ws_request *req;
+
+	if (!ws_is_token(method) || !valid_url(url, 0))
+		return NULL;
+	if ((req = malloc(sizeof(*req))) == NULL)
+		return NULL;
+	req_init(req);
+	if (line_set(req, method, url) < 0) {
+		ws_request_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+void ws_request_free(ws_request *req)
+{
+	if (req == NULL || req->shim_owned)
+		return;
+	req_release(req);
+	free(req);
+}

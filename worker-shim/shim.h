@@ -1,0 +1,150 @@
+/*
+ * shim.h: libworkershim's internals, shared by its files and never installed.
+ * Tenants see only workershim.h.
+ *
+ * Memory: every buffer below keeps its allocation when reset, so a worker in
+ * steady state serves requests without growing or returning memory (page
+ * faults are the dominant per-request cost of a fresh allocation). Only
+ * buffers grown past SHIM_KEEP_MAX are given back at reset.
+ */
+#ifndef SHIM_H
+#define SHIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+#include "switchyard.pb-c.h"
+#include "workershim.h"
+
+/* The descriptor the platform hands every worker. */
+#define SHIM_FD 3
+/* Largest request or subrequest response body the shim accepts. */
+#define SHIM_BODY_MAX (1024u * 1024u * 1024u)
+/* Buffers larger than this are freed at reset instead of kept. */
+#define SHIM_KEEP_MAX (4u * 1024u * 1024u)
+
+/* ---- headers.c: growable byte buffers, header lists, HTTP syntax ---- */
+
+struct ws_buf {
+	char *p;
+	size_t len, cap;
+};
+
+/* Makes room for extra more bytes. 0 or WS_ENOMEM. */
+int buf_reserve(struct ws_buf *b, size_t extra);
+int buf_append(struct ws_buf *b, const void *p, size_t n);
+/* 1 if p points into b's bytes (the caller passed back our own string). */
+int buf_holds(const struct ws_buf *b, const void *p);
+/* Empties b, keeping its allocation unless it is over SHIM_KEEP_MAX. */
+void buf_reset(struct ws_buf *b);
+void buf_free(struct ws_buf *b);
+
+/* A header is two NUL-terminated strings in the list's pool, named by
+ * offset so that the pool can move when it grows. */
+struct ws_hdr {
+	size_t name, value;
+};
+
+struct ws_hdrs {
+	struct ws_hdr *v;
+	int n, cap;
+	struct ws_buf pool;
+};
+
+/* 1 if s is a non-empty HTTP token (method or header name). */
+int ws_is_token(const char *s);
+/* 1 if s may be a header value: no CR or LF. */
+int ws_is_value(const char *s);
+
+const char *hdrs_name(const struct ws_hdrs *h, int i);
+const char *hdrs_value(const struct ws_hdrs *h, int i);
+/* Index of the first header called name, or -1. */
+int hdrs_find(const struct ws_hdrs *h, const char *name);
+/* Appends name: value without checking them. name and value may point into
+ * h's own pool. 0 or WS_ENOMEM. */
+int hdrs_add(struct ws_hdrs *h, const char *name, const char *value);
+/* Replaces every header called name with one, where the first one was.
+ * 0 or WS_ENOMEM. */
+int hdrs_set(struct ws_hdrs *h, const char *name, const char *value);
+/* Removes every header called name. 0, or WS_ENOTFOUND if none. */
+int hdrs_del(struct ws_hdrs *h, const char *name);
+/* Checks name and value (WS_EINVAL) before hdrs_add/hdrs_set. */
+int hdrs_add_checked(struct ws_hdrs *h, const char *name, const char *value);
+int hdrs_set_checked(struct ws_hdrs *h, const char *name, const char *value);
+int hdrs_at(const struct ws_hdrs *h, int i, const char **name,
+            const char **value);
+void hdrs_reset(struct ws_hdrs *h);
+void hdrs_free(struct ws_hdrs *h);
+
+/* ---- request.c ---- */
+
+struct ws_request {
+	/* "method\0url\0path\0query\0"; method always at offset 0 */
+	struct ws_buf line;
+	size_t url, path, query;
+	struct ws_hdrs hdrs;
+	struct ws_buf body;
+	int shim_owned; /* the handler's request: ws_request_free ignores it */
+};
+
+void req_init(struct ws_request *req);
+void req_reset(struct ws_request *req);
+void req_release(struct ws_request *req);
+/* Fills an empty req from a Request the supervisor sent, validating every
+ * field. 0, WS_EINVAL or WS_ENOMEM. */
+int req_from_pb(struct ws_request *req, const Switchyard__Request *pb);
+
+/* ---- response.c ---- */
+
+struct ws_response {
+	int status; /* 0: never set, i.e. 200 */
+	struct ws_hdrs hdrs;
+	struct ws_buf body;
+	int shim_owned;
+};
+
+void res_init(struct ws_response *res);
+void res_reset(struct ws_response *res);
+void res_release(struct ws_response *res);
+
+/* ---- channel.c: the framed socket to the supervisor ---- */
+
+enum chan_state { CHAN_CLOSED, CHAN_OPEN, CHAN_EOF, CHAN_BROKEN };
+
+struct shim_chan {
+	int fd;
+	enum chan_state state;
+	struct sy_reader rd;
+	struct sy_writer wr;
+	/* The request being handled, if in_handler. */
+	int in_handler;
+	uint32_t stream;
+	int canceled;           /* the supervisor sent CANCEL for it */
+	uint32_t sub_budget;    /* subrequests it may make; 0: not told */
+	uint32_t sub_used;
+	uint32_t next_sub;      /* next stream id for a subrequest */
+	/* Scratch space for packing header lists, kept between frames. */
+	Switchyard__Header *pbh;
+	Switchyard__Header **pbhp;
+	size_t pbh_cap;
+};
+
+extern struct shim_chan shim_chan;
+
+/* Adopts fd as the channel. 0 or WS_EIO. */
+int chan_open(int fd);
+void chan_close(void);
+/* Next frame: 1, 0 at end of file, or WS_EIO. Marks the channel. */
+int chan_recv(struct sy_frame *f);
+/* 1 if f answers a subrequest abandoned earlier (and is to be dropped). */
+int chan_stale(const struct sy_frame *f, uint32_t waiting);
+int chan_send_hello(void);
+int chan_send_response(uint32_t stream, const struct ws_response *res);
+int chan_send_exception(uint32_t stream);
+int chan_send_request(uint32_t stream, const struct ws_request *req,
+                      const char *ns, const char *worker,
+                      const ws_limits *lim);
+int chan_send_cancel(uint32_t stream);
+
+#endif
