@@ -1,0 +1,703 @@
+/*
+ * The request path: calls from the router and from ws_dispatch, relayed to
+ * the process serving them and answered back.
+ *
+ * Request and body frames are relayed as they came, with only the stream id
+ * rewritten; only the small Response is unpacked and re-packed, because the
+ * supervisor fills in the outcome, the worker's name and its CPU and wall
+ * time. A subrequest's Request is unpacked just to learn its target.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "call.h"
+#include "log.h"
+#include "main.h"
+#include "outcome.h"
+#include "routerproc.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define HASH_MIN 256
+#define SUBCALLS_MAX 16     /* open ws_dispatch calls per process */
+#define FREE_MAX 4096       /* call structs kept for reuse */
+#define REASON_MAX 1024     /* bytes of a worker's exception reason kept */
+
+/* A REQ_BODY frame kept while its call waits for a process. */
+struct body {
+	struct body *next;
+	uint32_t len;
+	uint8_t flags;
+	uint8_t data[];
+};
+
+static struct call **htab;
+static size_t hsize, hcount;
+static struct call *free_calls, *dead_calls;
+static size_t nfree;
+static uint32_t last_id;
+
+/* ---- lookup by (origin, origin stream) ---- */
+
+static size_t hslot(const struct peer *origin, uint32_t stream, size_t size)
+{
+	uint64_t h = (uint64_t)(uintptr_t)origin * 0x9e3779b97f4a7c15ull;
+
+	h ^= (uint64_t)stream * 0xff51afd7ed558ccdull;
+	return (size_t)(h ^ (h >> 32)) & (size - 1);
+}
+
+/* Doubles the table; on ENOMEM chains just get longer. */
+static void hgrow(void)
+{
+	size_t nsize = hsize ? hsize * 2 : HASH_MIN, i, s;
+	struct call **n, *c;
+
+	if ((n = calloc(nsize, sizeof(*n))) == NULL)
+		return;
+	for (i = 0; i < hsize; i++) {
+		while ((c = htab[i]) != NULL) {
+			htab[i] = c->hnext;
+			s = hslot(c->origin, c->origin_stream, nsize);
+			c->hnext = n[s];
+			n[s] = c;
+		}
+	}
+	free(htab);
+	htab = n;
+	hsize = nsize;
+}
+
+static struct call *call_find(const struct peer *origin, uint32_t stream)
+{
+	struct call *c;
+
+	if (hsize == 0)
+		return NULL;
+	for (c = htab[hslot(origin, stream, hsize)]; c != NULL; c = c->hnext) {
+		if (c->origin == origin && c->origin_stream == stream)
+			return c;
+	}
+	return NULL;
+}
+
+static void hremove(struct call *c)
+{
+	struct call **pp = &htab[hslot(c->origin, c->origin_stream, hsize)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == c) {
+			*pp = c->hnext;
+			hcount--;
+			break;
+		}
+	}
+	c->hnext = NULL;
+}
+
+/* ---- life cycle ---- */
+
+static struct call *call_new(struct peer *origin, uint32_t stream)
+{
+	struct call *c;
+	size_t s;
+
+	if (hcount >= hsize)
+		hgrow();
+	if (hsize == 0)
+		return NULL;
+	if ((c = free_calls) != NULL) {
+		free_calls = c->hnext;
+		nfree--;
+	} else if ((c = malloc(sizeof(*c))) == NULL) {
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	c->origin = origin;
+	c->origin_stream = stream;
+	c->origin_proc = origin->proc;
+	s = hslot(origin, stream, hsize);
+	c->hnext = htab[s];
+	htab[s] = c;
+	hcount++;
+	if (c->origin_proc != NULL) {
+		c->snext = c->origin_proc->subcalls;
+		if (c->snext != NULL)
+			c->snext->sprev = c;
+		c->origin_proc->subcalls = c;
+		c->origin_proc->nsubcalls++;
+	}
+	return c;
+}
+
+static void drop_kept(struct call *c)
+{
+	struct body *b;
+
+	while ((b = c->body_head) != NULL) {
+		c->body_head = b->next;
+		free(b);
+	}
+	c->body_tail = NULL;
+	free(c->req_owned);
+	c->req_owned = NULL;
+	c->req = NULL;
+}
+
+/* The origin will neither send nor receive anything more for c. */
+static void detach_origin(struct call *c)
+{
+	struct proc *op = c->origin_proc;
+
+	if (c->origin == NULL)
+		return;
+	hremove(c);
+	if (op != NULL) {
+		if (c->sprev != NULL)
+			c->sprev->snext = c->snext;
+		else
+			op->subcalls = c->snext;
+		if (c->snext != NULL)
+			c->snext->sprev = c->sprev;
+		op->nsubcalls--;
+		c->snext = c->sprev = NULL;
+	}
+	c->origin = NULL;
+	c->origin_proc = NULL;
+	c->req_end = c->done = 1;
+}
+
+/* Frees c once nothing refers to it any more. */
+static void call_settle(struct call *c)
+{
+	if (c->freed || !c->done || !c->req_end || c->proc != NULL || c->queued)
+		return;
+	detach_origin(c);
+	drop_kept(c);
+	c->freed = 1;
+	c->hnext = dead_calls;
+	dead_calls = c;
+}
+
+void call_collect(void)
+{
+	struct call *c;
+
+	while ((c = dead_calls) != NULL) {
+		dead_calls = c->hnext;
+		if (nfree < FREE_MAX) {
+			c->hnext = free_calls;
+			free_calls = c;
+			nfree++;
+		} else {
+			free(c);
+		}
+	}
+}
+
+static void unbind(struct call *c)
+{
+	if (c->proc != NULL)
+		c->proc->call = NULL;
+	c->proc = NULL;
+}
+
+/* A protocol error by whoever sent a frame: the router is our own, so its
+ * mistakes stop the platform; a worker's kill only that worker. */
+static void blame(struct peer *from, const char *why)
+{
+	if (from->kind == PEER_ROUTER)
+		routerproc_lost(why);
+	else
+		pool_kill(from->proc, why, 1);
+}
+
+/* ---- answers ---- */
+
+static void send_error(struct peer *to, uint32_t stream, Switchyard__Outcome o,
+                       const char *worker, const char *reason,
+                       uint32_t retry_after_s, uint64_t wall_us)
+{
+	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
+
+	r.outcome = o;
+	r.worker = (char *)worker;
+	r.reason = (char *)reason;
+	r.retry_after_s = retry_after_s;
+	r.wall_us = wall_us;
+	peer_send_msg(to, SY_MSG_RESPONSE, SY_FLAG_END, stream, &r.base);
+}
+
+/* Tells the origin that c failed: an error RESPONSE, or, if the worker's
+ * answer had begun, an aborted body. */
+static void answer_error(struct call *c, Switchyard__Outcome o,
+                         const char *reason, uint32_t retry_after_s)
+{
+	const char *worker = c->pool != NULL ? pool_label(c->pool) : "";
+
+	if (c->done)
+		return;
+	log_debug("call %s: %s: %s", worker, sy_outcome_name(o), reason);
+	if (!c->answered) {
+		pool_account(c->pool, 1, 1);
+		send_error(c->origin, c->origin_stream, o, worker, reason,
+		           retry_after_s, ev_clock_us() - c->recv_us);
+	} else {
+		pool_account(c->pool, 0, 1);
+		peer_send_raw(c->origin, SY_MSG_RES_BODY,
+		              SY_FLAG_END | SY_FLAG_ABORT, c->origin_stream, NULL, 0);
+	}
+	c->answered = c->done = 1;
+}
+
+void call_fail(struct call *c, Switchyard__Outcome o, const char *reason,
+               uint32_t retry_after_s)
+{
+	struct proc *p = c->proc;
+
+	if (c->queued)
+		pool_unqueue(c);
+	answer_error(c, o, reason, retry_after_s);
+	c->req = NULL;
+	if (p != NULL) {
+		unbind(c);
+		pool_kill(p, reason, 0);
+	}
+	call_settle(c);
+}
+
+void call_lost(struct call *c, Switchyard__Outcome o, const char *reason)
+{
+	unbind(c);
+	answer_error(c, o, reason, 0);
+	call_settle(c);
+}
+
+/* The origin canceled c, or is gone: nothing more goes either way. */
+static void call_drop(struct call *c)
+{
+	struct proc *p = c->proc;
+
+	if (!c->done)
+		pool_account(c->pool, !c->answered, 1);
+	detach_origin(c);
+	if (c->queued)
+		pool_unqueue(c);
+	if (p != NULL) {
+		unbind(c);
+		pool_kill(p, "request canceled", 0);
+	}
+	call_settle(c);
+}
+
+void call_origin_gone(struct proc *p)
+{
+	while (p->subcalls != NULL)
+		call_drop(p->subcalls);
+}
+
+void call_router_gone(void)
+{
+	struct call *c;
+	size_t i;
+
+	for (i = 0; i < hsize; i++) {
+		c = htab[i];
+		while (c != NULL) {
+			if (c->origin_proc == NULL && c->origin != NULL) {
+				call_drop(c);
+				c = htab[i]; /* the chain changed */
+			} else {
+				c = c->hnext;
+			}
+		}
+	}
+}
+
+/* ---- starting ---- */
+
+static uint64_t cpu_ns(const struct proc *p)
+{
+	struct timespec ts;
+
+	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int call_keep(struct call *c)
+{
+	if (c->req == NULL || c->req_owned != NULL)
+		return 0;
+	if ((c->req_owned = malloc(c->req_len ? c->req_len : 1)) == NULL)
+		return -1;
+	memcpy(c->req_owned, c->req, c->req_len);
+	c->req = c->req_owned;
+	return 0;
+}
+
+void call_start(struct call *c, struct proc *p)
+{
+	struct body *b;
+
+	c->proc = p;
+	p->call = c;
+	if (++last_id == 0)
+		last_id = 1;
+	c->id = last_id;
+	c->cpu_start_ns = cpu_ns(p);
+	peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id, c->req,
+	              c->req_len);
+	while ((b = c->body_head) != NULL) {
+		c->body_head = b->next;
+		peer_send_raw(&p->peer, SY_MSG_REQ_BODY, b->flags, c->id,
+		              b->data, b->len);
+		free(b);
+	}
+	drop_kept(c);
+}
+
+/* ---- frames from an origin ---- */
+
+/* Reads a subrequest's target; the rest of the Request is the callee's
+ * business. 0, or -1 with why. */
+static int subrequest_target(const struct sy_frame *f, char *ns, char *name,
+                             struct call *lim, const char **why)
+{
+	Switchyard__Request *r;
+	int rc = -1;
+
+	r = switchyard__request__unpack(NULL, f->len, f->payload);
+	if (r == NULL) {
+		*why = "protocol error: malformed subrequest";
+		return -1;
+	}
+	if (!sy_valid_name(r->ns) || !sy_valid_name(r->worker)) {
+		*why = "protocol error: subrequest names an invalid worker";
+	} else {
+		snprintf(ns, SY_NAME_MAX, "%s", r->ns);
+		snprintf(name, SY_NAME_MAX, "%s", r->worker);
+		if (r->limits != NULL) {
+			lim->cpu_ms = r->limits->cpu_ms;
+			lim->wall_ms = r->limits->wall_ms;
+		}
+		rc = 0;
+	}
+	switchyard__request__free_unpacked(r, NULL);
+	return rc;
+}
+
+/* A worker may only call others while it serves a call of its own. */
+static int subrequest_allowed(struct proc *op, const char **why)
+{
+	if (op->call == NULL || (op->state != PROC_BUSY &&
+	                         op->state != PROC_DRAINING)) {
+		*why = "protocol error: subrequest outside a request";
+		return 0;
+	}
+	if (op->nsubcalls >= SUBCALLS_MAX) {
+		*why = "protocol error: too many subrequests at once";
+		return 0;
+	}
+	return 1;
+}
+
+static void not_found(struct call *c, const char *ns, const char *name)
+{
+	char worker[2 * SY_NAME_MAX];
+
+	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
+	send_error(c->origin, c->origin_stream,
+	           SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
+	           "Worker not found", 0, ev_clock_us() - c->recv_us);
+	c->answered = c->done = 1;
+	call_settle(c);
+}
+
+void call_request(struct peer *from, const struct sy_frame *f)
+{
+	struct proc *op = from->proc;
+	char nsbuf[SY_NAME_MAX], namebuf[SY_NAME_MAX];
+	const char *ns = sup_conf->dispatch_ns, *name = sup_conf->dispatch_name;
+	const char *why = NULL;
+	struct call lim = { 0 }, *c;
+	struct worker *w;
+
+	if (f->flags & SY_FLAG_ABORT)
+		why = "protocol error: REQUEST flagged ABORT";
+	else if (call_find(from, f->stream) != NULL)
+		why = "protocol error: REQUEST on a stream already open";
+	else if (op != NULL && subrequest_allowed(op, &why) &&
+	         subrequest_target(f, nsbuf, namebuf, &lim, &why) == 0) {
+		ns = nsbuf;
+		name = namebuf;
+	}
+	if (why != NULL) {
+		blame(from, why);
+		return;
+	}
+	if ((c = call_new(from, f->stream)) == NULL) {
+		send_error(from, f->stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		           "", "out of memory", 0, 0);
+		return;
+	}
+	c->recv_us = ev_clock_us();
+	c->req_end = (f->flags & SY_FLAG_END) != 0;
+	c->cpu_ms = lim.cpu_ms;
+	c->wall_ms = lim.wall_ms;
+	if (op != NULL)
+		op->call->subrequests++;
+	if ((w = registry_find(ns, name)) == NULL) {
+		not_found(c, ns, name);
+		return;
+	}
+	c->req = f->payload;
+	c->req_len = f->len;
+	c->req_flags = f->flags & SY_FLAG_END;
+	pool_submit(w, c);
+}
+
+static int keep_body(struct call *c, const struct sy_frame *f)
+{
+	struct body *b = malloc(sizeof(*b) + f->len);
+
+	if (b == NULL)
+		return -1;
+	b->next = NULL;
+	b->len = f->len;
+	b->flags = f->flags & SY_FLAG_END;
+	memcpy(b->data, f->payload, f->len);
+	if (c->body_tail != NULL)
+		c->body_tail->next = b;
+	else
+		c->body_head = b;
+	c->body_tail = b;
+	return 0;
+}
+
+void call_req_body(struct peer *from, const struct sy_frame *f)
+{
+	struct call *c = call_find(from, f->stream);
+	char why[96];
+
+	if (c == NULL) {
+		/* canceled or failed before its body ended: nothing to do */
+		log_debug("REQ_BODY for unknown stream %u ignored", f->stream);
+		return;
+	}
+	if (c->req_end) {
+		blame(from, "protocol error: REQ_BODY after the request's END");
+		return;
+	}
+	if (f->flags & SY_FLAG_ABORT) {
+		call_drop(c);
+		return;
+	}
+	c->req_end = (f->flags & SY_FLAG_END) != 0;
+	if (c->done) {
+		call_settle(c);
+		return;
+	}
+	c->body_bytes += f->len;
+	if (c->body_bytes > sup_conf->max_body_bytes) {
+		snprintf(why, sizeof(why), "request body over %llu bytes",
+		         (unsigned long long)sup_conf->max_body_bytes);
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why, 0);
+	} else if (c->proc != NULL) {
+		peer_send_raw(&c->proc->peer, SY_MSG_REQ_BODY,
+		              f->flags & SY_FLAG_END, c->id, f->payload, f->len);
+	} else if (keep_body(c, f) == -1) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "out of memory", 0);
+	}
+}
+
+void call_cancel(struct peer *from, const struct sy_frame *f)
+{
+	struct call *c = call_find(from, f->stream);
+
+	if (c != NULL)
+		call_drop(c);
+}
+
+/* ---- frames from the serving process ---- */
+
+/* The answer's END passed: p is free, c waits only for its origin. */
+static void call_end(struct call *c, struct proc *p)
+{
+	c->done = 1;
+	unbind(c);
+	/* ws_dispatch waits for its answers: calls still open are orphans */
+	call_origin_gone(p);
+	pool_finished(p);
+	call_settle(c);
+}
+
+static int token_char(unsigned char ch)
+{
+	return ch > 0x20 && ch < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", ch) == NULL;
+}
+
+static const char *check_headers(const Switchyard__Response *r)
+{
+	const unsigned char *s;
+	size_t i;
+
+	for (i = 0; i < r->n_headers; i++) {
+		s = (const unsigned char *)r->headers[i]->name;
+		if (*s == '\0')
+			return "protocol error: empty header name";
+		for (; *s != '\0'; s++) {
+			if (!token_char(*s))
+				return "protocol error: invalid header name";
+		}
+		for (s = (const unsigned char *)r->headers[i]->value; *s; s++) {
+			if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
+				return "protocol error: control character in "
+				       "a header value";
+		}
+	}
+	return NULL;
+}
+
+/* A worker answers OK with an HTTP status, or EXCEPTION with nothing. */
+static const char *check_response(Switchyard__Response *r, uint8_t flags)
+{
+	int end = (flags & SY_FLAG_END) != 0;
+
+	if (flags & SY_FLAG_ABORT)
+		return "protocol error: RESPONSE flagged ABORT";
+	if (r->outcome == SWITCHYARD__OUTCOME__OK) {
+		if (r->status < 100 || r->status > 999)
+			return "protocol error: HTTP status out of range";
+	} else if (r->outcome == SWITCHYARD__OUTCOME__EXCEPTION) {
+		if (r->body_len != 0)
+			return "protocol error: exception with a body";
+		r->status = 0;
+	} else {
+		return "protocol error: outcome only the platform may give";
+	}
+	if (end != (r->body_len == 0))
+		return "protocol error: RESPONSE END flag disagrees with body_len";
+	return check_headers(r);
+}
+
+/* Fills in what only the supervisor knows; returns why it cannot be sent,
+ * or NULL. saved keeps the worker's strings to restore before freeing. */
+static const char *complete_response(Switchyard__Response *r,
+                                     const struct call *c, struct proc *p,
+                                     char *saved[2], char *reason)
+{
+	saved[0] = r->worker;
+	saved[1] = r->reason;
+	r->worker = p->worker;
+	if (r->outcome == SWITCHYARD__OUTCOME__OK) {
+		r->reason = (char *)"";
+	} else {
+		snprintf(reason, REASON_MAX, "%s", saved[1]);
+		r->reason = reason;
+	}
+	r->cpu_us = (cpu_ns(p) - c->cpu_start_ns) / 1000;
+	r->wall_us = ev_clock_us() - c->recv_us;
+	r->retry_after_s = 0;
+	r->subrequests = c->subrequests;
+	if (protobuf_c_message_get_packed_size(&r->base) > SY_FRAME_MAX)
+		return "protocol error: response head too large";
+	return NULL;
+}
+
+void call_response(struct proc *p, const struct sy_frame *f)
+{
+	struct call *c = p->call;
+	Switchyard__Response *r;
+	const char *why;
+	char *saved[2], reason[REASON_MAX];
+
+	if (c == NULL || c->id != f->stream || c->answered) {
+		pool_kill(p, "protocol error: RESPONSE on a stream it does not "
+		          "serve", 1);
+		return;
+	}
+	r = switchyard__response__unpack(NULL, f->len, f->payload);
+	if (r == NULL) {
+		pool_kill(p, "protocol error: malformed RESPONSE", 1);
+		return;
+	}
+	if ((why = check_response(r, f->flags)) != NULL ||
+	    (why = complete_response(r, c, p, saved, reason)) != NULL) {
+		switchyard__response__free_unpacked(r, NULL);
+		pool_kill(p, why, 1);
+		return;
+	}
+	pool_account(c->pool, 1, r->outcome != SWITCHYARD__OUTCOME__OK);
+	c->answered = 1;
+	c->res_left = r->body_len;
+	if (c->origin != NULL)
+		peer_send_msg(c->origin, SY_MSG_RESPONSE, f->flags, c->origin_stream,
+		              &r->base);
+	r->worker = saved[0];
+	r->reason = saved[1];
+	switchyard__response__free_unpacked(r, NULL);
+	if (f->flags & SY_FLAG_END)
+		call_end(c, p);
+}
+
+void call_res_body(struct proc *p, const struct sy_frame *f)
+{
+	struct call *c = p->call;
+	int abort = (f->flags & SY_FLAG_ABORT) != 0;
+	int end = (f->flags & SY_FLAG_END) != 0;
+
+	if (c == NULL || c->id != f->stream || !c->answered) {
+		pool_kill(p, "protocol error: RES_BODY on a stream it does not "
+		          "answer", 1);
+		return;
+	}
+	if (f->len > c->res_left) {
+		pool_kill(p, "protocol error: response body longer than "
+		          "body_len", 1);
+		return;
+	}
+	c->res_left -= f->len;
+	if (!abort && end != (c->res_left == 0)) {
+		pool_kill(p, "protocol error: RES_BODY END flag disagrees with "
+		          "body_len", 1);
+		return;
+	}
+	if (abort)
+		pool_account(c->pool, 0, 1);
+	if (c->origin != NULL) {
+		peer_send_raw(c->origin, SY_MSG_RES_BODY,
+		              abort ? SY_FLAG_END | SY_FLAG_ABORT : f->flags,
+		              c->origin_stream, f->payload, f->len);
+		peer_throttle(&p->peer, c->origin);
+	}
+	if (abort || end)
+		call_end(c, p);
+}
+
+void call_fini(void)
+{
+	struct call *c;
+	size_t i;
+
+	for (i = 0; i < hsize; i++) {
+		while ((c = htab[i]) != NULL) {
+			htab[i] = c->hnext;
+			drop_kept(c);
+			free(c);
+		}
+	}
+	free(htab);
+	htab = NULL;
+	hsize = hcount = 0;
+	call_collect();
+	while ((c = free_calls) != NULL) {
+		free_calls = c->hnext;
+		free(c);
+	}
+	nfree = 0;
+}

@@ -1,0 +1,336 @@
+/*
+ * switchyard-supervisor: the parent of every Switchyard process. Runs in
+ * the foreground; SIGINT or SIGTERM stop the platform and leave no process
+ * or socket behind.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "log.h"
+#include "main.h"
+#include "pool.h"
+#include "routerproc.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define DEFAULT_CONFIG "/etc/switchyard/switchyard.ini"
+#define MAX_FDS 65536
+
+struct sup_config *sup_conf;
+struct ev_loop *sup_loop;
+
+static int stop_code = -1; /* >= 0 once stopping */
+static int sigfd = -1;
+
+int sup_stopping(void)
+{
+	return stop_code >= 0;
+}
+
+const char *sup_wait_reason(int status, char *buf, size_t size)
+{
+	const char *abbrev;
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, size, "killed by signal %d (SIG%s)",
+		         WTERMSIG(status), abbrev ? abbrev : "?");
+	} else {
+		snprintf(buf, size, "ended with wait status %#x", status);
+	}
+	return buf;
+}
+
+/* The loop ends once stopping and every child has been reaped. */
+static void check_done(void)
+{
+	if (sup_stopping() && !routerproc_running() && pool_children() == 0)
+		ev_stop(sup_loop);
+}
+
+void sup_settle(void)
+{
+	peer_flush_all();
+	call_collect();
+	check_done();
+}
+
+void sup_shutdown(int code)
+{
+	if (sup_stopping())
+		return;
+	stop_code = code;
+	log_info("stopping");
+	routerproc_stop();
+	pool_shutdown();
+	control_close();
+	sup_settle();
+}
+
+static void reap_children(void)
+{
+	pid_t pid;
+	int status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (!routerproc_reaped(pid, status) && !pool_reaped(pid, status))
+			log_debug("reaped process %d, not ours", (int)pid);
+	}
+	if (pid == -1 && errno != ECHILD)
+		log_warn("waitpid");
+}
+
+static void on_signal(struct ev_loop *loop, int fd, uint32_t events,
+                      void *arg)
+{
+	struct signalfd_siginfo si;
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	(void)arg;
+	while ((n = read(fd, &si, sizeof(si))) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGINT:
+		case SIGTERM:
+			if (!sup_stopping())
+				log_info("received SIG%s",
+				         sigabbrev_np((int)si.ssi_signo));
+			sup_shutdown(0);
+			break;
+		case SIGHUP:
+			log_info("received SIGHUP: reloading is not supported; "
+			         "restart the supervisor to apply a new "
+			         "configuration");
+			break;
+		case SIGCHLD:
+			reap_children();
+			break;
+		}
+	}
+	if (n == -1 && errno != EAGAIN && errno != EINTR)
+		log_warn("signalfd read");
+	sup_settle();
+}
+
+/* Signals become events of the loop; children unblock them again. */
+static int signals_block(void)
+{
+	sigset_t set;
+
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
+		return -1;
+	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return sigfd == -1 ? -1 : 0;
+}
+
+/* mkdir -p with mode 0755 for what is missing. */
+static int make_dir(const char *path)
+{
+	char buf[4096], *p;
+
+	if (strlen(path) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (p = buf + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int listen_open(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, on = 1;
+
+	if (sy_parse_hostport(addr, &ss, &len, err, errlen) == -1)
+		return -1;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	            0);
+	if (fd == -1) {
+		snprintf(err, errlen, "listen %s: socket: %s", addr,
+		         strerror(errno));
+		return -1;
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    (ss.ss_family == AF_INET6 &&
+	     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) == -1)) {
+		snprintf(err, errlen, "listen %s: setsockopt: %s", addr,
+		         strerror(errno));
+		close(fd);
+		return -1;
+	}
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, SOMAXCONN) == -1) {
+		snprintf(err, errlen, "listen %s: %s", addr, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The router gets the listening sockets; we keep none of them. */
+static void start_router(void)
+{
+	char err[512];
+	int *fds;
+	size_t i;
+
+	if ((fds = calloc(sup_conf->nlisten, sizeof(*fds))) == NULL)
+		fatalx("listen: %s", strerror(ENOMEM));
+	for (i = 0; i < sup_conf->nlisten; i++) {
+		fds[i] = listen_open(sup_conf->listen[i], err, sizeof(err));
+		if (fds[i] == -1)
+			fatalx("%s", err);
+		log_info("listening on %s", sup_conf->listen[i]);
+	}
+	if (routerproc_start(sup_conf, fds, sup_conf->nlisten, err,
+	                     sizeof(err)) == -1)
+		fatalx("%s", err);
+	for (i = 0; i < sup_conf->nlisten; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+static void boot_deploys(void)
+{
+	const struct boot_deploy *b;
+	char err[512];
+	size_t i;
+	int v;
+
+	for (i = 0; i < sup_conf->nboot; i++) {
+		b = &sup_conf->boot[i];
+		v = registry_deploy_path(b->ns, b->name, b->exe, b->plan,
+		                         b->env, b->nenv, err, sizeof(err));
+		if (v == -1)
+			fatalx("%s: %s", sup_conf->path, err);
+		log_info("%s/%s: version %d from %s", b->ns, b->name, v, b->exe);
+	}
+}
+
+/* Room for many workers' descriptors; children inherit the raised limit. */
+static int loop_size(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 1024;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < MAX_FDS ? rl.rlim_max : MAX_FDS;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return rl.rlim_cur < MAX_FDS ? (int)rl.rlim_cur : MAX_FDS;
+}
+
+static void start(void)
+{
+	char err[512];
+
+	if (make_dir(sup_conf->state_dir) == -1)
+		fatal("state_dir %s", sup_conf->state_dir);
+	if (make_dir(sup_conf->run_dir) == -1)
+		fatal("run_dir %s", sup_conf->run_dir);
+	if ((sup_loop = ev_new(loop_size())) == NULL)
+		fatal("event loop");
+	if (registry_init(sup_conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (pool_init() == -1)
+		fatal("pool timer");
+	boot_deploys();
+	start_router();
+	if (control_listen(sup_loop, sup_conf->control_socket, err,
+	                   sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (ev_add(sup_loop, sigfd, EPOLLIN, on_signal, NULL) == -1)
+		fatal("signalfd");
+}
+
+static void stop(void)
+{
+	registry_free();
+	pool_fini();
+	call_fini();
+	close(sigfd);
+	ev_free(sup_loop);
+	sup_loop = NULL;
+	config_free(sup_conf);
+	sup_conf = NULL;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: switchyard-supervisor [-d] [-c config]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	const char *path = DEFAULT_CONFIG;
+	int ch, debug = 0;
+	char err[1024];
+
+	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("switchyard-supervisor", SY_LOG_INFO);
+	if ((sup_conf = config_load(path, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
+	if (debug)
+		sup_conf->log_level = SY_LOG_DEBUG;
+	log_setlevel(sup_conf->log_level);
+	if (signals_block() == -1)
+		fatal("signals");
+	start();
+	log_info("ready (config %s, control socket %s)", sup_conf->path,
+	         sup_conf->control_socket);
+	if (ev_run(sup_loop) == -1)
+		fatal("event loop");
+	stop();
+	log_info("stopped");
+	return stop_code < 0 ? 0 : stop_code;
+}

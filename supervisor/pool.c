@@ -1,0 +1,824 @@
+/*
+ * The processes of each worker: started on demand up to the plan's
+ * instances, one call at a time each, a bounded FIFO queue in front, idle
+ * ones stopped, crashing ones restarted with a growing delay.
+ *
+ * Every state change of a process goes through proc_set(), which refuses
+ * transitions that do not exist and keeps the pool's counters and idle
+ * stack in step with the states.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "log.h"
+#include "main.h"
+#include "pool.h"
+#include "spawn.h"
+#include "supervisor.h"
+#include "util.h"
+
+#define TICK_MS 100              /* queue timeouts, idle stops, backoff */
+#define STOP_GRACE_MS 2000       /* from closing its channel to SIGKILL */
+#define START_TIMEOUT_MS 10000   /* from exec to HELLO */
+#define BACKOFF_FIRST_MS 100
+#define BACKOFF_MAX_MS 10000
+#define LOG_READS 16             /* reads of a log pipe per event */
+
+struct pool {
+	struct worker *w;
+	char label[2 * SY_NAME_MAX];  /* "ns/name" */
+	struct proc *procs;           /* not yet reaped, DEAD ones included */
+	struct proc *idle;            /* READY, most recently used first */
+	unsigned nlive;               /* not DEAD */
+	unsigned nstarting;
+	unsigned nbusy;               /* BUSY or DRAINING */
+	struct call *qhead, *qtail;
+	uint32_t nqueued;
+	unsigned fails;               /* deaths since a call last completed */
+	uint64_t backoff_until;       /* no start before (monotonic ms) */
+	uint64_t requests, errors;
+	int dying;                    /* pool_destroy() is running */
+	struct pool *next, *prev;
+};
+
+static struct pool *pools;
+static struct proc *children;
+static unsigned nchildren;
+static uint64_t tick_timer;
+static int stopping;
+
+static const char *const state_names[] = {
+	[PROC_STARTING] = "STARTING", [PROC_READY] = "READY",
+	[PROC_BUSY] = "BUSY", [PROC_DRAINING] = "DRAINING",
+	[PROC_DEAD] = "DEAD",
+};
+
+#define S(x) (1u << (x))
+/* The transitions there are; anything else is a bug, refused. */
+static const unsigned transitions[] = {
+	[PROC_STARTING] = S(PROC_READY) | S(PROC_DEAD),
+	[PROC_READY] = S(PROC_BUSY) | S(PROC_DEAD),
+	[PROC_BUSY] = S(PROC_READY) | S(PROC_DRAINING) | S(PROC_DEAD),
+	[PROC_DRAINING] = S(PROC_DEAD),
+	[PROC_DEAD] = 0,
+};
+
+static void pool_kick(struct pool *pl);
+
+static uint64_t now_ms(void)
+{
+	return ev_now_ms(sup_loop);
+}
+
+static void idle_remove(struct pool *pl, struct proc *p)
+{
+	struct proc **pp;
+
+	for (pp = &pl->idle; *pp != NULL; pp = &(*pp)->idle_next) {
+		if (*pp == p) {
+			*pp = p->idle_next;
+			break;
+		}
+	}
+	p->idle_next = NULL;
+}
+
+static int proc_set(struct proc *p, enum proc_state to)
+{
+	struct pool *pl = p->pool;
+
+	if (!(transitions[p->state] & S(to))) {
+		log_warnx("worker %s[%d]: refused transition %s -> %s",
+		          p->worker, (int)p->pid, state_names[p->state],
+		          state_names[to]);
+		return -1;
+	}
+	if (pl != NULL) {
+		if (p->state == PROC_STARTING)
+			pl->nstarting--;
+		else if (p->state == PROC_READY)
+			idle_remove(pl, p);
+		else if (p->state == PROC_BUSY || p->state == PROC_DRAINING)
+			pl->nbusy--;
+		if (to == PROC_READY) {
+			p->idle_next = pl->idle;
+			pl->idle = p;
+		} else if (to == PROC_BUSY || to == PROC_DRAINING) {
+			pl->nbusy++;
+		} else if (to == PROC_DEAD) {
+			pl->nlive--;
+		}
+	}
+	if (to == PROC_READY)
+		p->idle_since_ms = now_ms();
+	log_debug("worker %s[%d]: %s -> %s", p->worker, (int)p->pid,
+	          state_names[p->state], state_names[to]);
+	p->state = to;
+	return 0;
+}
+
+/* ---- stopping, killing, losing ---- */
+
+static void pool_failed(struct pool *pl)
+{
+	uint64_t delay = 0;
+	unsigned shift;
+
+	pl->fails++;
+	if (pl->fails > 1) {
+		shift = pl->fails - 2 < 8 ? pl->fails - 2 : 8;
+		delay = (uint64_t)BACKOFF_FIRST_MS << shift;
+		if (delay > BACKOFF_MAX_MS)
+			delay = BACKOFF_MAX_MS;
+		log_info("worker %s: %u failures in a row; next start in %llu ms",
+		         pl->label, pl->fails, (unsigned long long)delay);
+	}
+	pl->backoff_until = now_ms() + delay;
+}
+
+static void proc_kill_timer(struct ev_loop *loop, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)loop;
+	p->kill_timer = 0;
+	log_info("worker %s[%d] still running 2 s after it was stopped; "
+	         "killing it", p->worker, (int)p->pid);
+	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
+}
+
+/* Graceful: with its channel closed, ws_serve returns and the worker
+ * exits; SIGKILL if it has not 2 s later. */
+static void proc_stop(struct proc *p, const char *why)
+{
+	if (p->state == PROC_DEAD)
+		return;
+	log_debug("worker %s[%d]: stopping: %s", p->worker, (int)p->pid, why);
+	if (p->call != NULL)
+		call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
+	p->stopped = 1;
+	peer_close(&p->peer);
+	p->kill_timer = ev_timer_add(sup_loop, STOP_GRACE_MS, proc_kill_timer,
+	                             p);
+	if (p->kill_timer == 0)
+		kill(p->pid, SIGKILL);
+	proc_set(p, PROC_DEAD);
+	call_origin_gone(p);
+}
+
+void pool_kill(struct proc *p, const char *why, int blame)
+{
+	Switchyard__Outcome o = blame ? SWITCHYARD__OUTCOME__EXCEPTION
+	                              : SWITCHYARD__OUTCOME__INTERNAL_ERROR;
+	struct pool *pl = p->pool;
+	struct call *c = p->call;
+
+	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
+	if (p->state == PROC_DEAD) {
+		if (c != NULL)
+			call_lost(c, o, why);
+		return;
+	}
+	if (blame) {
+		log_warnx("worker %s[%d]: %s; killed", p->worker, (int)p->pid,
+		          why);
+		snprintf(p->why, sizeof(p->why), "%s", why);
+		if (pl != NULL)
+			pool_failed(pl);
+	} else {
+		log_debug("worker %s[%d]: %s; killed", p->worker, (int)p->pid,
+		          why);
+		p->stopped = 1;
+	}
+	peer_close(&p->peer);
+	proc_set(p, PROC_DEAD);
+	if (c != NULL)
+		call_lost(c, o, why);
+	call_origin_gone(p);
+	if (pl != NULL)
+		pool_kick(pl);
+}
+
+/* The call it serves stays until the reap tells how it ended. */
+void pool_channel_lost(struct proc *p, const char *why)
+{
+	struct pool *pl = p->pool;
+
+	if (p->state == PROC_DEAD)
+		return;
+	log_debug("worker %s[%d]: %s", p->worker, (int)p->pid, why);
+	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
+		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
+	if (!p->stopped && pl != NULL)
+		pool_failed(pl);
+	peer_close(&p->peer);
+	proc_set(p, PROC_DEAD);
+	call_origin_gone(p);
+	if (pl != NULL)
+		pool_kick(pl);
+}
+
+/* ---- worker output ---- */
+
+static void logpipe_close(struct logpipe *lp)
+{
+	if (lp->fd < 0)
+		return;
+	ev_del(sup_loop, lp->fd);
+	close(lp->fd);
+	lp->fd = -1;
+}
+
+/* Control characters would let a worker forge our log's lines. */
+static void logpipe_emit(const struct proc *p, const char *s, size_t n)
+{
+	char line[LOGPIPE_LINE + 1];
+	size_t i;
+
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	for (i = 0; i < n; i++)
+		line[i] = ((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
+		          s[i] == 0x7f ? '?' : s[i];
+	line[n] = '\0';
+	log_info("worker %s[%d]: %s", p->worker, (int)p->pid, line);
+}
+
+static void logpipe_lines(const struct proc *p, struct logpipe *lp)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(lp->buf + start, '\n', lp->len - start)) != NULL) {
+		logpipe_emit(p, lp->buf + start, (size_t)(nl - lp->buf) - start);
+		start = (size_t)(nl - lp->buf) + 1;
+	}
+	if (start == 0 && lp->len == sizeof(lp->buf)) {
+		logpipe_emit(p, lp->buf, lp->len);
+		start = lp->len;
+	}
+	memmove(lp->buf, lp->buf + start, lp->len - start);
+	lp->len -= start;
+}
+
+static void logpipe_read(const struct proc *p, struct logpipe *lp)
+{
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < LOG_READS && lp->fd >= 0; i++) {
+		n = read(lp->fd, lp->buf + lp->len, sizeof(lp->buf) - lp->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0) {
+			if (lp->len > 0)
+				logpipe_emit(p, lp->buf, lp->len);
+			lp->len = 0;
+			logpipe_close(lp);
+			return;
+		}
+		lp->len += (size_t)n;
+		logpipe_lines(p, lp);
+	}
+}
+
+static void logpipe_io(struct ev_loop *loop, int fd, uint32_t events,
+                       void *arg)
+{
+	struct proc *p = arg;
+
+	(void)loop;
+	(void)events;
+	logpipe_read(p, fd == p->out.fd ? &p->out : &p->err);
+}
+
+static void logpipe_open(struct proc *p, struct logpipe *lp, int fd)
+{
+	lp->len = 0;
+	lp->fd = fd;
+	if (sy_set_nonblock(fd) == -1 ||
+	    ev_add(sup_loop, fd, EPOLLIN, logpipe_io, p) == -1) {
+		log_warn("worker %s[%d]: cannot watch its output", p->worker,
+		         (int)p->pid);
+		close(fd);
+		lp->fd = -1;
+	}
+}
+
+/* ---- starting ---- */
+
+static void fail_queued(struct pool *pl, Switchyard__Outcome o,
+                        const char *why)
+{
+	while (pl->qhead != NULL)
+		call_fail(pl->qhead, o, why,
+		          o == SWITCHYARD__OUTCOME__LOAD_SHED ? 1 : 0);
+}
+
+/* Nothing else will serve the waiting calls if no process is left. */
+static void spawn_failed(struct pool *pl, const char *why)
+{
+	log_warnx("worker %s: cannot start: %s", pl->label, why);
+	pool_failed(pl);
+	if (pl->nlive == 0)
+		fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
+}
+
+static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
+                             uint32_t version)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	if (p == NULL)
+		return NULL;
+	p->pid = rs->pid;
+	p->pool = pl;
+	p->version = version;
+	p->state = PROC_STARTING;
+	p->started_ms = now_ms();
+	p->peer.fd = p->out.fd = p->err.fd = -1;
+	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
+	p->has_cpuclock = clock_getcpuclockid(p->pid, &p->cpuclock) == 0;
+	p->next = pl->procs;
+	if (p->next != NULL)
+		p->next->prev = p;
+	pl->procs = p;
+	p->all_next = children;
+	if (p->all_next != NULL)
+		p->all_next->all_prev = p;
+	children = p;
+	nchildren++;
+	pl->nlive++;
+	pl->nstarting++;
+	return p;
+}
+
+static int proc_spawn(struct pool *pl)
+{
+	const struct version *v = worker_version(pl->w);
+	struct spawn_req rq = { pl->label, v->exe_path, v->env, v->nenv };
+	struct spawn_res rs;
+	struct proc *p;
+	size_t out_max;
+	char err[256];
+
+	if (spawn_worker(&rq, &rs, err, sizeof(err)) == -1) {
+		spawn_failed(pl, err);
+		return -1;
+	}
+	if ((p = proc_new(pl, &rs, v->number)) == NULL) {
+		kill(rs.pid, SIGKILL);
+		close(rs.sock);
+		close(rs.out);
+		close(rs.err);
+		spawn_failed(pl, "out of memory");
+		return -1;
+	}
+	logpipe_open(p, &p->out, rs.out);
+	logpipe_open(p, &p->err, rs.err);
+	/* A worker's queue holds at most one request with its body, plus
+	 * answers to its subrequests whose producers are throttled. */
+	out_max = 2 * SY_FRAME_MAX + sup_conf->max_body_bytes + 64 * 1024;
+	if (peer_open(&p->peer, rs.sock, PEER_WORKER, p, out_max) == -1) {
+		log_warn("worker %s[%d]: cannot watch its channel", p->worker,
+		         (int)p->pid);
+		pool_kill(p, "cannot watch its channel", 1);
+		return -1;
+	}
+	log_debug("worker %s[%d]: started version %u", p->worker, (int)p->pid,
+	          p->version);
+	return 0;
+}
+
+/* ---- serving ---- */
+
+static void assign(struct pool *pl, struct call *c)
+{
+	struct proc *p = pl->idle;
+
+	proc_set(p, PROC_BUSY);
+	call_start(c, p);
+}
+
+static void pool_kick(struct pool *pl)
+{
+	struct call *c;
+
+	if (pl->dying)
+		return;
+	while (pl->qhead != NULL && pl->idle != NULL) {
+		c = pl->qhead;
+		pool_unqueue(c);
+		assign(pl, c);
+	}
+	while (!stopping && pl->nqueued > pl->nstarting &&
+	       pl->nlive < pl->w->plan->instances &&
+	       now_ms() >= pl->backoff_until) {
+		if (proc_spawn(pl) == -1)
+			break;
+	}
+}
+
+static struct pool *pool_new(struct worker *w)
+{
+	struct pool *pl = calloc(1, sizeof(*pl));
+
+	if (pl == NULL)
+		return NULL;
+	pl->w = w;
+	snprintf(pl->label, sizeof(pl->label), "%s/%s", w->ns, w->name);
+	pl->next = pools;
+	if (pools != NULL)
+		pools->prev = pl;
+	pools = pl;
+	w->pool = pl;
+	return pl;
+}
+
+/* Calls may wait for a busy process to free up (the plan's queue) and
+ * for each process not busy yet, which is starting or can be started. */
+static int queue_room(const struct pool *pl)
+{
+	const struct plan *pn = pl->w->plan;
+	uint32_t spare = pn->instances > pl->nbusy ? pn->instances - pl->nbusy
+	                                           : 0;
+
+	return pl->nqueued < pn->queue + spare;
+}
+
+void pool_submit(struct worker *w, struct call *c)
+{
+	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
+	char why[96];
+
+	if (pl == NULL) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "out of memory", 0);
+		return;
+	}
+	c->pool = pl;
+	if (stopping || pl->dying) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "the platform is shutting down", 0);
+		return;
+	}
+	if (pl->idle != NULL && pl->qhead == NULL) {
+		assign(pl, c);
+		return;
+	}
+	if (!queue_room(pl)) {
+		snprintf(why, sizeof(why), "queue full (%u requests waiting)",
+		         pl->nqueued);
+		call_fail(c, SWITCHYARD__OUTCOME__LOAD_SHED, why, 1);
+		return;
+	}
+	if (call_keep(c) == -1) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "out of memory", 0);
+		return;
+	}
+	c->queued = 1;
+	c->queued_ms = now_ms();
+	c->qnext = NULL;
+	c->qprev = pl->qtail;
+	if (pl->qtail != NULL)
+		pl->qtail->qnext = c;
+	else
+		pl->qhead = c;
+	pl->qtail = c;
+	pl->nqueued++;
+	pool_kick(pl);
+}
+
+void pool_unqueue(struct call *c)
+{
+	struct pool *pl = c->pool;
+
+	if (!c->queued)
+		return;
+	if (c->qprev != NULL)
+		c->qprev->qnext = c->qnext;
+	else
+		pl->qhead = c->qnext;
+	if (c->qnext != NULL)
+		c->qnext->qprev = c->qprev;
+	else
+		pl->qtail = c->qprev;
+	c->qnext = c->qprev = NULL;
+	c->queued = 0;
+	pl->nqueued--;
+}
+
+static int proc_outdated(const struct proc *p)
+{
+	return p->pool == NULL || stopping || p->pool->dying ||
+	       p->version != worker_version(p->pool->w)->number;
+}
+
+void pool_finished(struct proc *p)
+{
+	struct pool *pl = p->pool;
+
+	if (pl != NULL)
+		pl->fails = 0;
+	if (p->state == PROC_DEAD)
+		return;
+	if (p->state == PROC_DRAINING || proc_outdated(p))
+		proc_stop(p, "a newer version serves now");
+	else
+		proc_set(p, PROC_READY);
+	if (pl != NULL)
+		pool_kick(pl);
+}
+
+void pool_hello(struct proc *p, const struct sy_frame *f)
+{
+	Switchyard__Hello *h;
+	uint32_t api;
+	char why[96];
+
+	if (p->state != PROC_STARTING) {
+		pool_kill(p, "protocol error: HELLO when already started", 1);
+		return;
+	}
+	h = switchyard__hello__unpack(NULL, f->len, f->payload);
+	if (h == NULL) {
+		pool_kill(p, "protocol error: malformed HELLO", 1);
+		return;
+	}
+	api = h->api_version;
+	switchyard__hello__free_unpacked(h, NULL);
+	if (api != SY_API_VERSION) {
+		snprintf(why, sizeof(why), "speaks worker API version %u, not "
+		         "%u", api, SY_API_VERSION);
+		pool_kill(p, why, 1);
+		return;
+	}
+	p->ready_once = 1;
+	if (proc_outdated(p))
+		proc_stop(p, "a newer version serves now");
+	else
+		proc_set(p, PROC_READY);
+	if (p->pool != NULL)
+		pool_kick(p->pool);
+}
+
+void pool_account(struct pool *pl, unsigned requests, unsigned errors)
+{
+	if (pl == NULL)
+		return;
+	pl->requests += requests;
+	pl->errors += errors;
+}
+
+const char *pool_label(const struct pool *pl)
+{
+	return pl->label;
+}
+
+/* ---- reaping ---- */
+
+static void proc_free(struct proc *p)
+{
+	struct pool *pl = p->pool;
+
+	logpipe_read(p, &p->out);
+	logpipe_read(p, &p->err);
+	if (p->out.len > 0)
+		logpipe_emit(p, p->out.buf, p->out.len);
+	if (p->err.len > 0)
+		logpipe_emit(p, p->err.buf, p->err.len);
+	logpipe_close(&p->out);
+	logpipe_close(&p->err);
+	peer_close(&p->peer);
+	if (p->kill_timer != 0)
+		ev_timer_del(sup_loop, p->kill_timer);
+	if (pl != NULL) {
+		if (p->prev != NULL)
+			p->prev->next = p->next;
+		else
+			pl->procs = p->next;
+		if (p->next != NULL)
+			p->next->prev = p->prev;
+	}
+	if (p->all_prev != NULL)
+		p->all_prev->all_next = p->all_next;
+	else
+		children = p->all_next;
+	if (p->all_next != NULL)
+		p->all_next->all_prev = p->all_prev;
+	nchildren--;
+	free(p);
+}
+
+/* A worker that dies before it is ready fails the calls waiting for it
+ * when no other process is left to serve them. */
+static void startup_failed(struct proc *p, const char *how)
+{
+	struct pool *pl = p->pool;
+	char why[256];
+
+	if (p->ready_once || p->stopped || pl == NULL || pl->nlive > 0)
+		return;
+	if (p->why[0] != '\0')
+		snprintf(why, sizeof(why), "worker failed before it was ready: "
+		         "%s", p->why);
+	else
+		snprintf(why, sizeof(why), "worker %s before it was ready", how);
+	fail_queued(pl, SWITCHYARD__OUTCOME__EXCEPTION, why);
+}
+
+int pool_reaped(pid_t pid, int status)
+{
+	struct proc *p;
+	struct pool *pl;
+	char how[96], why[128];
+
+	for (p = children; p != NULL && p->pid != pid; p = p->all_next)
+		;
+	if (p == NULL)
+		return 0;
+	pl = p->pool;
+	sup_wait_reason(status, how, sizeof(how));
+	snprintf(why, sizeof(why), "worker %s", how);
+	if (p->state != PROC_DEAD)
+		pool_channel_lost(p, why);
+	if (p->stopped || p->why[0] != '\0')
+		log_debug("worker %s[%d] %s", p->worker, (int)pid, how);
+	else
+		log_warnx("worker %s[%d] %s", p->worker, (int)pid, how);
+	if (p->call != NULL)
+		call_lost(p->call, SWITCHYARD__OUTCOME__EXCEPTION, why);
+	startup_failed(p, how);
+	proc_free(p);
+	if (pl != NULL)
+		pool_kick(pl);
+	return 1;
+}
+
+/* ---- periodic checks ---- */
+
+static void pool_check(struct pool *pl, uint64_t now)
+{
+	const struct plan *pn = pl->w->plan;
+	struct proc *p, *next;
+	char why[96];
+
+	while (pl->qhead != NULL &&
+	       now - pl->qhead->queued_ms >= pn->queue_timeout_ms) {
+		snprintf(why, sizeof(why), "no process free within %u ms",
+		         pn->queue_timeout_ms);
+		call_fail(pl->qhead, SWITCHYARD__OUTCOME__LOAD_SHED, why, 1);
+	}
+	for (p = pl->procs; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PROC_READY && pn->idle_timeout_s > 0 &&
+		    now - p->idle_since_ms >= pn->idle_timeout_s * 1000ull)
+			proc_stop(p, "idle");
+		else if (p->state == PROC_STARTING &&
+		         now - p->started_ms >= START_TIMEOUT_MS)
+			pool_kill(p, "not ready (no HELLO) within 10 s", 1);
+	}
+	if (pl->qhead != NULL)
+		pool_kick(pl);
+}
+
+static void pool_tick(struct ev_loop *loop, void *arg)
+{
+	struct pool *pl;
+
+	(void)arg;
+	tick_timer = ev_timer_add(loop, TICK_MS, pool_tick, NULL);
+	if (tick_timer == 0)
+		log_warnx("pool: cannot re-arm the tick timer: out of memory");
+	for (pl = pools; pl != NULL; pl = pl->next)
+		pool_check(pl, ev_now_ms(loop));
+	sup_settle();
+}
+
+int pool_init(void)
+{
+	tick_timer = ev_timer_add(sup_loop, TICK_MS, pool_tick, NULL);
+	return tick_timer == 0 ? -1 : 0;
+}
+
+void pool_fini(void)
+{
+	if (tick_timer != 0)
+		ev_timer_del(sup_loop, tick_timer);
+	tick_timer = 0;
+}
+
+/* ---- supervisor.h ---- */
+
+void pool_version_changed(struct worker *w)
+{
+	struct pool *pl = w->pool;
+	struct proc *p, *next;
+
+	if (pl == NULL)
+		return;
+	log_info("worker %s: version %u is current", pl->label,
+	         worker_version(w)->number);
+	pl->fails = 0;
+	pl->backoff_until = 0;
+	for (p = pl->procs; p != NULL; p = next) {
+		next = p->next;
+		if (p->version == worker_version(w)->number)
+			continue;
+		if (p->state == PROC_STARTING || p->state == PROC_READY)
+			proc_stop(p, "a newer version serves now");
+		else if (p->state == PROC_BUSY)
+			proc_set(p, PROC_DRAINING);
+	}
+	pool_kick(pl);
+	sup_settle();
+}
+
+void pool_stats(const struct worker *w, struct pool_stats *st)
+{
+	const struct pool *pl = w->pool;
+	const struct proc *p;
+
+	memset(st, 0, sizeof(*st));
+	st->state = "STOPPED";
+	if (pl == NULL)
+		return;
+	st->live = pl->nlive;
+	st->busy = pl->nbusy;
+	st->queued = pl->nqueued;
+	st->requests = pl->requests;
+	st->errors = pl->errors;
+	for (p = pl->procs; p != NULL; p = p->next) {
+		if (p->state == PROC_DEAD)
+			continue;
+		if (st->npids < sizeof(st->pids) / sizeof(st->pids[0]))
+			st->pids[st->npids++] = p->pid;
+		if (st->started_ms == 0 || p->started_ms < st->started_ms)
+			st->started_ms = p->started_ms;
+	}
+	if (pl->nlive > pl->nstarting)
+		st->state = "RUNNING";
+	else if (pl->nstarting > 0)
+		st->state = "STARTING";
+	else if (pl->fails > 0 && pl->backoff_until > now_ms())
+		st->state = "BACKOFF";
+}
+
+void pool_destroy(struct worker *w)
+{
+	struct pool *pl = w->pool;
+	struct proc *p, *next;
+
+	if (pl == NULL)
+		return;
+	pl->dying = 1;
+	fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "worker removed");
+	for (p = pl->procs; p != NULL; p = next) {
+		next = p->next;
+		if (p->call != NULL)
+			call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+			          "worker removed");
+		proc_stop(p, "worker removed");
+		p->pool = NULL;
+	}
+	if (pl->prev != NULL)
+		pl->prev->next = pl->next;
+	else
+		pools = pl->next;
+	if (pl->next != NULL)
+		pl->next->prev = pl->prev;
+	w->pool = NULL;
+	free(pl);
+	sup_settle();
+}
+
+void pool_shutdown(void)
+{
+	struct pool *pl;
+	struct proc *p, *next;
+
+	stopping = 1;
+	for (pl = pools; pl != NULL; pl = pl->next) {
+		fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		            "the platform is shutting down");
+		for (p = pl->procs; p != NULL; p = next) {
+			next = p->next;
+			proc_stop(p, "the platform is shutting down");
+		}
+	}
+}
+
+unsigned pool_children(void)
+{
+	return nchildren;
+}

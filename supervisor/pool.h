@@ -1,0 +1,95 @@
+/*
+ * Worker processes and their pools (pool.c). Each process is an explicit
+ * state machine; every state change goes through one function in pool.c:
+ *
+ *   STARTING --HELLO--> READY --assign--> BUSY --END--> READY ...
+ *   BUSY --new version--> DRAINING --END--> DEAD
+ *   any --stop/kill/channel lost--> DEAD --reaped--> freed
+ *
+ * A process in DEAD has no channel any more and waits to be reaped; the
+ * call it served (if any) is failed with its exit status when it is.
+ */
+#ifndef SY_POOL_H
+#define SY_POOL_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "peer.h"
+#include "supervisor.h"
+#include "switchyard.pb-c.h"
+
+enum proc_state { PROC_STARTING, PROC_READY, PROC_BUSY, PROC_DRAINING,
+	          PROC_DEAD };
+
+#define LOGPIPE_LINE 512 /* longer lines are logged in pieces */
+
+/* A worker's stdout or stderr: each line is logged under its name. */
+struct logpipe {
+	int fd;
+	size_t len;
+	char buf[LOGPIPE_LINE];
+};
+
+struct call;
+
+struct proc {
+	struct peer peer;          /* fd 3 of the worker */
+	struct pool *pool;         /* NULL once the pool is destroyed */
+	pid_t pid;
+	enum proc_state state;
+	uint32_t version;          /* number of the version it runs */
+	char worker[2 * SY_NAME_MAX]; /* "ns/name" */
+	clockid_t cpuclock;        /* its CPU-time clock, if has_cpuclock */
+	int has_cpuclock;
+	struct call *call;         /* the call it serves, or NULL */
+	struct call *subcalls;     /* calls it made (ws_dispatch) */
+	unsigned nsubcalls;
+	struct logpipe out, err;
+	uint64_t started_ms, idle_since_ms;
+	uint64_t kill_timer;       /* SIGKILL deadline of a stop, or 0 */
+	int stopped;               /* we ended it: its death is expected */
+	int ready_once;            /* it sent HELLO */
+	char why[160];             /* why we killed it, for its reap */
+	struct proc *next, *prev;  /* its pool's processes */
+	struct proc *idle_next;    /* its pool's READY processes (a stack) */
+	struct proc *all_next, *all_prev; /* every child not yet reaped */
+};
+
+/* Starts the periodic tick (queue timeouts, idle stops, backoff). 0/-1. */
+int pool_init(void);
+/* Frees what pool_init() made; every pool must be destroyed first. */
+void pool_fini(void);
+
+/* Serves c with a process of w now, or queues it, or answers it LOAD_SHED
+ * (or INTERNAL_ERROR if no process can be started). May free c. */
+void pool_submit(struct worker *w, struct call *c);
+/* Removes a queued call from its queue. */
+void pool_unqueue(struct call *c);
+/* The call p served has ended (its END passed): p may take the next. */
+void pool_finished(struct proc *p);
+/* HELLO arrived from p. */
+void pool_hello(struct proc *p, const struct sy_frame *f);
+/*
+ * Kills p now (SIGKILL). blame: p misbehaved (logged as a warning, counts
+ * towards its pool's backoff, a call it serves fails as EXCEPTION with why
+ * as the reason); 0 when the platform ended it (cancel, out of memory: a
+ * call it serves fails as INTERNAL_ERROR).
+ */
+void pool_kill(struct proc *p, const char *why, int blame);
+/* p's channel hit end of file or an error: it is dying or broken. */
+void pool_channel_lost(struct proc *p, const char *why);
+/* Adds to pl's request and error counts (pl may be NULL). */
+void pool_account(struct pool *pl, unsigned requests, unsigned errors);
+/* "ns/name" of the pool's worker. */
+const char *pool_label(const struct pool *pl);
+/* A child was reaped: 1 if it was a worker process, else 0. */
+int pool_reaped(pid_t pid, int status);
+/* Graceful stop of everything: queued calls fail, processes are told to
+ * exit (SIGKILL after 2 s); no new process starts afterwards. */
+void pool_shutdown(void);
+/* Worker processes not yet reaped. */
+unsigned pool_children(void);
+
+#endif
