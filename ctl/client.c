@@ -1,0 +1,136 @@
+/*
+ * One request, one response over the control socket, with blocking I/O and
+ * a timeout: yardctl has nothing else to do meanwhile.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "yardctl.h"
+
+static int client_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct timeval tv = {YC_TIMEOUT_S, 0};
+	int s;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen,
+			 "cannot reach supervisor at %s: path too long", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		snprintf(err, errlen, "cannot reach supervisor at %s: %s", path,
+			 strerror(errno));
+		close(s);
+		return -1;
+	}
+	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		snprintf(err, errlen, "%s: setsockopt: %s", path,
+			 strerror(errno));
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Queues and writes the request; the writer owns fd from here on. */
+static int client_send(int s, const char *path,
+		       const Switchyard__CtlRequest *req, int fd, char *err,
+		       size_t errlen)
+{
+	struct sy_writer w;
+	int rc = -1;
+
+	if (sy_writer_init(&w) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (fd >= 0)
+		sy_writer_attach_fd(&w, fd); /* cannot fail: a fresh writer */
+	if (sy_writer_msg(&w, SY_MSG_CTL_REQUEST, SY_FLAG_END, 1, &req->base) ==
+	    -1)
+		snprintf(err, errlen, "cannot encode the request: %s",
+			 strerror(errno));
+	else if (sy_writer_flush_all(&w, s) == -1)
+		snprintf(err, errlen, "cannot send to supervisor at %s: %s",
+			 path, errno == EAGAIN ? "timed out" : strerror(errno));
+	else
+		rc = 0;
+	sy_writer_free(&w);
+	return rc;
+}
+
+static int client_recv(int s, const char *path, Switchyard__CtlResponse **res,
+		       char *err, size_t errlen)
+{
+	struct sy_reader r;
+	struct sy_frame f;
+	int rc;
+
+	if (sy_reader_init(&r, 0) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	rc = sy_frame_recv(s, &r, &f);
+	if (rc == 0)
+		snprintf(
+		    err, errlen,
+		    "supervisor at %s closed the connection without answering",
+		    path);
+	else if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		snprintf(err, errlen,
+			 "no answer from supervisor at %s within %d s", path,
+			 YC_TIMEOUT_S);
+	else if (rc == -1)
+		snprintf(err, errlen, "cannot read from supervisor at %s: %s",
+			 path, strerror(errno));
+	else if (f.type != SY_MSG_CTL_RESPONSE || f.stream != 1)
+		snprintf(
+		    err, errlen,
+		    "supervisor at %s answered with an unexpected %s frame",
+		    path, sy_msg_name(f.type));
+	else if ((*res = switchyard__ctl_response__unpack(NULL, f.len,
+							  f.payload)) == NULL)
+		snprintf(err, errlen,
+			 "malformed response from supervisor at %s", path);
+	else {
+		sy_reader_free(&r);
+		return 0;
+	}
+	sy_reader_free(&r);
+	return -1;
+}
+
+int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
+		Switchyard__CtlResponse **res, char *err, size_t errlen)
+{
+	int s, rc;
+
+	*res = NULL;
+	if ((s = client_connect(path, err, errlen)) == -1) {
+		if (fd >= 0)
+			close(fd);
+		return YC_UNREACHABLE;
+	}
+	rc = client_send(s, path, req, fd, err, errlen);
+	if (rc == 0)
+		rc = client_recv(s, path, res, err, errlen);
+	close(s);
+	return rc == 0 ? YC_OK : YC_FAIL;
+}

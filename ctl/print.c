@@ -1,0 +1,223 @@
+/*
+ * Output: aligned columns for people (like supervisorctl status), JSON for
+ * scripts. Strings from the supervisor are shown with control characters
+ * replaced, so a terminal never interprets them.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "yardctl.h"
+
+#define COLS 8
+
+static const char *const col_names[COLS] = {"NAME",   "STATE",	  "VERSION",
+					    "PROCS",  "REQUESTS", "ERRORS",
+					    "UPTIME", "PIDS"};
+
+/* Copies s with control characters replaced by '?'. */
+static void safe_copy(char *dst, size_t size, const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && s[i] != '\0' && i + 1 < size; i++)
+		dst[i] =
+		    ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	dst[i] = '\0';
+}
+
+/* A JSON string even when the supervisor sent bytes that are not UTF-8. */
+static json_t *jstr(const char *s)
+{
+	char buf[1024];
+	json_t *j = json_string(s != NULL ? s : "");
+	size_t i;
+
+	if (j != NULL)
+		return j;
+	safe_copy(buf, sizeof(buf), s);
+	for (i = 0; buf[i] != '\0'; i++) {
+		if ((unsigned char)buf[i] >= 0x80)
+			buf[i] = '?';
+	}
+	return json_string(buf);
+}
+
+static void json_print(json_t *j)
+{
+	char *text = j != NULL
+			 ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER)
+			 : NULL;
+
+	if (text == NULL) {
+		fprintf(stderr, "yardctl: cannot encode JSON output\n");
+	} else {
+		printf("%s\n", text);
+		free(text);
+	}
+	json_decref(j);
+}
+
+int print_error(const struct yc_opts *o, int code, const char *fmt, ...)
+{
+	char msg[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (o != NULL && o->json)
+		json_print(
+		    json_pack("{s:i, s:o}", "code", code, "error", jstr(msg)));
+	else
+		fprintf(stderr, "yardctl: %s\n", msg);
+	return code;
+}
+
+static json_t *worker_json(const Switchyard__WorkerStatus *ws)
+{
+	json_t *pids = json_array();
+	size_t i;
+
+	for (i = 0; pids != NULL && i < ws->n_pids; i++)
+		json_array_append_new(pids, json_integer(ws->pids[i]));
+	return json_pack(
+	    "{s:o, s:o, s:i, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:o}",
+	    "ns", jstr(ws->ns), "name", jstr(ws->name), "version",
+	    (int)ws->version, "state", jstr(ws->state), "live", (int)ws->live,
+	    "busy", (int)ws->busy, "queued", (int)ws->queued, "requests",
+	    (json_int_t)ws->requests, "errors", (json_int_t)ws->errors,
+	    "uptime_s", (json_int_t)ws->uptime_s, "plan", jstr(ws->plan),
+	    "sha256", jstr(ws->sha256), "pids", pids);
+}
+
+static void print_json(const Switchyard__CtlResponse *res, int code)
+{
+	json_t *workers = json_array();
+	size_t i;
+
+	for (i = 0; workers != NULL && i < res->n_workers; i++)
+		json_array_append_new(workers, worker_json(res->workers[i]));
+	json_print(json_pack("{s:i, s:o, s:o, s:o}", "code", code, "message",
+			     jstr(res->message), "error", jstr(res->error),
+			     "workers", workers));
+}
+
+static void fmt_uptime(char *buf, size_t size,
+		       const Switchyard__WorkerStatus *ws)
+{
+	uint64_t s = ws->uptime_s;
+
+	if (ws->live == 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%llu:%02u:%02u",
+			 (unsigned long long)(s / 3600),
+			 (unsigned)(s / 60 % 60), (unsigned)(s % 60));
+}
+
+static void fmt_pids(char *buf, size_t size, const Switchyard__WorkerStatus *ws)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ws->n_pids && off < size; i++)
+		off += (size_t)snprintf(buf + off, size - off, "%s%u",
+					i ? "," : "", ws->pids[i]);
+	if (ws->n_pids == 0)
+		snprintf(buf, size, "-");
+}
+
+/* One row of cells for ws. */
+static void status_row(char cells[COLS][512],
+		       const Switchyard__WorkerStatus *ws)
+{
+	char ns[64], name[64];
+
+	safe_copy(ns, sizeof(ns), ws->ns);
+	safe_copy(name, sizeof(name), ws->name);
+	snprintf(cells[0], 512, "%s/%s", ns, name);
+	safe_copy(cells[1], 512, ws->state);
+	snprintf(cells[2], 512, "%u", ws->version);
+	snprintf(cells[3], 512, "%u/%u", ws->live, ws->busy);
+	snprintf(cells[4], 512, "%llu", (unsigned long long)ws->requests);
+	snprintf(cells[5], 512, "%llu", (unsigned long long)ws->errors);
+	fmt_uptime(cells[6], 512, ws);
+	fmt_pids(cells[7], 512, ws);
+}
+
+static void print_row(char cells[COLS][512], const int width[COLS])
+{
+	int c;
+
+	for (c = 0; c < COLS - 1; c++)
+		printf("%-*s  ", width[c], cells[c]);
+	printf("%s\n", cells[COLS - 1]);
+}
+
+static void print_status(const Switchyard__CtlResponse *res)
+{
+	char(*rows)[COLS][512];
+	int width[COLS], c;
+	size_t i, n = res->n_workers + 1;
+
+	if ((rows = calloc(n, sizeof(*rows))) == NULL) {
+		fprintf(stderr, "yardctl: out of memory\n");
+		return;
+	}
+	for (c = 0; c < COLS; c++) {
+		snprintf(rows[0][c], 512, "%s", col_names[c]);
+		width[c] = 0;
+	}
+	for (i = 1; i < n; i++)
+		status_row(rows[i], res->workers[i - 1]);
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < COLS; c++) {
+			if ((int)strlen(rows[i][c]) > width[c])
+				width[c] = (int)strlen(rows[i][c]);
+		}
+	}
+	for (i = 0; i < n; i++)
+		print_row(rows[i], width);
+	free(rows);
+}
+
+int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res)
+{
+	char line[2048];
+	int code = res->code;
+
+	if (code < YC_OK || code > YC_BAD_INPUT)
+		code = YC_FAIL;
+	if (o->json) {
+		print_json(res, code);
+		return code;
+	}
+	if (code != YC_OK) {
+		safe_copy(
+		    line, sizeof(line),
+		    res->error[0] != '\0'
+			? res->error
+			: "the supervisor reported a failure without a reason");
+		fprintf(stderr, "yardctl: %s\n", line);
+		return code;
+	}
+	if (res->message[0] != '\0') {
+		safe_copy(line, sizeof(line), res->message);
+		printf("%s\n", line);
+	}
+	return code;
+}
+
+/* status prints the table in place of the message when there are workers. */
+int print_status_response(const struct yc_opts *o,
+			  const Switchyard__CtlResponse *res)
+{
+	if (o->json || res->code != YC_OK || res->n_workers == 0)
+		return print_response(o, res);
+	print_status(res);
+	return YC_OK;
+}

@@ -1,0 +1,403 @@
+/*
+ * yardctl [-s SOCKET] [--json] COMMAND [ARGS]
+ *
+ * The command table drives parsing, abbreviations and help. Each command
+ * checks what it can locally (names, the executable) so that mistakes are
+ * reported before the supervisor is involved, then makes one control call.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util.h"
+#include "yardctl.h"
+
+struct yc_cmd {
+	const char *name;
+	const char *synopsis; /* arguments, for usage lines */
+	const char *summary;  /* one line for the command list */
+	const char *details;  /* shown by `help COMMAND` */
+	int (*fn)(struct yc_opts *o, int argc, char **argv);
+};
+
+static int cmd_deploy(struct yc_opts *o, int argc, char **argv);
+static int cmd_status(struct yc_opts *o, int argc, char **argv);
+static int cmd_help(struct yc_opts *o, int argc, char **argv);
+
+static const struct yc_cmd commands[] = {
+    {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]...",
+     "deploy EXECUTABLE as the next version of worker NS/NAME",
+     "Copies EXECUTABLE into the supervisor's store and makes it the\n"
+     "current version of NS/NAME: new requests go to it, idle processes\n"
+     "of older versions stop now and busy ones after their request.\n"
+     "  -p, --plan PLAN      resources from [plan.PLAN] (default: default)\n"
+     "  -e, --env KEY=VALUE  environment variable for the worker; repeat\n"
+     "                       for more. Recorded with the version.\n",
+     cmd_deploy},
+    {"status", "[NS/NAME | NS/*]",
+     "show workers: state, version, processes, counters",
+     "One line per worker: NAME, STATE (STOPPED, STARTING, RUNNING,\n"
+     "BACKOFF), current VERSION, PROCS (live/busy), REQUESTS and ERRORS\n"
+     "since the supervisor started, UPTIME of its oldest process (h:mm:ss)\n"
+     "and the PIDS of its processes. NS/* shows one namespace.\n",
+     cmd_status},
+    {"help", "[COMMAND]", "show this help, or one command's", NULL, cmd_help},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static int usage_error(const struct yc_cmd *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Prints "yardctl: CMD: problem" and the command's usage line; exit 2. */
+static int usage_error(const struct yc_cmd *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "yardctl: %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: yardctl %s %s\n", c->name, c->synopsis);
+	return YC_USAGE;
+}
+
+/* The command a word names: exactly, or as the only one it abbreviates.
+ * Sets *nmatch to the number of commands the word abbreviates. */
+static const struct yc_cmd *cmd_lookup(const char *word, size_t *nmatch)
+{
+	const struct yc_cmd *found = NULL;
+	size_t i;
+
+	*nmatch = 0;
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(word, commands[i].name) == 0) {
+			*nmatch = 1;
+			return &commands[i];
+		}
+		if (word[0] != '\0' &&
+		    strncmp(word, commands[i].name, strlen(word)) == 0) {
+			found = &commands[i];
+			(*nmatch)++;
+		}
+	}
+	return *nmatch == 1 ? found : NULL;
+}
+
+static int cmd_unknown(const char *word, size_t nmatch)
+{
+	size_t i;
+
+	if (nmatch == 0) {
+		fprintf(stderr,
+			"yardctl: unknown command: %s (see yardctl help)\n",
+			word);
+		return YC_USAGE;
+	}
+	fprintf(stderr, "yardctl: ambiguous command: %s could be", word);
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strncmp(word, commands[i].name, strlen(word)) == 0)
+			fprintf(stderr, " %s", commands[i].name);
+	}
+	fprintf(stderr, "\n");
+	return YC_USAGE;
+}
+
+/*
+ * Matches argv[*i] against an option taking a value ("--plan P",
+ * "--plan=P", "-p P"). Returns 1 with *val set, 0 if it is another
+ * argument, -1 if the value is missing.
+ */
+static int take_opt(int argc, char **argv, int *i, const char *lng,
+		    const char *shrt, const char **val)
+{
+	const char *a = argv[*i];
+	size_t ll = strlen(lng);
+
+	if (strncmp(a, lng, ll) == 0 && a[ll] == '=') {
+		*val = a + ll + 1;
+		return 1;
+	}
+	if (strcmp(a, lng) != 0 && strcmp(a, shrt) != 0)
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*val = argv[++*i];
+	return 1;
+}
+
+/* Sends req (with fd, consumed) and prints the answer with show. */
+static int call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
+		int (*show)(const struct yc_opts *,
+			    const Switchyard__CtlResponse *))
+{
+	Switchyard__CtlResponse *res;
+	char err[1024];
+	int rc;
+
+	rc = client_call(o->socket, req, fd, &res, err, sizeof(err));
+	if (rc != YC_OK)
+		return print_error(o, rc, "%s", err);
+	rc = show(o, res);
+	switchyard__ctl_response__free_unpacked(res, NULL);
+	return rc;
+}
+
+struct deploy_args {
+	const char *worker, *exe, *plan;
+	char **env;
+	size_t nenv;
+};
+
+static int deploy_parse(struct yc_opts *o, int argc, char **argv,
+			struct deploy_args *d)
+{
+	const struct yc_cmd *c = &commands[0];
+	const char *v;
+	int i, npos = 0, opts = 1, r;
+
+	for (i = 1; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--") == 0) {
+			opts = 0;
+		} else if (opts && strcmp(argv[i], "--json") == 0) {
+			o->json = 1;
+		} else if (opts && (r = take_opt(argc, argv, &i, "--plan", "-p",
+						 &v)) != 0) {
+			if (r == -1)
+				return usage_error(c, "--plan needs a PLAN");
+			d->plan = v;
+		} else if (opts && (r = take_opt(argc, argv, &i, "--env", "-e",
+						 &v)) != 0) {
+			/* never echo the entry: its value may be a secret */
+			if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
+				return usage_error(c, "--env needs KEY=VALUE");
+			d->env[d->nenv++] = (char *)v;
+		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
+			return usage_error(c, "unknown option: %s", argv[i]);
+		} else if (npos == 0) {
+			d->worker = argv[i];
+			npos++;
+		} else if (npos == 1) {
+			d->exe = argv[i];
+			npos++;
+		} else
+			return usage_error(c, "unexpected argument: %s",
+					   argv[i]);
+	}
+	if (npos < 2)
+		return usage_error(c, "missing %s",
+				   npos ? "EXECUTABLE"
+					: "NS/NAME and EXECUTABLE");
+	return YC_OK;
+}
+
+/* Opens the executable and names what is wrong with it, if anything. */
+static int deploy_open(struct yc_opts *o, const struct deploy_args *d, int *fdp)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(d->exe, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return print_error(o, YC_BAD_INPUT,
+					   "deploy %s: executable "
+					   "not found: %s",
+					   d->worker, d->exe);
+		return print_error(o, YC_BAD_INPUT,
+				   "deploy %s: cannot open %s: "
+				   "%s",
+				   d->worker, d->exe, strerror(errno));
+	}
+	if (fstat(fd, &st) == -1) {
+		close(fd);
+		return print_error(o, YC_BAD_INPUT,
+				   "deploy %s: cannot stat %s: "
+				   "%s",
+				   d->worker, d->exe, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
+		close(fd);
+		if (!S_ISREG(st.st_mode))
+			return print_error(o, YC_BAD_INPUT,
+					   "deploy %s: not a "
+					   "regular file: %s",
+					   d->worker, d->exe);
+		return print_error(o, YC_BAD_INPUT,
+				   "deploy %s: not executable: "
+				   "%s (mode %04o)",
+				   d->worker, d->exe,
+				   (unsigned)(st.st_mode & 07777));
+	}
+	*fdp = fd;
+	return YC_OK;
+}
+
+static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
+{
+	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
+	struct deploy_args d = {NULL, NULL, "", NULL, 0};
+	char ns[YC_NAME_MAX], name[YC_NAME_MAX], e[512];
+	int rc, fd = -1;
+
+	if ((d.env = calloc((size_t)argc, sizeof(*d.env))) == NULL)
+		return print_error(o, YC_FAIL, "out of memory");
+	rc = deploy_parse(o, argc, argv, &d);
+	if (rc == YC_OK &&
+	    sy_split_worker(d.worker, ns, name, e, sizeof(e)) == -1)
+		rc = print_error(o, YC_BAD_INPUT, "deploy %s", e);
+	if (rc == YC_OK)
+		rc = deploy_open(o, &d, &fd);
+	if (rc == YC_OK) {
+		req.command = "deploy";
+		req.n_args = 1;
+		req.args = (char **)&d.worker;
+		req.plan = (char *)d.plan;
+		req.n_env = d.nenv;
+		req.env = d.env;
+		rc = call(o, &req, fd, print_response);
+	}
+	free(d.env);
+	return rc;
+}
+
+static int cmd_status(struct yc_opts *o, int argc, char **argv)
+{
+	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
+	const struct yc_cmd *c = &commands[1];
+	char *worker = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			o->json = 1;
+		else if (argv[i][0] == '-' && argv[i][1] != '\0')
+			return usage_error(c, "unknown option: %s", argv[i]);
+		else if (worker == NULL)
+			worker = argv[i];
+		else
+			return usage_error(c, "unexpected argument: %s",
+					   argv[i]);
+	}
+	req.command = "status";
+	if (worker != NULL) {
+		req.n_args = 1;
+		req.args = &worker;
+	}
+	return call(o, &req, -1, print_status_response);
+}
+
+static void help_all(FILE *out)
+{
+	size_t i;
+
+	fprintf(out,
+		"usage: yardctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n"
+		"Controls a running switchyard-supervisor through its control "
+		"socket:\n-s SOCKET, else $SWITCHYARD_SOCKET, "
+		"else " YC_DEFAULT_SOCKET
+		".\n\ncommands (any unique prefix will do):\n");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(out, "  %s %s\n      %s\n", commands[i].name,
+			commands[i].synopsis, commands[i].summary);
+	fprintf(
+	    out,
+	    "\noptions:\n"
+	    "  -s, --socket SOCKET  control socket of the supervisor\n"
+	    "  --json               print the response as JSON, for scripts\n"
+	    "\nexit codes:\n"
+	    "  0  success\n"
+	    "  1  other failure (the supervisor could not do it)\n"
+	    "  2  usage error (unknown command, missing argument)\n"
+	    "  3  supervisor unreachable (not running, wrong socket)\n"
+	    "  4  unknown worker\n"
+	    "  5  bad input (missing or non-executable file, invalid name,\n"
+	    "     unknown plan, bad environment entry)\n");
+}
+
+static int cmd_help(struct yc_opts *o, int argc, char **argv)
+{
+	const struct yc_cmd *c;
+	size_t nmatch;
+
+	if (argc < 2) {
+		help_all(stdout);
+		return YC_OK;
+	}
+	if (argc > 2)
+		return usage_error(&commands[2], "unexpected argument: %s",
+				   argv[2]);
+	if ((c = cmd_lookup(argv[1], &nmatch)) == NULL)
+		return cmd_unknown(argv[1], nmatch);
+	printf("usage: yardctl %s %s\n\n%s.\n", c->name, c->synopsis,
+	       c->summary);
+	if (c->details != NULL)
+		printf("\n%s", c->details);
+	return YC_OK;
+}
+
+/* Global options, before the command word. Returns the index of the
+ * command word, -1 after a usage error, -2 when help was asked for. */
+static int parse_global(struct yc_opts *o, int argc, char **argv)
+{
+	const char *v;
+	int i, r;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			return i + 1;
+		if (strcmp(argv[i], "--json") == 0) {
+			o->json = 1;
+		} else if ((r = take_opt(argc, argv, &i, "--socket", "-s",
+					 &v)) != 0) {
+			if (r == -1 || v[0] == '\0') {
+				fprintf(stderr,
+					"yardctl: -s needs a SOCKET path\n");
+				return -1;
+			}
+			o->socket = v;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+			   strcmp(argv[i], "--help") == 0) {
+			return -2;
+		} else {
+			fprintf(stderr,
+				"yardctl: unknown option: %s (see yardctl "
+				"help)\n",
+				argv[i]);
+			return -1;
+		}
+	}
+	return i;
+}
+
+int main(int argc, char **argv)
+{
+	struct yc_opts o = {NULL, 0};
+	const struct yc_cmd *c;
+	const char *env;
+	size_t nmatch;
+	int i;
+
+	if ((i = parse_global(&o, argc, argv)) == -1)
+		return YC_USAGE;
+	if (i == -2) {
+		help_all(stdout);
+		return YC_OK;
+	}
+	if (i >= argc) {
+		help_all(stderr);
+		return YC_USAGE;
+	}
+	if (o.socket == NULL) {
+		env = getenv("SWITCHYARD_SOCKET");
+		o.socket =
+		    env != NULL && env[0] != '\0' ? env : YC_DEFAULT_SOCKET;
+	}
+	if ((c = cmd_lookup(argv[i], &nmatch)) == NULL)
+		return cmd_unknown(argv[i], nmatch);
+	return c->fn(&o, argc - i, argv + i);
+}

@@ -1,0 +1,57 @@
+/*
+ * yardctl: a thin client of the supervisor's control socket. yardctl.c parses
+ * the command line from a keyword table, client.c carries one request and its
+ * response over the socket, print.c shows the response to people or scripts.
+ */
+#ifndef SY_YARDCTL_H
+#define SY_YARDCTL_H
+
+#include <stddef.h>
+
+#include "switchyard.pb-c.h"
+
+#define YC_DEFAULT_SOCKET "/run/switchyard/control.sock"
+#define YC_NAME_MAX 64	 /* buffers for sy_split_worker's ns and name */
+#define YC_TIMEOUT_S 120 /* longest wait for the supervisor's answer */
+
+/* The exit-code contract (docs/DESIGN.md); the supervisor puts the same
+ * numbers in CtlResponse.code. */
+enum {
+	YC_OK = 0,
+	YC_FAIL = 1,	    /* anything else: the supervisor could not do it */
+	YC_USAGE = 2,	    /* unknown command, missing or extra argument */
+	YC_UNREACHABLE = 3, /* no supervisor at the socket */
+	YC_UNKNOWN_WORKER = 4, /* no such worker */
+	YC_BAD_INPUT = 5       /* bad file, name, plan or environment */
+};
+
+struct yc_opts {
+	const char *socket; /* control socket path */
+	int json;	    /* print responses as JSON */
+};
+
+/* ---- client.c ---- */
+
+/*
+ * Sends req to the supervisor listening at path, with the descriptor fd
+ * attached when fd >= 0 (fd is consumed: closed once sent or on failure),
+ * and waits for its response. Returns 0 with *res to be freed with
+ * switchyard__ctl_response__free_unpacked, or an exit code (YC_UNREACHABLE,
+ * YC_FAIL) with a message naming the socket in err.
+ */
+int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
+		Switchyard__CtlResponse **res, char *err, size_t errlen);
+
+/* ---- print.c ---- */
+
+/* Reports an error: "yardctl: msg" on stderr, or {"code","error"} on stdout
+ * with --json. Returns code. */
+int print_error(const struct yc_opts *o, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Shows a response (errors included) and returns the exit code it means. */
+int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res);
+/* Same, but shows the workers as a table (one line per worker). */
+int print_status_response(const struct yc_opts *o,
+			  const Switchyard__CtlResponse *res);
+
+#endif

@@ -1,0 +1,735 @@
+/*
+ * The control socket yardctl talks to. Each connection carries exactly one
+ * CTL_REQUEST frame (stream 1) and gets one CTL_RESPONSE, after which the
+ * supervisor closes it. Connections, frame sizes and the time a client may
+ * take are all bounded, so a slow or hostile local client costs little.
+ *
+ * CtlResponse.code follows yardctl's exit-code contract (docs/DESIGN.md).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "log.h"
+#include "store.h"
+#include "supervisor.h"
+#include "switchyard.pb-c.h"
+#include "util.h"
+
+#define CTL_MAX_CONNS 16
+#define CTL_FRAME_MAX (64u * 1024u) /* bytes of one request payload */
+#define CTL_TIMEOUT_MS 30000	    /* whole life of one connection */
+#define CTL_MAX_ARGS 8
+#define CTL_MAX_PIDS 64 /* as struct pool_stats holds */
+
+_Static_assert(sizeof(((struct pool_stats *)0)->pids) / sizeof(pid_t) ==
+		   CTL_MAX_PIDS,
+	       "CTL_MAX_PIDS must match struct pool_stats");
+
+/* yardctl's exit codes, which responses carry. */
+enum {
+	CTL_OK = 0,
+	CTL_FAIL = 1,
+	CTL_USAGE = 2,
+	CTL_UNKNOWN_WORKER = 4,
+	CTL_BAD_INPUT = 5
+};
+
+struct ctl_conn {
+	int fd;
+	int answered; /* the response is queued; reading is over */
+	uid_t uid;    /* peer's, for the log */
+	uint64_t timer;
+	struct sy_reader rd;
+	struct sy_writer wr;
+	struct ctl_conn *prev, *next;
+};
+
+/* What a command fills in; control_reply() packs and frees it. */
+struct ctl_reply {
+	Switchyard__CtlResponse res;
+	Switchyard__WorkerStatus *ws;
+	Switchyard__WorkerStatus **wsp;
+	uint32_t *pids;
+	uid_t uid; /* the client's, for the log */
+	char error[1024];
+	char message[512];
+};
+
+typedef void ctl_cmd_fn(const Switchyard__CtlRequest *req, int fd,
+			struct ctl_reply *rep);
+
+static struct ev_loop *ctl_loop;
+static int ctl_fd = -1;
+static char *ctl_path;
+static dev_t ctl_dev;
+static ino_t ctl_ino;
+static struct ctl_conn *ctl_conns;
+static size_t ctl_nconns;
+
+static void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(rep->error, sizeof(rep->error), fmt, ap);
+	va_end(ap);
+	rep->res.code = code;
+}
+
+/* Copies a client's string for a message: printable ASCII only, bounded, so
+ * it can be echoed back and logged without forging lines. */
+static const char *ctl_safe(const char *s, char *buf, size_t size)
+{
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+/* Fills ws for w; with stats, asks the pool (no pool: nothing ran yet). */
+static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
+			      uint32_t *pids)
+{
+	const struct version *v = worker_version(w);
+	struct pool_stats st;
+	uint64_t now = ev_now_ms(ctl_loop);
+	uint32_t i;
+
+	switchyard__worker_status__init(ws);
+	memset(&st, 0, sizeof(st));
+	st.state = "STOPPED";
+	if (w->pool != NULL)
+		pool_stats(w, &st);
+	ws->ns = w->ns;
+	ws->name = w->name;
+	ws->version = v->number;
+	ws->state = (char *)(st.state != NULL ? st.state : "STOPPED");
+	ws->live = st.live;
+	ws->busy = st.busy;
+	ws->queued = st.queued;
+	ws->requests = st.requests;
+	ws->errors = st.errors;
+	if (st.started_ms != 0 && now >= st.started_ms)
+		ws->uptime_s = (now - st.started_ms) / 1000;
+	ws->plan = (char *)v->plan;
+	ws->sha256 = (char *)v->sha256;
+	if (st.npids > CTL_MAX_PIDS)
+		st.npids = CTL_MAX_PIDS;
+	for (i = 0; i < st.npids; i++)
+		pids[i] = (uint32_t)st.pids[i];
+	ws->n_pids = st.npids;
+	ws->pids = pids;
+}
+
+/* Allocates room for n WorkerStatus entries in rep. */
+static int ctl_reserve(struct ctl_reply *rep, size_t n)
+{
+	size_t i;
+
+	if (n == 0)
+		return 0;
+	rep->ws = calloc(n, sizeof(*rep->ws));
+	rep->wsp = calloc(n, sizeof(*rep->wsp));
+	rep->pids = calloc(n * CTL_MAX_PIDS, sizeof(*rep->pids));
+	if (rep->ws == NULL || rep->wsp == NULL || rep->pids == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		rep->wsp[i] = &rep->ws[i];
+	rep->res.workers = rep->wsp;
+	return 0;
+}
+
+static void ctl_add_worker(struct ctl_reply *rep, struct worker *w)
+{
+	size_t i = rep->res.n_workers++;
+
+	ctl_worker_status(w, &rep->ws[i], &rep->pids[i * CTL_MAX_PIDS]);
+}
+
+/* Which workers a status request names: all, one, or a namespace. */
+struct ctl_sel {
+	char text[160]; /* as given, made printable */
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
+	int any, all_ns;
+};
+
+static int ctl_parse_sel(const char *arg, struct ctl_sel *sel,
+			 struct ctl_reply *rep)
+{
+	char e[384];
+	size_t len;
+
+	memset(sel, 0, sizeof(*sel));
+	if (arg == NULL) {
+		sel->any = 1;
+		return 0;
+	}
+	len = strlen(ctl_safe(arg, sel->text, sizeof(sel->text)));
+	if (len > 2 && strcmp(sel->text + len - 2, "/*") == 0) {
+		sel->all_ns = 1;
+		snprintf(sel->ns, sizeof(sel->ns), "%.*s", (int)(len - 2),
+			 sel->text);
+		if (len - 2 < SY_NAME_MAX && sy_valid_name(sel->ns))
+			return 0;
+		ctl_fail(rep, CTL_BAD_INPUT,
+			 "status %s: invalid namespace (use 1-63 of a-z 0-9 - "
+			 "_, starting with a letter or digit)",
+			 sel->text);
+		return -1;
+	}
+	if (sy_split_worker(sel->text, sel->ns, sel->name, e, sizeof(e)) == 0)
+		return 0;
+	ctl_fail(rep, CTL_BAD_INPUT, "status %s", e);
+	return -1;
+}
+
+static int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w)
+{
+	return sel->any || (strcmp(w->ns, sel->ns) == 0 &&
+			    (sel->all_ns || strcmp(w->name, sel->name) == 0));
+}
+
+/* status [NS/NAME or a whole namespace, NS/ followed by a star] */
+static void ctl_status(const Switchyard__CtlRequest *req, int fd,
+		       struct ctl_reply *rep)
+{
+	struct ctl_sel sel;
+	struct worker *w;
+	size_t n = 0;
+
+	if (req->n_args > 1) {
+		ctl_fail(rep, CTL_USAGE,
+			 "status: expected at most one NS/NAME or NS/*");
+		return;
+	}
+	if (ctl_parse_sel(req->n_args ? req->args[0] : NULL, &sel, rep) == -1)
+		return;
+	for (w = registry_first(); w != NULL; w = registry_next(w))
+		n += ctl_sel_match(&sel, w);
+	if (n == 0 && sel.all_ns)
+		ctl_fail(rep, CTL_UNKNOWN_WORKER,
+			 "status %s: no workers in namespace %s", sel.text,
+			 sel.ns);
+	else if (n == 0 && !sel.any)
+		ctl_fail(rep, CTL_UNKNOWN_WORKER, "status %s: no such worker",
+			 sel.text);
+	else if (n == 0)
+		snprintf(rep->message, sizeof(rep->message),
+			 "no workers deployed");
+	else if (ctl_reserve(rep, n) == -1)
+		ctl_fail(rep, CTL_FAIL, "status: out of memory");
+	else {
+		for (w = registry_first(); w != NULL; w = registry_next(w)) {
+			if (ctl_sel_match(&sel, w))
+				ctl_add_worker(rep, w);
+		}
+	}
+}
+
+/* deploy NS/NAME, plan, env, with the executable's descriptor attached */
+static void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
+		       struct ctl_reply *rep)
+{
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX], e[384], safe[160];
+	struct worker *w;
+	int n;
+
+	if (req->n_args != 1) {
+		ctl_fail(rep, CTL_USAGE, "deploy: expected NS/NAME");
+		return;
+	}
+	ctl_safe(req->args[0], safe, sizeof(safe));
+	if (sy_split_worker(safe, ns, name, e, sizeof(e)) == -1) {
+		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s", e);
+		return;
+	}
+	if (fd < 0) {
+		ctl_fail(rep, CTL_BAD_INPUT,
+			 "deploy %s: no executable attached to the request",
+			 safe);
+		return;
+	}
+	if (strlen(req->plan) >= SY_NAME_MAX ||
+	    strcmp(ctl_safe(req->plan, e, sizeof(e)), req->plan) != 0) {
+		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: invalid plan name",
+			 safe);
+		return;
+	}
+	n = registry_deploy(ns, name, fd, req->plan, req->env, req->n_env,
+			    rep->error, sizeof(rep->error));
+	if (n == -1) {
+		rep->res.code = errno == EINVAL ? CTL_BAD_INPUT : CTL_FAIL;
+		return;
+	}
+	w = registry_find(ns, name);
+	snprintf(rep->message, sizeof(rep->message),
+		 "deployed %s/%s version %d (sha256 %.12s...)", ns, name, n,
+		 worker_version(w)->sha256);
+	log_info("control: uid %u %s, plan %s", (unsigned)rep->uid,
+		 rep->message, worker_version(w)->plan);
+	if (ctl_reserve(rep, 1) == -1) {
+		/* deployed all the same: say so rather than fail */
+		rep->res.workers = NULL;
+		return;
+	}
+	ctl_add_worker(rep, w);
+}
+
+static const struct ctl_cmd {
+	const char *name;
+	ctl_cmd_fn *fn;
+} ctl_cmds[] = {
+    {"deploy", ctl_deploy},
+    {"status", ctl_status},
+    {"list", ctl_status},
+};
+
+static void ctl_dispatch(const Switchyard__CtlRequest *req, int fd,
+			 struct ctl_reply *rep)
+{
+	char safe[64];
+	size_t i;
+
+	for (i = 0; i < req->n_args; i++) {
+		if (strlen(req->args[i]) > 256) {
+			ctl_fail(rep, CTL_USAGE, "%s: argument %zu too long",
+				 ctl_safe(req->command, safe, sizeof(safe)),
+				 i + 1);
+			return;
+		}
+	}
+	if (req->n_args > CTL_MAX_ARGS) {
+		ctl_fail(rep, CTL_USAGE, "%s: too many arguments",
+			 ctl_safe(req->command, safe, sizeof(safe)));
+		return;
+	}
+	for (i = 0; i < sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); i++) {
+		if (strcmp(req->command, ctl_cmds[i].name) == 0) {
+			ctl_cmds[i].fn(req, fd, rep);
+			return;
+		}
+	}
+	ctl_fail(rep, CTL_USAGE, "unknown command: %s",
+		 ctl_safe(req->command, safe, sizeof(safe)));
+}
+
+/* ---- connections ---- */
+
+static void ctl_conn_close(struct ctl_conn *c)
+{
+	if (c->timer != 0)
+		ev_timer_del(ctl_loop, c->timer);
+	if (ev_del(ctl_loop, c->fd) == -1)
+		log_warn("control: ev_del fd %d", c->fd);
+	close(c->fd);
+	sy_reader_free(&c->rd);
+	sy_writer_free(&c->wr);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		ctl_conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	ctl_nconns--;
+	free(c);
+}
+
+/* Queues the response and starts writing it; frees what rep holds. */
+static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
+{
+	int rc;
+
+	rep->res.error = rep->error;
+	rep->res.message = rep->message;
+	rc = sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
+			   &rep->res.base);
+	if (rc == -1 && errno == EMSGSIZE) {
+		/* e.g. status of thousands of workers */
+		rep->res.n_workers = 0;
+		ctl_fail(rep, CTL_FAIL,
+			 "response too large for one frame: ask for one "
+			 "namespace (NS/*) or one worker");
+		rc = sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
+				   &rep->res.base);
+	}
+	free(rep->ws);
+	free(rep->wsp);
+	free(rep->pids);
+	c->answered = 1;
+	if (rc == -1) {
+		log_warn("control: cannot queue a response");
+		return -1;
+	}
+	if (ev_mod(ctl_loop, c->fd, EPOLLOUT) == -1) {
+		log_warn("control: ev_mod fd %d", c->fd);
+		return -1;
+	}
+	return 0;
+}
+
+/* Answers the frame f (whose descriptor, if any, this closes). */
+static int ctl_handle(struct ctl_conn *c, struct sy_frame *f)
+{
+	Switchyard__CtlRequest *req = NULL;
+	struct ctl_reply rep;
+
+	memset(&rep, 0, sizeof(rep));
+	switchyard__ctl_response__init(&rep.res);
+	rep.uid = c->uid;
+	if (f->type != SY_MSG_CTL_REQUEST || f->stream != 1)
+		ctl_fail(&rep, CTL_FAIL,
+			 "control: expected CTL_REQUEST on stream 1, got %s on "
+			 "stream %u",
+			 sy_msg_name(f->type), f->stream);
+	else if ((req = switchyard__ctl_request__unpack(NULL, f->len,
+							f->payload)) == NULL)
+		ctl_fail(&rep, CTL_FAIL, "control: malformed CtlRequest");
+	else
+		ctl_dispatch(req, f->fd, &rep);
+	/* failed deploys and broken requests are worth an operator's eye */
+	if (rep.res.code != CTL_OK &&
+	    (req == NULL || strcmp(req->command, "deploy") == 0))
+		log_warnx("control: uid %u: %s", (unsigned)rep.uid, rep.error);
+	else if (rep.res.code != CTL_OK)
+		log_debug("control: uid %u: %s", (unsigned)rep.uid, rep.error);
+	if (f->fd >= 0) {
+		close(f->fd);
+		f->fd = -1;
+	}
+	if (req != NULL)
+		switchyard__ctl_request__free_unpacked(req, NULL);
+	return ctl_respond(c, &rep);
+}
+
+static void ctl_write(struct ctl_conn *c)
+{
+	ssize_t left = sy_writer_flush(&c->wr, c->fd);
+
+	if (left == -1 && errno != EPIPE && errno != ECONNRESET)
+		log_warn("control: uid %u: cannot send the response",
+			 (unsigned)c->uid);
+	if (left <= 0)
+		ctl_conn_close(c);
+}
+
+/* A garbled request gets an answer saying so, then the connection ends. */
+static void ctl_reject(struct ctl_conn *c, const char *why)
+{
+	struct ctl_reply rep;
+
+	log_warnx("control: uid %u: %s", (unsigned)c->uid, why);
+	memset(&rep, 0, sizeof(rep));
+	switchyard__ctl_response__init(&rep.res);
+	ctl_fail(&rep, CTL_FAIL, "control: %s", why);
+	if (ctl_respond(c, &rep) == -1)
+		ctl_conn_close(c);
+	else
+		ctl_write(c);
+}
+
+/* Is the frame being received larger than any control request may be?
+ * Checked on the header so that its payload is never buffered. */
+static int ctl_too_big(const struct sy_reader *r)
+{
+	struct sy_frame f;
+
+	if (r->end - r->start < SY_FRAME_HDR_LEN)
+		return 0;
+	if (sy_hdr_decode(r->buf + r->start, &f) == -1)
+		return 0; /* sy_reader_next reports it */
+	return f.len > CTL_FRAME_MAX;
+}
+
+static void ctl_read(struct ctl_conn *c)
+{
+	struct sy_frame f;
+	char why[128];
+	ssize_t n;
+	int rc;
+
+	for (;;) {
+		if (ctl_too_big(&c->rd)) {
+			snprintf(why, sizeof(why),
+				 "request larger than %u bytes", CTL_FRAME_MAX);
+			ctl_reject(c, why);
+			return;
+		}
+		rc = sy_reader_next(&c->rd, &f);
+		if (rc == 1) {
+			if (ctl_handle(c, &f) == -1)
+				ctl_conn_close(c);
+			else
+				ctl_write(c);
+			return;
+		}
+		if (rc == -1) {
+			snprintf(why, sizeof(why), "bad frame: %s",
+				 strerror(errno));
+			ctl_reject(c, why);
+			return;
+		}
+		n = sy_reader_fill(&c->rd, c->fd);
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n == -1 && errno != ECONNRESET)
+			log_warn("control: uid %u: read", (unsigned)c->uid);
+		if (n <= 0) {
+			ctl_conn_close(c);
+			return;
+		}
+	}
+}
+
+static void ctl_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	if (c->answered)
+		ctl_write(c);
+	else
+		ctl_read(c);
+}
+
+static void ctl_timeout(struct ev_loop *loop, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	c->timer = 0;
+	log_warnx("control: uid %u: no complete exchange within %d ms, closing",
+		  (unsigned)c->uid, CTL_TIMEOUT_MS);
+	ctl_conn_close(c);
+}
+
+static int ctl_conn_new(int fd)
+{
+	struct ctl_conn *c;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->fd = fd;
+	c->uid = (uid_t)-1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0)
+		c->uid = cred.uid;
+	if (sy_reader_init(&c->rd, 1) == -1 || sy_writer_init(&c->wr) == -1)
+		goto fail;
+	c->timer = ev_timer_add(ctl_loop, CTL_TIMEOUT_MS, ctl_timeout, c);
+	if (c->timer == 0)
+		goto fail;
+	if (ev_add(ctl_loop, fd, EPOLLIN, ctl_io, c) == -1) {
+		ev_timer_del(ctl_loop, c->timer);
+		goto fail;
+	}
+	c->next = ctl_conns;
+	if (ctl_conns != NULL)
+		ctl_conns->prev = c;
+	ctl_conns = c;
+	ctl_nconns++;
+	return 0;
+fail:
+	sy_reader_free(&c->rd);
+	sy_writer_free(&c->wr);
+	free(c);
+	return -1;
+}
+
+static void ctl_accept(struct ev_loop *loop, int fd, uint32_t events,
+		       void *arg);
+
+static void ctl_accept_resume(struct ev_loop *loop, void *arg)
+{
+	if (ctl_fd >= 0 &&
+	    ev_add(loop, ctl_fd, EPOLLIN, ctl_accept, NULL) == -1)
+		log_warn("control: cannot watch %s again", ctl_path);
+}
+
+static void ctl_accept(struct ev_loop *loop, int fd, uint32_t events, void *arg)
+{
+	int cfd;
+
+	for (;;) {
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (cfd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (cfd == -1) {
+			/* out of descriptors: pause accepting instead of
+			 * spinning on a socket that stays readable */
+			log_warn("control: accept on %s", ctl_path);
+			ev_del(loop, fd);
+			if (ev_timer_add(loop, 1000, ctl_accept_resume, NULL) ==
+			    0)
+				log_warn("control: cannot schedule accept");
+			return;
+		}
+		if (ctl_nconns >= CTL_MAX_CONNS) {
+			log_warnx(
+			    "control: %d connections open, refusing another",
+			    CTL_MAX_CONNS);
+			close(cfd);
+			continue;
+		}
+		if (ctl_conn_new(cfd) == -1) {
+			log_warn("control: cannot take a connection");
+			close(cfd);
+		}
+	}
+}
+
+/* ---- the listening socket ---- */
+
+/* A socket left by a supervisor that died is removed; one that still
+ * answers belongs to a running supervisor and is left alone. */
+static int ctl_clear_stale(const struct sockaddr_un *sun, char *err,
+			   size_t errlen)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(sun->sun_path, &st) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "control socket %s: %s", sun->sun_path,
+			 strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+			 "control socket %s: exists and is not a socket",
+			 sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			 0)) == -1) {
+		snprintf(err, errlen, "control socket %s: socket: %s",
+			 sun->sun_path, strerror(errno));
+		return -1;
+	}
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS) {
+		close(fd);
+		snprintf(
+		    err, errlen,
+		    "control socket %s: another supervisor is listening on it",
+		    sun->sun_path);
+		return -1;
+	}
+	close(fd);
+	if (errno != ECONNREFUSED) {
+		snprintf(err, errlen, "control socket %s: connect: %s",
+			 sun->sun_path, strerror(errno));
+		return -1;
+	}
+	if (unlink(sun->sun_path) == -1 && errno != ENOENT) {
+		snprintf(
+		    err, errlen,
+		    "control socket %s: cannot remove the stale socket: %s",
+		    sun->sun_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Binds with a umask so that the socket is never reachable by others, even
+ * for the moment before chmod. */
+static int ctl_bind(int fd, const struct sockaddr_un *sun, char *err,
+		    size_t errlen)
+{
+	struct stat st;
+	mode_t old = umask(0117);
+	int rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+
+	umask(old);
+	if (rc == -1) {
+		snprintf(err, errlen, "control socket %s: bind: %s",
+			 sun->sun_path, strerror(errno));
+		return -1;
+	}
+	if (chmod(sun->sun_path, 0660) == -1 ||
+	    lstat(sun->sun_path, &st) == -1) {
+		snprintf(err, errlen, "control socket %s: chmod: %s",
+			 sun->sun_path, strerror(errno));
+		unlink(sun->sun_path);
+		return -1;
+	}
+	ctl_dev = st.st_dev;
+	ctl_ino = st.st_ino;
+	return 0;
+}
+
+int control_listen(struct ev_loop *loop, const char *path, char *err,
+		   size_t errlen)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen,
+			 "control socket %s: path too long (at most %zu bytes)",
+			 path, sizeof(sun.sun_path) - 1);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	if (ctl_clear_stale(&sun, err, errlen) == -1)
+		return -1;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			 0)) == -1) {
+		snprintf(err, errlen, "control socket %s: socket: %s", path,
+			 strerror(errno));
+		return -1;
+	}
+	if (ctl_bind(fd, &sun, err, errlen) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, 32) == -1 || (ctl_path = strdup(path)) == NULL ||
+	    ev_add(loop, fd, EPOLLIN, ctl_accept, NULL) == -1) {
+		snprintf(err, errlen, "control socket %s: %s", path,
+			 strerror(errno));
+		free(ctl_path);
+		ctl_path = NULL;
+		unlink(path);
+		close(fd);
+		return -1;
+	}
+	ctl_loop = loop;
+	ctl_fd = fd;
+	return 0;
+}
+
+void control_close(void)
+{
+	struct stat st;
+
+	while (ctl_conns != NULL)
+		ctl_conn_close(ctl_conns);
+	if (ctl_fd < 0)
+		return;
+	ev_del(ctl_loop, ctl_fd);
+	close(ctl_fd);
+	ctl_fd = -1;
+	/* only our own socket: a new supervisor may have replaced it */
+	if (lstat(ctl_path, &st) == 0 && st.st_dev == ctl_dev &&
+	    st.st_ino == ctl_ino && unlink(ctl_path) == -1)
+		log_warn("control: cannot remove %s", ctl_path);
+	free(ctl_path);
+	ctl_path = NULL;
+}

@@ -1,0 +1,50 @@
+/*
+ * Private interface between registry.c and store.c (and control.c): how the
+ * store rebuilds the registry at start, and the limits both enforce on what
+ * is deployed. Everything else goes through supervisor.h.
+ */
+#ifndef SY_STORE_H
+#define SY_STORE_H
+
+#include <stddef.h>
+
+#include "supervisor.h"
+
+#define REG_MAX_WORKERS 65536 /* refuse deploys beyond this many workers */
+#define REG_MAX_ENV 256	      /* "K=V" entries per version */
+#define REG_MAX_ENV_LEN 8192  /* bytes of one "K=V" entry */
+
+/*
+ * Creates an empty worker ns/name (no versions yet) and inserts it in the
+ * registry's sorted order. The caller must give it a version before anything
+ * else sees it. Returns it, or NULL with errno (EEXIST, ENOSPC at
+ * REG_MAX_WORKERS, ENOMEM).
+ */
+struct worker *registry_insert(const char *ns, const char *name);
+/* Unlinks w from the registry and frees it with its versions; its pool must
+ * already be gone. */
+void registry_remove(struct worker *w);
+/* Frees what a version owns (path, env); safe on a zeroed version. */
+void version_clear(struct version *v);
+
+/*
+ * Checks one "KEY=VALUE" environment entry: KEY is 1-128 of [A-Za-z0-9_]
+ * not starting with a digit, the whole entry fits REG_MAX_ENV_LEN, and the
+ * value is UTF-8 without control characters. Returns NULL if valid, or a
+ * reason ("invalid variable name ...").
+ */
+const char *registry_env_problem(const char *kv);
+
+/* SHA-256 of everything in the regular file open at fd (read with pread from
+ * offset 0, so the file offset is untouched), as 64 lowercase hex digits.
+ * 0 or -1 with err. */
+int store_hash_fd(int fd, char sha256[65], char *err, size_t errlen);
+
+/*
+ * registry_deploy() and registry_deploy_path() set errno to EINVAL when the
+ * request itself was wrong (bad name, unknown plan, not an executable, bad
+ * environment) and leave a system errno otherwise, so that the control
+ * socket can tell "bad input" from "the platform failed".
+ */
+
+#endif
