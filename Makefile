@@ -39,7 +39,9 @@ ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 	router/upstream.c router/response.c router/privdrop.c
 SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
-	supervisor/peer.c supervisor/control.c supervisor/routerproc.c
+	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
+	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
+	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
@@ -123,11 +125,17 @@ $(B)/examples/%: examples/%/main.c $(B)/libworkershim.a worker-shim/workershim.h
 	$(CC) $(CFLAGS_BASE) -Iworker-shim -o $@ $< $(EXAMPLE_LINK)
 
 # --- tests -----------------------------------------------------------------
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(SHIM_OBJS)
+# Unit tests link the supervisor's modules through an archive so each test
+# pulls in only the objects it uses.
+$(B)/libsupervisor.a: $(filter-out $(B)/obj/supervisor/main.o,$(SUPERVISOR_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -o $@ $< \
-		$(filter-out $(B)/obj/gen/switchyard.pb-c.o $(call obj,proto/frame.c proto/outcome.c),$(SHIM_OBJS)) \
-		$(LIB_OBJS) $(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
+		$(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim.a \
+		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
 
 unit: $(UNIT_TESTS)
 	@set -e; for t in $(UNIT_TESTS); do echo "== $$t"; $$t; done
