@@ -1,0 +1,75 @@
+"""The example dispatcher picks the tenant: by hostname map, by subdomain of
+BASE_DOMAIN, or by the first path segment; unknown tenants get 404."""
+
+import pytest
+
+
+def test_subdomain_routes_to_alice(platform):
+    status, resp, body = platform.get("/some/where?x=1",
+                                      host="alice.example.com")
+    assert status == 200
+    assert b"Hello from alice!" in body
+    assert b"GET" in body and b"/some/where" in body
+    assert resp.getheader("X-Worker") == "alice"
+    assert resp.getheader("X-Dispatched-To") == "tenants/alice"
+
+
+def test_subdomain_with_port_routes(platform):
+    status, resp, body = platform.get("/", host="bob.example.com:8080")
+    assert status == 200
+    assert b"Hello from bob!" in body
+
+
+def test_path_routes_to_bob_with_prefix_stripped(platform):
+    status, resp, body = platform.get("/bob/hello")
+    assert status == 200
+    assert b"Hello from bob!" in body
+    assert b"/hello" in body and b"/bob/hello" not in body
+    assert resp.getheader("X-Dispatched-To") == "tenants/bob"
+
+
+def test_hostname_map(platform):
+    status, resp, body = platform.get("/", host="www.bob-shop.test")
+    assert status == 200
+    assert b"Hello from bob!" in body
+    status, resp, body = platform.get("/", host="alice.test")
+    assert status == 200
+    assert resp.getheader("X-Worker") == "alice"
+
+
+@pytest.mark.parametrize("host,path,name", [
+    ("nobody.example.com", "/", "nobody"),
+    ("127.0.0.1", "/nobody/x", "nobody"),
+])
+def test_unknown_tenant_is_404_naming_it(platform, host, path, name):
+    status, resp, body = platform.get(path, host=host)
+    assert status == 404
+    assert f"Worker not found: {name}".encode() in body
+
+
+def test_unknown_host_without_tenant_path_is_404(platform):
+    status, resp, body = platform.get("/", host="www.unrelated.org")
+    assert status == 404
+
+
+def test_readme_demo_with_curl(platform):
+    """The three requests the README's demo shows, made with curl."""
+    r = platform.curl("-H", "Host: alice.example.com", platform.url("/"))
+    assert r.returncode == 0, r.stderr
+    assert b"Hello from alice!" in r.stdout
+    r = platform.curl(platform.url("/bob/hello"))
+    assert r.returncode == 0, r.stderr
+    assert b"Hello from bob!" in r.stdout
+    r = platform.curl("-o", "/dev/null", "-w", "%{http_code}",
+                      "-H", "Host: unknown.example.com", platform.url("/"))
+    assert r.stdout == b"404"
+
+
+def test_request_headers_reach_the_tenant(platform):
+    status, resp, body = platform.get(
+        "/headers", host="echo.example.com",
+        headers={"X-Custom-One": "first", "X-Custom-Two": "second value"})
+    assert status == 200
+    text = body.decode().lower()
+    assert "x-custom-one" in text and "first" in text
+    assert "x-custom-two" in text and "second value" in text

@@ -1,0 +1,136 @@
+"""Worker processes: crashes become outcome `exception` (500, error 1101) and
+the worker recovers; tenants run in separate processes; a full queue sheds
+load with 503 and Retry-After."""
+
+import re
+import threading
+import time
+
+import pytest
+
+from conftest import EXAMPLES, read_response
+
+CRASH = "crash.example.com"
+
+
+def _alive_pid(platform):
+    status, _, body = platform.get("/", host=CRASH)
+    assert status == 200, body
+    m = re.search(rb"crash worker alive, pid (\d+)", body)
+    assert m, body
+    return int(m.group(1))
+
+
+@pytest.mark.parametrize("path", ["/crash", "/exit", "/exception"])
+def test_failing_worker_is_500_exception_then_recovers(platform, path):
+    before = platform.workers()["tenants/crash"]["errors"]
+    status, resp, body = platform.get(path, host=CRASH)
+    assert status == 500
+    assert b"exception" in body
+    assert b"tenants/crash" in body
+    assert b"1101" in body
+    # The next request is served (by a new process if the old one died).
+    _alive_pid(platform)
+    assert platform.workers()["tenants/crash"]["errors"] >= before + 1
+
+
+def _running(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "State:\tZ" not in f.read()
+    except OSError:
+        return False
+
+
+def test_crashed_process_is_replaced(platform):
+    """tenants/crash runs one process: after it aborts, a new one serves."""
+    old = _alive_pid(platform)
+    assert platform.get("/crash", host=CRASH)[0] == 500
+    new = _alive_pid(platform)
+    assert new != old
+    assert not _running(old)
+    assert platform.workers()["tenants/crash"]["pids"] == [new]
+
+
+def test_handler_exception_keeps_the_process(platform):
+    """A handler that returns < 0 is an exception for that request only."""
+    pid = _alive_pid(platform)
+    assert platform.get("/exception", host=CRASH)[0] == 500
+    assert _alive_pid(platform) == pid
+
+
+def test_two_tenants_run_in_different_processes(platform):
+    assert platform.get("/", host="alice.example.com")[0] == 200
+    assert platform.get("/", host="bob.example.com")[0] == 200
+    crash_pid = _alive_pid(platform)
+    w = platform.workers()
+    alice, bob = set(w["tenants/alice"]["pids"]), set(w["tenants/bob"]["pids"])
+    crash = set(w["tenants/crash"]["pids"])
+    disp = set(w["platform/dispatcher"]["pids"])
+    assert alice and bob and crash and disp
+    assert not (alice & bob) and not (alice & crash) and not (bob & crash)
+    assert not (disp & (alice | bob | crash))
+    assert crash_pid in crash
+    # Each process runs its own tenant's executable.
+    for pid in alice:
+        assert _cmp_exe(pid, EXAMPLES / "alice")
+    for pid in bob:
+        assert _cmp_exe(pid, EXAMPLES / "bob")
+
+
+def _cmp_exe(pid, original):
+    with open(f"/proc/{pid}/exe", "rb") as a, open(original, "rb") as b:
+        return a.read() == b.read()
+
+
+def test_status_counts_requests(platform):
+    before = platform.workers()["tenants/bob"]["requests"]
+    for _ in range(5):
+        assert platform.get("/bob/count")[0] == 200
+    assert platform.workers()["tenants/bob"]["requests"] >= before + 5
+
+
+def test_crashing_dispatcher_is_500_naming_it(make_platform):
+    """A dispatch worker that fails gets the router's own error page."""
+    p = make_platform(deploys={})
+    p.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "crash")
+    status, resp, body = p.get("/crash", host="alice.example.com")
+    assert status == 500
+    assert b"platform/dispatcher" in body
+    assert b"exception" in body and b"1101" in body
+    status, _, body = p.get("/", host="alice.example.com")
+    assert status == 200 and b"crash worker alive" in body
+
+
+def test_full_queue_sheds_load_with_503(make_platform):
+    """The dispatcher gets one process and one queue slot: a request whose
+    body is still arriving holds the process, the next waits in the queue
+    until queue_timeout_ms and is shed; the one after that finds the queue
+    full at once."""
+    p = make_platform(dispatcher_plan="small")
+    slow = p.raw(timeout=30)
+    try:
+        slow.sendall(b"POST /echo/slow HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     b"Content-Length: 10\r\n\r\n01234")
+        time.sleep(0.3)  # the request reaches the dispatcher's process
+        results = {}
+
+        def queued():
+            results["queued"] = p.get("/", host="hello.example.com")
+
+        t = threading.Thread(target=queued)
+        t.start()
+        time.sleep(0.1)
+        status, resp, body = p.get("/", host="hello.example.com")
+        t.join(30)
+        assert status == 503, body
+        assert resp.getheader("Retry-After") is not None
+        assert b"loadShed" in body and b"platform/dispatcher" in body
+        q_status, q_resp, q_body = results["queued"]
+        assert q_status == 503, q_body
+        assert b"loadShed" in q_body
+        slow.sendall(b"56789")
+        r = read_response(slow.makefile("rb"))
+        assert r.status == 200 and r.body == b"0123456789"
+    finally:
+        slow.close()
