@@ -25,6 +25,7 @@ CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 INC = -I$(B)/gen -Iproto -Ilib -Iworker-shim
 CFLAGS_ALL = $(CFLAGS_BASE) $(INC) $(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(SANFLAGS) $(LDFLAGS)
+SHIM_CFLAGS = $(filter-out $(SANFLAGS) -O1,$(CFLAGS_ALL)) -O2
 
 LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
@@ -55,8 +56,9 @@ ROUTER_OBJS = $(call obj,$(ROUTER_SRCS)) $(B)/obj/llhttp/llhttp.o \
 	$(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o
 SUPERVISOR_OBJS = $(call obj,$(SUPERVISOR_SRCS))
 CTL_OBJS = $(call obj,$(CTL_SRCS))
-SHIM_OBJS = $(call obj,$(SHIM_SRCS)) $(call obj,proto/frame.c proto/outcome.c) \
-	$(B)/obj/gen/switchyard.pb-c.o
+SHIM_ALL_SRCS = $(SHIM_SRCS) proto/frame.c proto/outcome.c $(B)/gen/switchyard.pb-c.c
+SHIM_OBJS = $(patsubst %.c,$(B)/obj-shim/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
+SHIM_SAN_OBJS = $(patsubst %.c,$(B)/obj-shim-san/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
 
 BINS = $(B)/switchyard-router $(B)/switchyard-supervisor $(B)/yardctl
 SHIM = $(B)/libworkershim.a $(B)/libworkershim.so $(B)/workershim.pc
@@ -64,7 +66,7 @@ EXAMPLE_BINS = $(patsubst %,$(B)/examples/%,$(EXAMPLES))
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(BINS) $(SHIM) $(EXAMPLE_BINS)
+all: $(BINS) $(SHIM) $(EXAMPLE_BINS) $(HOSTILE_BINS)
 
 $(B)/gen/switchyard.pb-c.c $(B)/gen/switchyard.pb-c.h &: proto/switchyard.proto
 	@mkdir -p $(B)/gen
@@ -75,7 +77,27 @@ $(B)/obj/%.o: %.c $(B)/gen/switchyard.pb-c.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
 
+# The shim that tenants link is always built without sanitizers: workers are
+# static executables run under the jail's seccomp allow-list, which the
+# sanitizer runtimes would break. tests/unit/test_shim.c covers the shim's
+# code under ASan and UBSan instead (objects in $(B)/obj-shim-san).
+$(B)/obj-shim/%.o: %.c $(B)/gen/switchyard.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -MMD -MP -c $< -o $@
+
+$(B)/obj-shim-san/%.o: %.c $(B)/gen/switchyard.pb-c.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
 $(B)/obj/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
+
+$(B)/obj-shim/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+$(B)/obj-shim-san/gen/%.o: $(B)/gen/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Wno-missing-prototypes -c $< -o $@
 
@@ -102,7 +124,7 @@ $(B)/libworkershim.a: $(SHIM_OBJS)
 	ar rcs $@ $^
 
 $(B)/libworkershim.so: $(SHIM_OBJS)
-	$(CC) $(LDFLAGS_ALL) -shared -Wl,-soname,libworkershim.so.1 -o $@ $^ \
+	$(CC) $(LDFLAGS) -shared -Wl,-soname,libworkershim.so.1 -o $@ $^ \
 		$(shell pkg-config --libs libprotobuf-c)
 	ln -sf libworkershim.so $(B)/libworkershim.so.1
 
@@ -113,16 +135,19 @@ $(B)/workershim.pc: worker-shim/workershim.pc.in
 	sed -e 's|@PREFIX@|$(abspath $(B))|' -e 's|@INCLUDEDIR@|$(abspath worker-shim)|' \
 		-e 's|@LIBDIR@|$(abspath $(B))|' $< > $@
 
-# Examples are tenants: they see only workershim.h and link the static shim
-# (statically when not sanitizing, which makes exec cheaper).
-ifeq ($(SAN),1)
-EXAMPLE_LINK = $(B)/libworkershim.a $(shell pkg-config --libs libprotobuf-c)
-else
-EXAMPLE_LINK = -static $(B)/libworkershim.a $(shell pkg-config --static --libs libprotobuf-c)
-endif
+# Examples are tenants: they see only workershim.h and link the shim
+# statically (no sanitizers, see above), which also makes exec cheaper.
+WORKER_CFLAGS = $(filter-out $(SANFLAGS) -O1,$(CFLAGS_BASE)) -O2 -Iworker-shim
+WORKER_LINK = -static $(B)/libworkershim.a $(shell pkg-config --static --libs libprotobuf-c)
 $(B)/examples/%: examples/%/main.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -Iworker-shim -o $@ $< $(EXAMPLE_LINK)
+	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
+
+# Hostile workers (tests/hostile/NAME.c): each tries to break out of the jail.
+HOSTILE_BINS = $(patsubst tests/hostile/%.c,$(B)/hostile/%,$(wildcard tests/hostile/*.c))
+$(B)/hostile/%: tests/hostile/%.c $(B)/libworkershim.a worker-shim/workershim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
 
 # --- tests -----------------------------------------------------------------
 # Unit tests link the supervisor's modules through an archive so each test
@@ -131,10 +156,14 @@ $(B)/libsupervisor.a: $(filter-out $(B)/obj/supervisor/main.o,$(SUPERVISOR_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim.a
+$(B)/libworkershim-san.a: $(SHIM_SAN_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -o $@ $< \
-		$(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim.a \
+		$(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim-san.a \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
 
 unit: $(UNIT_TESTS)
@@ -178,4 +207,4 @@ clean:
 .PHONY: all unit integration check bench install clean
 .SECONDARY:
 
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(B)/obj-shim $(B)/obj-shim-san -name '*.d' 2>/dev/null)
