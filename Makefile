@@ -64,6 +64,9 @@ BINS = $(B)/switchyard-router $(B)/switchyard-supervisor $(B)/yardctl
 SHIM = $(B)/libworkershim.a $(B)/libworkershim.so $(B)/workershim.pc
 EXAMPLE_BINS = $(patsubst %,$(B)/examples/%,$(EXAMPLES))
 
+# Hostile workers (tests/hostile/NAME.c): each tries to break out of the jail.
+HOSTILE_BINS = $(patsubst tests/hostile/%.c,$(B)/hostile/%,$(wildcard tests/hostile/*.c))
+
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
 all: $(BINS) $(SHIM) $(EXAMPLE_BINS) $(HOSTILE_BINS)
@@ -143,8 +146,6 @@ $(B)/examples/%: examples/%/main.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
 
-# Hostile workers (tests/hostile/NAME.c): each tries to break out of the jail.
-HOSTILE_BINS = $(patsubst tests/hostile/%.c,$(B)/hostile/%,$(wildcard tests/hostile/*.c))
 $(B)/hostile/%: tests/hostile/%.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
@@ -198,6 +199,8 @@ install: all
 		-e 's|@LIBDIR@|$(PREFIX)/lib|' worker-shim/workershim.pc.in \
 		> $(DESTDIR)$(PREFIX)/lib/pkgconfig/workershim.pc
 	install -m 0755 $(EXAMPLE_BINS) $(DESTDIR)$(PREFIX)/share/switchyard/examples/
+	install -d $(DESTDIR)/etc/switchyard/seccomp
+	install -m 0644 policies/seccomp/*.policy $(DESTDIR)/etc/switchyard/seccomp/
 	test -e $(DESTDIR)/etc/switchyard/switchyard.ini || \
 		install -m 0644 policies/switchyard.ini $(DESTDIR)/etc/switchyard/switchyard.ini
 

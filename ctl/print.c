@@ -85,13 +85,16 @@ static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 	for (i = 0; pids != NULL && i < ws->n_pids; i++)
 		json_array_append_new(pids, json_integer(ws->pids[i]));
 	return json_pack(
-	    "{s:o, s:o, s:i, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:o}",
+	    "{s:o, s:o, s:i, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:o,"
+	    " s:I, s:I, s:b}",
 	    "ns", jstr(ws->ns), "name", jstr(ws->name), "version",
 	    (int)ws->version, "state", jstr(ws->state), "live", (int)ws->live,
 	    "busy", (int)ws->busy, "queued", (int)ws->queued, "requests",
 	    (json_int_t)ws->requests, "errors", (json_int_t)ws->errors,
 	    "uptime_s", (json_int_t)ws->uptime_s, "plan", jstr(ws->plan),
-	    "sha256", jstr(ws->sha256), "pids", pids);
+	    "sha256", jstr(ws->sha256), "pids", pids, "violations",
+	    (json_int_t)ws->violations, "uid", (json_int_t)ws->uid, "jailed",
+	    (int)ws->jailed);
 }
 
 static void print_json(const Switchyard__CtlResponse *res, int code)
@@ -183,6 +186,14 @@ static void print_status(const Switchyard__CtlResponse *res)
 	for (i = 0; i < n; i++)
 		print_row(rows[i], width);
 	free(rows);
+	/* Under the table, so scripts reading rows by column still work. */
+	for (i = 0; i < res->n_workers; i++) {
+		if (!res->workers[i]->jailed) {
+			printf("INSECURE: workers are not jailed (the supervisor "
+			       "runs with --insecure-no-jail)\n");
+			break;
+		}
+	}
 }
 
 int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res)

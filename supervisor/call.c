@@ -212,20 +212,22 @@ static void blame(struct peer *from, const char *why)
 	if (from->kind == PEER_ROUTER)
 		routerproc_lost(why);
 	else
-		pool_kill(from->proc, why, 1);
+		pool_kill(from->proc, why, BLAME_PROTOCOL);
 }
 
 /* ---- answers ---- */
 
 static void send_error(struct peer *to, uint32_t stream, Switchyard__Outcome o,
                        const char *worker, const char *reason,
-                       uint32_t retry_after_s, uint64_t wall_us)
+                       const char *violation, uint32_t retry_after_s,
+                       uint64_t wall_us)
 {
 	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
 
 	r.outcome = o;
 	r.worker = (char *)worker;
 	r.reason = (char *)reason;
+	r.violation = (char *)violation;
 	r.retry_after_s = retry_after_s;
 	r.wall_us = wall_us;
 	peer_send_msg(to, SY_MSG_RESPONSE, SY_FLAG_END, stream, &r.base);
@@ -234,7 +236,8 @@ static void send_error(struct peer *to, uint32_t stream, Switchyard__Outcome o,
 /* Tells the origin that c failed: an error RESPONSE, or, if the worker's
  * answer had begun, an aborted body. */
 static void answer_error(struct call *c, Switchyard__Outcome o,
-                         const char *reason, uint32_t retry_after_s)
+                         const char *reason, const char *violation,
+                         uint32_t retry_after_s)
 {
 	const char *worker = c->pool != NULL ? pool_label(c->pool) : "";
 
@@ -244,7 +247,8 @@ static void answer_error(struct call *c, Switchyard__Outcome o,
 	if (!c->answered) {
 		pool_account(c->pool, 1, 1);
 		send_error(c->origin, c->origin_stream, o, worker, reason,
-		           retry_after_s, ev_clock_us() - c->recv_us);
+		           violation, retry_after_s,
+		           ev_clock_us() - c->recv_us);
 	} else {
 		pool_account(c->pool, 0, 1);
 		peer_send_raw(c->origin, SY_MSG_RES_BODY,
@@ -260,19 +264,25 @@ void call_fail(struct call *c, Switchyard__Outcome o, const char *reason,
 
 	if (c->queued)
 		pool_unqueue(c);
-	answer_error(c, o, reason, retry_after_s);
+	answer_error(c, o, reason, "", retry_after_s);
 	c->req = NULL;
 	if (p != NULL) {
 		unbind(c);
-		pool_kill(p, reason, 0);
+		pool_kill(p, reason, BLAME_PLATFORM);
 	}
 	call_settle(c);
 }
 
 void call_lost(struct call *c, Switchyard__Outcome o, const char *reason)
 {
+	call_violated(c, o, reason, "");
+}
+
+void call_violated(struct call *c, Switchyard__Outcome o, const char *reason,
+                   const char *violation)
+{
 	unbind(c);
-	answer_error(c, o, reason, 0);
+	answer_error(c, o, reason, violation, 0);
 	call_settle(c);
 }
 
@@ -288,7 +298,7 @@ static void call_drop(struct call *c)
 		pool_unqueue(c);
 	if (p != NULL) {
 		unbind(c);
-		pool_kill(p, "request canceled", 0);
+		pool_kill(p, "request canceled", BLAME_PLATFORM);
 	}
 	call_settle(c);
 }
@@ -412,7 +422,7 @@ static void not_found(struct call *c, const char *ns, const char *name)
 	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
 	send_error(c->origin, c->origin_stream,
 	           SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
-	           "Worker not found", 0, ev_clock_us() - c->recv_us);
+	           "Worker not found", "", 0, ev_clock_us() - c->recv_us);
 	c->answered = c->done = 1;
 	call_settle(c);
 }
@@ -441,7 +451,7 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	}
 	if ((c = call_new(from, f->stream)) == NULL) {
 		send_error(from, f->stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
-		           "", "out of memory", 0, 0);
+		           "", "out of memory", "", 0, 0);
 		return;
 	}
 	c->recv_us = ev_clock_us();
@@ -589,10 +599,13 @@ static const char *check_response(Switchyard__Response *r, uint8_t flags)
  * or NULL. saved keeps the worker's strings to restore before freeing. */
 static const char *complete_response(Switchyard__Response *r,
                                      const struct call *c, struct proc *p,
-                                     char *saved[2], char *reason)
+                                     char *saved[3], char *reason)
 {
 	saved[0] = r->worker;
 	saved[1] = r->reason;
+	saved[2] = r->violation;
+	/* only the supervisor says which rule a worker broke */
+	r->violation = (char *)"";
 	r->worker = p->worker;
 	if (r->outcome == SWITCHYARD__OUTCOME__OK) {
 		r->reason = (char *)"";
@@ -614,22 +627,28 @@ void call_response(struct proc *p, const struct sy_frame *f)
 	struct call *c = p->call;
 	Switchyard__Response *r;
 	const char *why;
-	char *saved[2], reason[REASON_MAX];
+	char *saved[3], reason[REASON_MAX];
 
 	if (c == NULL || c->id != f->stream || c->answered) {
 		pool_kill(p, "protocol error: RESPONSE on a stream it does not "
-		          "serve", 1);
+		          "serve", BLAME_PROTOCOL);
 		return;
 	}
 	r = switchyard__response__unpack(NULL, f->len, f->payload);
 	if (r == NULL) {
-		pool_kill(p, "protocol error: malformed RESPONSE", 1);
+		pool_kill(p, "protocol error: malformed RESPONSE",
+		          BLAME_PROTOCOL);
 		return;
 	}
-	if ((why = check_response(r, f->flags)) != NULL ||
+	if ((why = check_response(r, f->flags)) == NULL &&
 	    (why = complete_response(r, c, p, saved, reason)) != NULL) {
+		r->worker = saved[0];
+		r->reason = saved[1];
+		r->violation = saved[2];
+	}
+	if (why != NULL) {
 		switchyard__response__free_unpacked(r, NULL);
-		pool_kill(p, why, 1);
+		pool_kill(p, why, BLAME_PROTOCOL);
 		return;
 	}
 	pool_account(c->pool, 1, r->outcome != SWITCHYARD__OUTCOME__OK);
@@ -640,6 +659,7 @@ void call_response(struct proc *p, const struct sy_frame *f)
 		              &r->base);
 	r->worker = saved[0];
 	r->reason = saved[1];
+	r->violation = saved[2];
 	switchyard__response__free_unpacked(r, NULL);
 	if (f->flags & SY_FLAG_END)
 		call_end(c, p);
@@ -653,18 +673,18 @@ void call_res_body(struct proc *p, const struct sy_frame *f)
 
 	if (c == NULL || c->id != f->stream || !c->answered) {
 		pool_kill(p, "protocol error: RES_BODY on a stream it does not "
-		          "answer", 1);
+		          "answer", BLAME_PROTOCOL);
 		return;
 	}
 	if (f->len > c->res_left) {
 		pool_kill(p, "protocol error: response body longer than "
-		          "body_len", 1);
+		          "body_len", BLAME_PROTOCOL);
 		return;
 	}
 	c->res_left -= f->len;
 	if (!abort && end != (c->res_left == 0)) {
 		pool_kill(p, "protocol error: RES_BODY END flag disagrees with "
-		          "body_len", 1);
+		          "body_len", BLAME_PROTOCOL);
 		return;
 	}
 	if (abort)

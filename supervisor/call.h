@@ -67,6 +67,11 @@ void call_fail(struct call *c, Switchyard__Outcome o, const char *reason,
  * with outcome o (EXCEPTION when the worker is to blame) and reason,
  * without touching the process. May free c. */
 void call_lost(struct call *c, Switchyard__Outcome o, const char *reason);
+/* Same, also telling the origin which platform rule the worker broke
+ * (Response.violation: "syscall ptrace(101)", "memory cap 128 MiB",
+ * "protocol: malformed RESPONSE"). */
+void call_violated(struct call *c, Switchyard__Outcome o, const char *reason,
+                   const char *violation);
 /* p is gone: every call it made is canceled. */
 void call_origin_gone(struct proc *p);
 /* The router is gone: every call it made is canceled. */

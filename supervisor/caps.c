@@ -3,9 +3,11 @@
  * capability ABI (version 3: two 32-bit words per set) is used directly,
  * so the child never touches libcap's allocator.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -60,6 +62,37 @@ int caps_last_cap(void)
 		return -1;
 	}
 	return (int)v - 1;
+}
+
+int caps_jail_missing(char *buf, size_t size)
+{
+	static const cap_value_t need[] = { CAP_SYS_ADMIN, CAP_SETUID,
+		                            CAP_SETGID, CAP_SETPCAP, CAP_KILL };
+	cap_flag_value_t v;
+	size_t i, off = 0;
+	char *name, *p;
+	cap_t c;
+
+	buf[0] = '\0';
+	if ((c = cap_get_proc()) == NULL) {
+		snprintf(buf, size, "cap_get_proc: %s", strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		if (cap_get_flag(c, need[i], CAP_EFFECTIVE, &v) == 0 &&
+		    v == CAP_SET)
+			continue;
+		name = cap_to_name(need[i]);
+		for (p = name; p != NULL && *p != '\0'; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (off < size)
+			off += (size_t)snprintf(buf + off, size - off, "%s%s",
+			                        off ? " " : "",
+			                        name ? name : "?");
+		cap_free(name);
+	}
+	cap_free(c);
+	return buf[0] == '\0' ? 0 : -1;
 }
 
 static int cap_get(struct cap_data d[2])

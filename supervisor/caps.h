@@ -10,10 +10,20 @@
 #ifndef SY_CAPS_H
 #define SY_CAPS_H
 
+#include <stddef.h>
+
 /* Parent: the highest capability number this kernel knows
  * (/proc/sys/kernel/cap_last_cap, else libcap's cap_max_bits()), or -1 with
  * errno. */
 int caps_last_cap(void);
+/*
+ * Parent: 0 when this process has, effective, every capability the jail
+ * needs: CAP_SYS_ADMIN (namespaces, mounts), CAP_SETUID and CAP_SETGID
+ * (the worker's identity), CAP_SETPCAP (bounding set, securebits) and
+ * CAP_KILL (signalling workers of other uids). Else -1 with the missing
+ * ones named in buf ("CAP_SYS_ADMIN CAP_SETPCAP"), or errno's text.
+ */
+int caps_jail_missing(char *buf, size_t size);
 
 /*
  * Child, while root with CAP_SETPCAP, before the uid change: drops every

@@ -4,6 +4,7 @@
  * teardown, for cgroup v2 and v1 behind one handle.
  */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -261,6 +262,41 @@ static int own_v2_cgroup(char *buf, size_t size, char *err, size_t errlen)
 	return cg_err(err, errlen, "/proc/self/cgroup: no cgroup v2 entry");
 }
 
+/* The supervisor's own v1 cgroup in the hierarchy of controller ctl
+ * ("4:memory:/path" in /proc/self/cgroup; "cpu,cpuacct" counts for both),
+ * or "/" when the file does not name it. */
+static int own_v1_cgroup(const char *ctl, char *buf, size_t size, char *err,
+                         size_t errlen)
+{
+	char content[4096], list[256], *p, *nl, *c1, *c2;
+	size_t n;
+
+	if (read_file("/proc/self", "cgroup", content, sizeof(content), err,
+	              errlen) < 0)
+		return -1;
+	snprintf(buf, size, "/");
+	for (p = content; p != NULL && *p; p = nl ? nl + 1 : NULL) {
+		nl = strchr(p, '\n');
+		if (nl != NULL)
+			*nl = '\0';
+		if ((c1 = strchr(p, ':')) == NULL ||
+		    (c2 = strchr(c1 + 1, ':')) == NULL || c2[1] != '/')
+			continue;
+		n = (size_t)(c2 - c1 - 1);
+		if (n >= sizeof(list))
+			continue;
+		memcpy(list, c1 + 1, n);
+		list[n] = '\0';
+		for (c1 = list; (c1 = strchr(c1, ',')) != NULL; c1++)
+			*c1 = ' ';
+		if (has_word(list, ctl)) {
+			snprintf(buf, size, "%s", c2 + 1);
+			return 0;
+		}
+	}
+	return 0;
+}
+
 static int add_root(struct sy_cgroups *cg, const char *base,
                     const char *parent, const char *name, unsigned int ctl,
                     char *err, size_t errlen)
@@ -282,7 +318,7 @@ static int init_v1(struct sy_cgroups *cg, const char *mount,
                    size_t errlen)
 {
 	dev_t devs[CG_MAX_DIRS];
-	char base[4096];
+	char base[4096], own[2048];
 	struct stat st;
 	unsigned int i, k;
 
@@ -302,8 +338,14 @@ static int init_v1(struct sy_cgroups *cg, const char *mount,
 			continue;
 		}
 		devs[cg->n] = st.st_dev;
-		if (add_root(cg, base, parent, name, v1_ctls[i].ctl, err,
-		             errlen) < 0)
+		/* Default: under our own cgroup, as v2 does, so that limits
+		 * the service manager put on us also bind our workers. */
+		if (parent == NULL &&
+		    own_v1_cgroup(v1_ctls[i].name, own, sizeof(own), err,
+		                  errlen) < 0)
+			return -1;
+		if (add_root(cg, base, parent ? parent : own, name,
+		             v1_ctls[i].ctl, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -425,8 +467,7 @@ struct sy_cgroups *cgroup_init_at(const char *mount, int version,
 	if (version == 2)
 		rc = init_v2(cg, mount, parent, root_name, err, errlen);
 	else
-		rc = init_v1(cg, mount, parent ? parent : "/", root_name, err,
-		             errlen);
+		rc = init_v1(cg, mount, parent, root_name, err, errlen);
 	if (rc < 0) {
 		cgroup_fini(cg);
 		return NULL;
@@ -458,6 +499,62 @@ void cgroup_fini(struct sy_cgroups *cg)
 		free(cg->root[i].path);
 	}
 	free(cg);
+}
+
+/* rmdir of dir's child cgroups, then of dir; 0 when dir is gone. */
+static int remove_tree(const char *dir)
+{
+	char sub[4096];
+	struct dirent *e;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_type == DT_DIR && e->d_name[0] != '.' &&
+		    path_cat(sub, sizeof(sub), dir, "/", e->d_name) == 0)
+			rmdir(sub);
+	}
+	closedir(d);
+	return rmdir(dir);
+}
+
+/* prefix followed by the pid of a process that is gone? */
+static int stale_name(const char *name, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	char *end;
+	long pid;
+
+	if (strncmp(name, prefix, n) != 0 || name[n] < '1' || name[n] > '9')
+		return 0;
+	pid = strtol(name + n, &end, 10);
+	return *end == '\0' && pid > 0 && pid <= INT32_MAX &&
+	       kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+}
+
+int cgroup_sweep_stale(const struct sy_cgroups *cg, const char *prefix)
+{
+	char parent[4096], path[4096], *slash;
+	struct dirent *e;
+	unsigned int i;
+	int gone = 0;
+	DIR *d;
+
+	for (i = 0; i < cg->n; i++) {
+		snprintf(parent, sizeof(parent), "%s", cg->root[i].path);
+		if ((slash = strrchr(parent, '/')) == NULL ||
+		    (d = opendir((*slash = '\0', parent))) == NULL)
+			continue;
+		while ((e = readdir(d)) != NULL) {
+			if (e->d_type == DT_DIR && stale_name(e->d_name, prefix) &&
+			    path_cat(path, sizeof(path), parent, "/",
+			             e->d_name) == 0 && remove_tree(path) == 0)
+				gone++;
+		}
+		closedir(d);
+	}
+	return gone;
 }
 
 static int limits_v1(const struct cg_dir *d, const struct cg_limits *lim,
@@ -603,6 +700,23 @@ int cgroup_create(struct sy_cgroups *cg, const char *name,
 fail:
 	create_undo(out, created);
 	return -1;
+}
+
+int cgroup_set_limits(const struct cg_handle *h, const struct cg_limits *lim,
+                      char *err, size_t errlen)
+{
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < h->ndirs; i++) {
+		if (h->version == 2)
+			rc = limits_v2(&h->dir[i], lim, err, errlen);
+		else
+			rc = limits_v1(&h->dir[i], lim, err, errlen);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
 }
 
 int cgroup_enter_self(const struct cg_handle *h)

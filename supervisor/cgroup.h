@@ -73,6 +73,13 @@ int cgroup_version(const struct sy_cgroups *cg);
 /* Removes the root directories this process created (empty ones only) and
  * frees cg. Safe on NULL. */
 void cgroup_fini(struct sy_cgroups *cg);
+/*
+ * Removes what a supervisor killed before its cgroup_fini left: the
+ * siblings of cg's roots named prefix followed by the pid of a process
+ * that no longer exists ("switchyard-1234"), with the cgroups in them
+ * that no process uses. Returns how many roots went.
+ */
+int cgroup_sweep_stale(const struct sy_cgroups *cg, const char *prefix);
 
 /*
  * Creates (or reuses: an existing directory is taken over and its limits
@@ -84,6 +91,11 @@ void cgroup_fini(struct sy_cgroups *cg);
 int cgroup_create(struct sy_cgroups *cg, const char *name,
                   const struct cg_limits *lim, struct cg_handle *out,
                   char *err, size_t errlen);
+
+/* Rewrites the limits of an existing cgroup (a reused one, whose worker
+ * now runs under another plan). 0, or -1 with err. */
+int cgroup_set_limits(const struct cg_handle *h, const struct cg_limits *lim,
+                      char *err, size_t errlen);
 
 /*
  * Child side, async-signal-safe: moves the calling process into the cgroup

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <ini.h>
 
@@ -29,6 +30,15 @@
 #define DEFAULT_QUEUE 256
 #define DEFAULT_QUEUE_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_S 60
+#define DEFAULT_MEMORY_MB 128
+#define DEFAULT_CPU_PCT 100
+#define DEFAULT_PIDS 32
+#define DEFAULT_TMP_MB 16
+#define DEFAULT_NOFILE 256
+#define DEFAULT_SECCOMP "worker"
+#define DEFAULT_UID_MIN 100000
+#define DEFAULT_UID_MAX 165535
+#define INSTALLED_SECCOMP_DIR "/etc/switchyard/seccomp"
 #define MAX_INSTANCES 64 /* pool_stats reports at most 64 pids */
 #define SECTION_MAX 256
 
@@ -232,6 +242,22 @@ static int set_dispatch(struct parse *p, const char *value)
 	return 1;
 }
 
+/* "FIRST-LAST", both uids of workers: never 0, never (uid_t)-1. */
+static int set_uid_range(struct parse *p, const char *value)
+{
+	char first[16], last[16], extra;
+	uint64_t a, b;
+
+	if (sscanf(value, "%15[0-9]-%15[0-9]%c", first, last, &extra) != 2 ||
+	    sy_parse_uint(first, 4294967294u, &a) == -1 ||
+	    sy_parse_uint(last, 4294967294u, &b) == -1 || a == 0 || a > b)
+		return perr(p, "[switchyard] uid_range = %s: expected FIRST-LAST "
+		            "with 1 <= FIRST <= LAST < 4294967295", value);
+	p->c->uid_min = (uid_t)a;
+	p->c->uid_max = (uid_t)b;
+	return 1;
+}
+
 static int key_switchyard(struct parse *p, const char *name, const char *value)
 {
 	struct sup_config *c = p->c;
@@ -252,6 +278,10 @@ static int key_switchyard(struct parse *p, const char *name, const char *value)
 		return set_str(p, &c->router_path, value, 1);
 	if (strcmp(name, "log_level") == 0)
 		return set_log_level(p, value);
+	if (strcmp(name, "uid_range") == 0)
+		return set_uid_range(p, value);
+	if (strcmp(name, "seccomp_dir") == 0)
+		return set_str(p, &c->seccomp_dir, value, 1);
 	return perr(p, "unknown key \"%s\" in [switchyard]", name);
 }
 
@@ -282,6 +312,12 @@ static void plan_defaults(struct plan *pl, const char *name)
 	pl->queue = DEFAULT_QUEUE;
 	pl->queue_timeout_ms = DEFAULT_QUEUE_TIMEOUT_MS;
 	pl->idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
+	pl->memory_mb = DEFAULT_MEMORY_MB;
+	pl->cpu_pct = DEFAULT_CPU_PCT;
+	pl->pids = DEFAULT_PIDS;
+	pl->tmp_mb = DEFAULT_TMP_MB;
+	pl->nofile = DEFAULT_NOFILE;
+	snprintf(pl->seccomp, sizeof(pl->seccomp), "%s", DEFAULT_SECCOMP);
 }
 
 /* The plan called name, created with defaults if new; NULL on ENOMEM. */
@@ -300,6 +336,32 @@ static struct plan *plan_get(struct sup_config *c, const char *name)
 	c->plans = grown;
 	plan_defaults(&c->plans[c->nplans], name);
 	return &c->plans[c->nplans++];
+}
+
+/* The keys that size a plan's jail (see policies/switchyard.ini). */
+static int key_plan_jail(struct parse *p, struct plan *pl, const char *name,
+                         const char *value)
+{
+	if (strcmp(name, "memory_mb") == 0)
+		return set_u32(p, name, value, 8, 1048576, &pl->memory_mb);
+	if (strcmp(name, "cpu_pct") == 0)
+		return set_u32(p, name, value, 1, 102400, &pl->cpu_pct);
+	if (strcmp(name, "pids") == 0)
+		return set_u32(p, name, value, 1, 65536, &pl->pids);
+	if (strcmp(name, "tmp_mb") == 0)
+		return set_u32(p, name, value, 0, 65536, &pl->tmp_mb);
+	if (strcmp(name, "nofile") == 0)
+		return set_u32(p, name, value, 16, 1048576, &pl->nofile);
+	if (strcmp(name, "seccomp") == 0) {
+		/* a file name under seccomp_dir, never a path */
+		if (!sy_valid_name(value))
+			return perr(p, "[%s] seccomp = %s: expected a profile "
+			            "name (1-63 of a-z 0-9 - _), not a path",
+			            p->section, value);
+		snprintf(pl->seccomp, sizeof(pl->seccomp), "%s", value);
+		return 1;
+	}
+	return perr(p, "unknown key \"%s\" in [%s]", name, p->section);
 }
 
 static int key_plan(struct parse *p, const char *pname, const char *name,
@@ -321,7 +383,7 @@ static int key_plan(struct parse *p, const char *pname, const char *name,
 		return set_u32(p, name, value, 1, 3600000, &pl->queue_timeout_ms);
 	if (strcmp(name, "idle_timeout_s") == 0)
 		return set_u32(p, name, value, 0, 604800, &pl->idle_timeout_s);
-	return perr(p, "unknown key \"%s\" in [%s]", name, p->section);
+	return key_plan_jail(p, pl, name, value);
 }
 
 /* The [deploy NS/NAME] section being read: the last one, or a new one. */
@@ -431,12 +493,30 @@ static int config_defaults(struct sup_config *c)
 	snprintf(c->dispatch_ns, sizeof(c->dispatch_ns), "platform");
 	snprintf(c->dispatch_name, sizeof(c->dispatch_name), "dispatcher");
 	c->log_level = SY_LOG_INFO;
+	c->uid_min = DEFAULT_UID_MIN;
+	c->uid_max = DEFAULT_UID_MAX;
 	c->max_header_bytes = 16 * 1024;
 	c->max_body_bytes = 16 * 1024 * 1024;
 	c->header_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 1024;
 	return c->state_dir && c->run_dir && c->router_user ? 0 : -1;
+}
+
+/* A build tree (build/ or build-san/ next to policies/) uses its own
+ * profiles; an installed supervisor the ones `make install` put in /etc. */
+static int default_seccomp_dir(struct sup_config *c, const char *exe_dir)
+{
+	char path[PATH_MAX], real[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/../policies/seccomp", exe_dir);
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    realpath(path, real) != NULL)
+		c->seccomp_dir = strdup(real);
+	else
+		c->seccomp_dir = strdup(INSTALLED_SECCOMP_DIR);
+	return c->seccomp_dir == NULL ? -1 : 0;
 }
 
 /* Defaults that depend on other keys, and checks across sections. */
@@ -467,14 +547,18 @@ static int config_finish(struct parse *p)
 			            c->boot[i].ns, c->boot[i].name,
 			            c->boot[i].plan), -1;
 	}
-	if (c->router_path != NULL)
+	if (c->router_path != NULL && c->seccomp_dir != NULL)
 		return 0;
 	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 	if (n < 0)
-		return perr(p, "cannot find the router next to the supervisor: "
+		return perr(p, "cannot find the supervisor's directory: "
 		            "readlink /proc/self/exe: %s", strerror(errno)), -1;
 	exe[n] = '\0';
 	dir = dirname(exe);
+	if (c->seccomp_dir == NULL && default_seccomp_dir(c, dir) == -1)
+		return perr(p, "out of memory"), -1;
+	if (c->router_path != NULL)
+		return 0;
 	len = strlen(dir) + sizeof("/switchyard-router");
 	if ((c->router_path = malloc(len)) == NULL)
 		return perr(p, "out of memory"), -1;
@@ -569,6 +653,7 @@ void config_free(struct sup_config *c)
 	free(c->control_socket);
 	free(c->router_user);
 	free(c->router_path);
+	free(c->seccomp_dir);
 	free(c->plans);
 	for (i = 0; i < c->nboot; i++)
 		boot_free(&c->boot[i]);

@@ -19,6 +19,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "spawn.h"
 #include "store.h"
 #include "supervisor.h"
 #include "switchyard.pb-c.h"
@@ -123,6 +124,10 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 	ws->queued = st.queued;
 	ws->requests = st.requests;
 	ws->errors = st.errors;
+	ws->violations = st.violations;
+	ws->jailed = spawn_jailed();
+	/* unjailed, its processes run as we do */
+	ws->uid = ws->jailed ? (uint32_t)w->uid : (uint32_t)geteuid();
 	if (st.started_ms != 0 && now >= st.started_ms)
 		ws->uptime_s = (now - st.started_ms) / 1000;
 	ws->plan = (char *)v->plan;

@@ -1,10 +1,12 @@
 /*
  * The worker's jail: what the parent prepares (struct jail_spec) and the
- * ordered list of steps the child runs before its exec (jail.c). The order
- * follows isolation.md §2: privileged steps first (cgroup, namespaces, root,
- * hostname, limits), then capabilities and identity are dropped for good,
- * and the seccomp filter comes last, right before the exec, so none of the
- * set-up syscalls needs to be in the worker's allow-list.
+ * ordered list of every step the child runs between clone and exec
+ * (jail.c), the descriptors and the exec included, so the whole start of
+ * a worker reads top to bottom in one table. Privileged steps come first
+ * (cgroup, descriptors, namespaces, root, hostname, limits), then
+ * capabilities and identity are dropped for good, and the seccomp filter
+ * comes last, right before the exec, so none of the set-up syscalls needs
+ * to be in the worker's allow-list.
  *
  * Everything in the spec is prepared by the parent (it may allocate, log,
  * fail cleanly); the child only reads it. Pointers must stay valid until
@@ -29,6 +31,8 @@ enum jail_step {
 	JAIL_STEP_CGROUP = 1,  /* cgroup_enter_self: limits apply from here */
 	JAIL_STEP_SIGNALS,     /* default dispositions, empty signal mask */
 	JAIL_STEP_SETSID,      /* no controlling tty: no TIOCSTI injection */
+	JAIL_STEP_FDS,         /* 0-5 as struct jail_fds says; the rest
+	                        * close-on-exec */
 	JAIL_STEP_UNSHARE,     /* namespaces clone() did not create */
 	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root */
 	JAIL_STEP_HOSTNAME,    /* in the new UTS namespace */
@@ -40,6 +44,23 @@ enum jail_step {
 	JAIL_STEP_PDEATHSIG,   /* after the uid change, which clears it */
 	JAIL_STEP_NO_NEW_PRIVS,
 	JAIL_STEP_SECCOMP,     /* last: the filter also binds the exec */
+	JAIL_STEP_EXEC,        /* jail_exec(), named for its failure */
+};
+
+/* Where the descriptors step puts the child's descriptors. */
+#define JAIL_FD_CHANNEL 3 /* the socket to the supervisor */
+#define JAIL_FD_STATUS 4  /* close-on-exec: gone once exec succeeds */
+#define JAIL_FD_EXEC 5    /* the executable, close-on-exec */
+
+/* The child's descriptors in the parent's numbering; the descriptors step
+ * moves them and updates status and exec to where they went, so the child
+ * can still report a later failure. */
+struct jail_fds {
+	int sock;   /* to fd 3 */
+	int out;    /* stdout pipe, to fd 1 */
+	int err;    /* stderr pipe, to fd 2 */
+	int status; /* report pipe, to fd 4 (stdin becomes /dev/null) */
+	int exec;   /* the spec's exec_fd, to fd 5 */
 };
 
 struct jail_spec {
@@ -65,20 +86,26 @@ struct jail_spec {
 	size_t seccomp_scratch_len;
 	int exec_fd;               /* the executable, opened by the parent
 	                            * (O_RDONLY|O_CLOEXEC or O_PATH) */
+	struct jail_fds *fds;      /* NULL: descriptors are the caller's
+	                            * business; else exec_fd is ignored */
+	int no_jail;               /* --insecure-no-jail: only signals,
+	                            * session, descriptors, parent-death signal
+	                            * and exec; the caller leaves the facility
+	                            * pointers NULL and unshare_flags 0 */
 };
 
 /*
  * Child side, async-signal-safe: runs every step in order. Returns 0 ready
  * for jail_exec(), or -1 with errno and *failed_step set to the enum
  * jail_step that failed (the process is then half-jailed: it must report
- * and _exit). Descriptors are the caller's business (spawn.c, before):
+ * and _exit). With spec->fds NULL, descriptors are the caller's business:
  * the cgroup.procs descriptors in spec->cgroup and exec_fd must still be
  * open, so close the rest with close_range(..., CLOSE_RANGE_CLOEXEC) or
  * around them.
  */
 int jail_enter(const struct jail_spec *s, int *failed_step);
-/* Child: execveat(exec_fd, "", argv, envp, AT_EMPTY_PATH). Returns only on
- * failure: -1 with errno. */
+/* Child: execveat(exec_fd, "", argv, envp, AT_EMPTY_PATH) (fds->exec when
+ * the spec has fds). Returns only on failure: -1 with errno. */
 int jail_exec(const struct jail_spec *s, char *const argv[],
               char *const envp[]);
 /* "rootfs" for JAIL_STEP_ROOTFS, for the parent's messages. */

@@ -19,10 +19,12 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "caps.h"
 #include "log.h"
 #include "main.h"
 #include "pool.h"
 #include "routerproc.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -256,7 +258,29 @@ static int loop_size(void)
 	return rl.rlim_cur < MAX_FDS ? (int)rl.rlim_cur : MAX_FDS;
 }
 
-static void start(void)
+/* Without the privileges the jail needs, only an explicit, loud opt-out
+ * starts: a worker must never run unjailed by accident. */
+static void check_privileges(const struct spawn_opts *o)
+{
+	char missing[256];
+
+	if (!o->jail) {
+		log_warnx("INSECURE: --insecure-no-jail: workers run as this "
+		          "process's user (uid %u) with no namespaces, cgroup "
+		          "or seccomp filter; never use this in production",
+		          (unsigned)geteuid());
+		return;
+	}
+	if (caps_jail_missing(missing, sizeof(missing)) == -1)
+		fatalx("cannot jail workers: this process lacks %s (run the "
+		       "supervisor as root, or start it with "
+		       "--insecure-no-jail to run workers unjailed)", missing);
+	if (!o->cgroups)
+		log_warnx("WARNING: --no-cgroups: workers run without memory, "
+		          "CPU or process caps; only their rlimits bound them");
+}
+
+static void start(const struct spawn_opts *o)
 {
 	char err[512];
 
@@ -264,6 +288,10 @@ static void start(void)
 		fatal("state_dir %s", sup_conf->state_dir);
 	if (make_dir(sup_conf->run_dir) == -1)
 		fatal("run_dir %s", sup_conf->run_dir);
+	if (spawn_init(sup_conf, o, err, sizeof(err)) == -1)
+		fatalx("%s%s", err, o->cgroups && strncmp(err, "cgroup", 6) == 0
+		       ? " (start with --no-cgroups to run workers without "
+		         "memory, CPU and process caps)" : "");
 	if ((sup_loop = ev_new(loop_size())) == NULL)
 		fatal("event loop");
 	if (registry_init(sup_conf, err, sizeof(err)) == -1)
@@ -282,6 +310,7 @@ static void start(void)
 static void stop(void)
 {
 	registry_free();
+	spawn_fini();
 	pool_fini();
 	call_fini();
 	close(sigfd);
@@ -293,23 +322,36 @@ static void stop(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: switchyard-supervisor [-d] [-c config]\n");
+	fprintf(stderr, "usage: switchyard-supervisor [-d] [-c config] "
+	        "[--no-cgroups] [--insecure-no-jail]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "no-cgroups", no_argument, NULL, 'G' },
+		{ "insecure-no-jail", no_argument, NULL, 'J' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct spawn_opts so = { 1, 1 };
 	const char *path = DEFAULT_CONFIG;
 	int ch, debug = 0;
 	char err[1024];
 
-	while ((ch = getopt(argc, argv, "c:d")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:d", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			break;
 		case 'd':
 			debug = 1;
+			break;
+		case 'G':
+			so.cgroups = 0;
+			break;
+		case 'J':
+			so.jail = 0;
 			break;
 		default:
 			usage();
@@ -323,11 +365,25 @@ int main(int argc, char **argv)
 	if (debug)
 		sup_conf->log_level = SY_LOG_DEBUG;
 	log_setlevel(sup_conf->log_level);
+	check_privileges(&so);
+	/* a fatal start-up error must not leave cgroups behind either */
+	if (atexit(spawn_fini) != 0)
+		fatalx("atexit: cannot register the cgroups' cleanup");
 	if (signals_block() == -1)
 		fatal("signals");
-	start();
-	log_info("ready (config %s, control socket %s)", sup_conf->path,
-	         sup_conf->control_socket);
+	start(&so);
+	/*
+	 * Start-up is over: everything that needs privileges beyond running
+	 * the jail is done. The supervisor's own seccomp filter goes here
+	 * (supervisor/sandbox.c):
+	 *     if (sandbox_supervisor(err, sizeof(err)) == -1)
+	 *             fatalx("sandbox: %s", err);
+	 * Workers inherit it under their own, so it must allow every call of
+	 * jail.c's child steps and of the workers' profiles.
+	 */
+	log_info("ready (config %s, control socket %s, workers %s)",
+	         sup_conf->path, sup_conf->control_socket,
+	         so.jail ? "jailed" : "NOT JAILED (INSECURE)");
 	if (ev_run(sup_loop) == -1)
 		fatal("event loop");
 	stop();

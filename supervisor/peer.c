@@ -199,7 +199,8 @@ static void peer_fail(struct peer *p)
 	if (p->kind == PEER_ROUTER)
 		routerproc_lost(why);
 	else if (p->failed == ENOBUFS || p->failed == ENOMEM)
-		pool_kill(p->proc, why, p->failed == ENOBUFS);
+		pool_kill(p->proc, why, p->failed == ENOBUFS ? BLAME_WORKER
+		                                             : BLAME_PLATFORM);
 	else
 		pool_channel_lost(p->proc, why);
 }
@@ -238,7 +239,7 @@ static void peer_broken(struct peer *p, const char *what, int err)
 	if (p->kind == PEER_ROUTER)
 		routerproc_lost(why);
 	else if (err == EMSGSIZE || err == EPROTO)
-		pool_kill(p->proc, why, 1);
+		pool_kill(p->proc, why, BLAME_PROTOCOL);
 	else
 		pool_channel_lost(p->proc, why);
 }
@@ -340,7 +341,7 @@ void worker_dispatch(struct proc *proc, const struct sy_frame *f)
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame",
 		         sy_msg_name(f->type));
-		pool_kill(proc, why, 1);
+		pool_kill(proc, why, BLAME_PROTOCOL);
 		break;
 	}
 }

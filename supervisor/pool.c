@@ -28,6 +28,7 @@
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 10000
 #define LOG_READS 16             /* reads of a log pipe per event */
+#define INSECURE_NAG_TICKS 600   /* 60 s between "not jailed" warnings */
 
 struct pool {
 	struct worker *w;
@@ -42,6 +43,8 @@ struct pool {
 	unsigned fails;               /* deaths since a call last completed */
 	uint64_t backoff_until;       /* no start before (monotonic ms) */
 	uint64_t requests, errors;
+	uint64_t violations;          /* platform rules its processes broke */
+	struct spawn_tmpl *tmpl;      /* what its spawns share (spawn.c) */
 	int dying;                    /* pool_destroy() is running */
 	struct pool *next, *prev;
 };
@@ -172,15 +175,35 @@ static void proc_stop(struct proc *p, const char *why)
 	call_origin_gone(p);
 }
 
-void pool_kill(struct proc *p, const char *why, int blame)
+/* Every broken platform rule is counted and logged with whom it was. */
+static void proc_violation(struct proc *p, const char *what)
+{
+	struct worker *w = p->pool != NULL ? p->pool->w : NULL;
+
+	if (p->pool != NULL)
+		p->pool->violations++;
+	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
+	          "%s", w != NULL ? w->ns : p->worker,
+	          w != NULL ? w->name : "?", p->version, (int)p->pid,
+	          (unsigned)p->uid, what);
+}
+
+void pool_kill(struct proc *p, const char *why, enum pool_blame blame)
 {
 	Switchyard__Outcome o = blame ? SWITCHYARD__OUTCOME__EXCEPTION
 	                              : SWITCHYARD__OUTCOME__INTERNAL_ERROR;
 	struct pool *pl = p->pool;
 	struct call *c = p->call;
+	char violation[192] = "";
 
 	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
 		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
+	if (blame == BLAME_PROTOCOL && p->state != PROC_DEAD) {
+		snprintf(violation, sizeof(violation), "protocol: %s",
+		         strncmp(why, "protocol error: ", 16) == 0 ? why + 16
+		                                                  : why);
+		proc_violation(p, violation);
+	}
 	if (p->state == PROC_DEAD) {
 		if (c != NULL)
 			call_lost(c, o, why);
@@ -200,7 +223,7 @@ void pool_kill(struct proc *p, const char *why, int blame)
 	peer_close(&p->peer);
 	proc_set(p, PROC_DEAD);
 	if (c != NULL)
-		call_lost(c, o, why);
+		call_violated(c, o, why, violation);
 	call_origin_gone(p);
 	if (pl != NULL)
 		pool_kick(pl);
@@ -334,7 +357,7 @@ static void spawn_failed(struct pool *pl, const char *why)
 }
 
 static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
-                             uint32_t version)
+                             uint32_t version, uint64_t spawn_us)
 {
 	struct proc *p = calloc(1, sizeof(*p));
 
@@ -343,6 +366,9 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 	p->pid = rs->pid;
 	p->pool = pl;
 	p->version = version;
+	p->uid = spawn_jailed() ? pl->w->uid : geteuid();
+	p->slot = rs->slot;
+	p->spawn_us = spawn_us;
 	p->state = PROC_STARTING;
 	p->started_ms = now_ms();
 	p->peer.fd = p->out.fd = p->err.fd = -1;
@@ -365,17 +391,24 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 static int proc_spawn(struct pool *pl)
 {
 	const struct version *v = worker_version(pl->w);
-	struct spawn_req rq = { pl->label, v->exe_path, v->env, v->nenv };
+	struct spawn_req rq = { pl->label, v, pl->w->plan, pl->w->uid,
+		                strcmp(pl->w->ns, sup_conf->dispatch_ns) == 0 &&
+		                strcmp(pl->w->name, sup_conf->dispatch_name) == 0,
+		                &pl->tmpl };
+	uint64_t t0 = ev_clock_us();
 	struct spawn_res rs;
 	struct proc *p;
 	size_t out_max;
-	char err[256];
+	char err[512];
 
 	if (spawn_worker(&rq, &rs, err, sizeof(err)) == -1) {
 		spawn_failed(pl, err);
 		return -1;
 	}
-	if ((p = proc_new(pl, &rs, v->number)) == NULL) {
+	if ((p = proc_new(pl, &rs, v->number, t0)) == NULL) {
+		if (rs.slot != NULL)
+			log_warnx("worker %s[%d]: its cgroup is lost until "
+			          "the supervisor stops", pl->label, (int)rs.pid);
 		kill(rs.pid, SIGKILL);
 		close(rs.sock);
 		close(rs.out);
@@ -391,7 +424,7 @@ static int proc_spawn(struct pool *pl)
 	if (peer_open(&p->peer, rs.sock, PEER_WORKER, p, out_max) == -1) {
 		log_warn("worker %s[%d]: cannot watch its channel", p->worker,
 		         (int)p->pid);
-		pool_kill(p, "cannot watch its channel", 1);
+		pool_kill(p, "cannot watch its channel", BLAME_WORKER);
 		return -1;
 	}
 	log_debug("worker %s[%d]: started version %u", p->worker, (int)p->pid,
@@ -547,12 +580,13 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 	char why[96];
 
 	if (p->state != PROC_STARTING) {
-		pool_kill(p, "protocol error: HELLO when already started", 1);
+		pool_kill(p, "protocol error: HELLO when already started",
+		          BLAME_PROTOCOL);
 		return;
 	}
 	h = switchyard__hello__unpack(NULL, f->len, f->payload);
 	if (h == NULL) {
-		pool_kill(p, "protocol error: malformed HELLO", 1);
+		pool_kill(p, "protocol error: malformed HELLO", BLAME_PROTOCOL);
 		return;
 	}
 	api = h->api_version;
@@ -560,10 +594,14 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 	if (api != SY_API_VERSION) {
 		snprintf(why, sizeof(why), "speaks worker API version %u, not "
 		         "%u", api, SY_API_VERSION);
-		pool_kill(p, why, 1);
+		pool_kill(p, why, BLAME_WORKER);
 		return;
 	}
 	p->ready_once = 1;
+	log_debug("worker %s[%d]: ready %llu us after its spawn began%s",
+	          p->worker, (int)p->pid,
+	          (unsigned long long)(ev_clock_us() - p->spawn_us),
+	          spawn_jailed() ? "" : " (NOT JAILED)");
 	if (proc_outdated(p))
 		proc_stop(p, "a newer version serves now");
 	else
@@ -639,9 +677,10 @@ static void startup_failed(struct proc *p, const char *how)
 
 int pool_reaped(pid_t pid, int status)
 {
+	struct spawn_exit ex;
 	struct proc *p;
 	struct pool *pl;
-	char how[96], why[128];
+	char how[96], why[256];
 
 	for (p = children; p != NULL && p->pid != pid; p = p->all_next)
 		;
@@ -649,7 +688,15 @@ int pool_reaped(pid_t pid, int status)
 		return 0;
 	pl = p->pool;
 	sup_wait_reason(status, how, sizeof(how));
-	snprintf(why, sizeof(why), "worker %s", how);
+	/* the jail tells a seccomp or memory-cap kill from a crash */
+	spawn_reaped(p->slot, pid, status, &ex);
+	p->slot = NULL;
+	if (ex.violation[0] != '\0') {
+		proc_violation(p, ex.violation);
+		snprintf(why, sizeof(why), "worker %s: %s", how, ex.violation);
+	} else {
+		snprintf(why, sizeof(why), "worker %s", how);
+	}
 	if (p->state != PROC_DEAD)
 		pool_channel_lost(p, why);
 	if (p->stopped || p->why[0] != '\0')
@@ -657,7 +704,7 @@ int pool_reaped(pid_t pid, int status)
 	else
 		log_warnx("worker %s[%d] %s", p->worker, (int)pid, how);
 	if (p->call != NULL)
-		call_lost(p->call, SWITCHYARD__OUTCOME__EXCEPTION, why);
+		call_violated(p->call, ex.outcome, why, ex.violation);
 	startup_failed(p, how);
 	proc_free(p);
 	if (pl != NULL)
@@ -686,7 +733,8 @@ static void pool_check(struct pool *pl, uint64_t now)
 			proc_stop(p, "idle");
 		else if (p->state == PROC_STARTING &&
 		         now - p->started_ms >= START_TIMEOUT_MS)
-			pool_kill(p, "not ready (no HELLO) within 10 s", 1);
+			pool_kill(p, "not ready (no HELLO) within 10 s",
+			          BLAME_WORKER);
 	}
 	if (pl->qhead != NULL)
 		pool_kick(pl);
@@ -694,9 +742,14 @@ static void pool_check(struct pool *pl, uint64_t now)
 
 static void pool_tick(struct ev_loop *loop, void *arg)
 {
+	static unsigned ticks;
 	struct pool *pl;
 
 	(void)arg;
+	if (!spawn_jailed() && ticks++ % INSECURE_NAG_TICKS == 0)
+		log_warnx("INSECURE: --insecure-no-jail: workers run as the "
+		          "supervisor's user, with no namespaces, cgroup or "
+		          "seccomp filter");
 	tick_timer = ev_timer_add(loop, TICK_MS, pool_tick, NULL);
 	if (tick_timer == 0)
 		log_warnx("pool: cannot re-arm the tick timer: out of memory");
@@ -758,6 +811,7 @@ void pool_stats(const struct worker *w, struct pool_stats *st)
 	st->queued = pl->nqueued;
 	st->requests = pl->requests;
 	st->errors = pl->errors;
+	st->violations = pl->violations;
 	for (p = pl->procs; p != NULL; p = p->next) {
 		if (p->state == PROC_DEAD)
 			continue;
@@ -798,6 +852,7 @@ void pool_destroy(struct worker *w)
 	if (pl->next != NULL)
 		pl->next->prev = pl->prev;
 	w->pool = NULL;
+	spawn_tmpl_free(pl->tmpl);
 	free(pl);
 	sup_settle();
 }

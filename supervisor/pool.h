@@ -33,6 +33,18 @@ struct logpipe {
 };
 
 struct call;
+struct spawn_slot;
+
+/* Why pool_kill ends a process. */
+enum pool_blame {
+	BLAME_PLATFORM = 0, /* cancel, out of memory: a call it serves fails
+	                     * as INTERNAL_ERROR */
+	BLAME_WORKER = 1,   /* it misbehaved: logged as a warning, counts
+	                     * towards its pool's backoff, a call it serves
+	                     * fails as EXCEPTION with why as the reason */
+	BLAME_PROTOCOL = 2, /* as BLAME_WORKER, for a broken frame or
+	                     * message: also a `protocol` violation */
+};
 
 struct proc {
 	struct peer peer;          /* fd 3 of the worker */
@@ -40,6 +52,8 @@ struct proc {
 	pid_t pid;
 	enum proc_state state;
 	uint32_t version;          /* number of the version it runs */
+	uid_t uid;                 /* it runs as (its worker's, if jailed) */
+	struct spawn_slot *slot;   /* its cgroup, until reaped; or NULL */
 	char worker[2 * SY_NAME_MAX]; /* "ns/name" */
 	clockid_t cpuclock;        /* its CPU-time clock, if has_cpuclock */
 	int has_cpuclock;
@@ -48,6 +62,7 @@ struct proc {
 	unsigned nsubcalls;
 	struct logpipe out, err;
 	uint64_t started_ms, idle_since_ms;
+	uint64_t spawn_us;         /* ev_clock_us() before the spawn */
 	uint64_t kill_timer;       /* SIGKILL deadline of a stop, or 0 */
 	int stopped;               /* we ended it: its death is expected */
 	int ready_once;            /* it sent HELLO */
@@ -71,13 +86,9 @@ void pool_unqueue(struct call *c);
 void pool_finished(struct proc *p);
 /* HELLO arrived from p. */
 void pool_hello(struct proc *p, const struct sy_frame *f);
-/*
- * Kills p now (SIGKILL). blame: p misbehaved (logged as a warning, counts
- * towards its pool's backoff, a call it serves fails as EXCEPTION with why
- * as the reason); 0 when the platform ended it (cancel, out of memory: a
- * call it serves fails as INTERNAL_ERROR).
+/* Kills p now (SIGKILL), for the reason blame says (see enum pool_blame).
  */
-void pool_kill(struct proc *p, const char *why, int blame);
+void pool_kill(struct proc *p, const char *why, enum pool_blame blame);
 /* p's channel hit end of file or an error: it is dying or broken. */
 void pool_channel_lost(struct proc *p, const char *why);
 /* Adds to pl's request and error counts (pl may be NULL). */

@@ -177,6 +177,78 @@ void registry_free(void)
 	reg_conf = NULL;
 }
 
+static int uid_cmp(const void *a, const void *b)
+{
+	uid_t x = *(const uid_t *)a, y = *(const uid_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The lowest uid of the configured range no worker has: each worker's
+ * files and processes are its own only if no other worker shares its
+ * uid. 0, or -1 with errno (ENOSPC: range exhausted, ENOMEM). */
+static int uid_alloc(uid_t *out)
+{
+	uid_t *used, next = reg_conf->uid_min;
+	size_t i, n = 0;
+
+	if ((used = calloc(reg_n + 1, sizeof(*used))) == NULL)
+		return -1;
+	for (i = 0; i < reg_n; i++) {
+		if (reg_sorted[i]->uid >= reg_conf->uid_min &&
+		    reg_sorted[i]->uid <= reg_conf->uid_max)
+			used[n++] = reg_sorted[i]->uid;
+	}
+	qsort(used, n, sizeof(*used), uid_cmp);
+	for (i = 0; i < n && used[i] <= next; i++) {
+		if (used[i] == next)
+			next++;
+	}
+	free(used);
+	if (next < reg_conf->uid_min || next > reg_conf->uid_max) {
+		errno = ENOSPC;
+		return -1;
+	}
+	*out = next;
+	return 0;
+}
+
+/* Recorded uids must be unique; a worker recorded before uids existed
+ * (uid 0) gets one now. *changed says whether any was given. */
+static int registry_check_uids(int *changed, char *err, size_t errlen)
+{
+	struct worker *w, *o;
+	uid_t uid;
+
+	*changed = 0;
+	for (w = registry_first(); w != NULL; w = registry_next(w)) {
+		for (o = registry_next(w); w->uid != 0 && o != NULL;
+		     o = registry_next(o)) {
+			if (o->uid != w->uid)
+				continue;
+			snprintf(err, errlen, "state %s/deployments.json: uid "
+			         "%u is recorded for both %s/%s and %s/%s",
+			         reg_conf->state_dir, (unsigned)w->uid, w->ns,
+			         w->name, o->ns, o->name);
+			return -1;
+		}
+	}
+	for (w = registry_first(); w != NULL; w = registry_next(w)) {
+		if (w->uid != 0)
+			continue;
+		if (uid_alloc(&uid) == -1) {
+			snprintf(err, errlen, "%s/%s: no uid left in uid_range "
+			         "%u-%u", w->ns, w->name,
+			         (unsigned)reg_conf->uid_min,
+			         (unsigned)reg_conf->uid_max);
+			return -1;
+		}
+		w->uid = uid;
+		*changed = 1;
+	}
+	return 0;
+}
+
 /* The plan each worker's current version names must still be configured:
  * silently serving a worker under another plan would alter a deployment. */
 static int registry_bind_plans(char *err, size_t errlen)
@@ -201,13 +273,23 @@ static int registry_bind_plans(char *err, size_t errlen)
 
 int registry_init(struct sup_config *c, char *err, size_t errlen)
 {
+	char serr[512];
+	int changed;
+
 	reg_conf = c;
 	if (store_load(c->state_dir, err, errlen) == -1 ||
-	    registry_bind_plans(err, errlen) == -1) {
-		registry_free();
-		return -1;
+	    registry_bind_plans(err, errlen) == -1 ||
+	    registry_check_uids(&changed, err, errlen) == -1)
+		goto fail;
+	if (changed && store_save(c->state_dir, serr, sizeof(serr)) == -1) {
+		snprintf(err, errlen, "recording the workers' new uids: %s",
+		         serr);
+		goto fail;
 	}
 	return 0;
+fail:
+	registry_free();
+	return -1;
 }
 
 /* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF), since
@@ -420,14 +502,22 @@ static int deploy_commit(const char *ns, const char *name, struct version *v,
 	size_t old_current = 0;
 	int created = 0, e;
 	char serr[512];
+	uid_t uid;
 
 	if (w == NULL) {
+		if (uid_alloc(&uid) == -1) {
+			snprintf(err, errlen, "deploy %s/%s: %s", ns, name,
+				 errno == ENOSPC ? "no uid left in uid_range"
+						 : strerror(errno));
+			return -1;
+		}
 		if ((w = registry_insert(ns, name)) == NULL) {
 			snprintf(err, errlen, "deploy %s/%s: %s", ns, name,
 				 errno == ENOSPC ? "too many workers deployed"
 						 : strerror(errno));
 			return -1;
 		}
+		w->uid = uid;
 		created = 1;
 	} else {
 		old_current = w->current;

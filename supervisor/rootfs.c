@@ -1,12 +1,15 @@
 /*
- * The worker's root file system (see rootfs.h). The child works relative to
+ * The worker's root file system (see rootfs.h), and what the parent learns
+ * from the executable to build it. The child works relative to
  * its new root (chdir into the tmpfs, then "worker", "tmp", "usr/lib"), so
  * the parent does not have to prepare joined paths.
  */
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
@@ -120,6 +123,200 @@ int rootfs_add_system_libs(struct sy_rootfs *r, char *err, size_t errlen)
 	return 0;
 }
 
+int rootfs_add_file(struct sy_rootfs *r, const char *path, char *err,
+                    size_t errlen)
+{
+	struct sy_rootfs_path *p;
+	struct stat st;
+
+	if (r->npaths == SY_ROOTFS_MAX_PATHS) {
+		snprintf(err, errlen, "rootfs: more than %d paths: %s",
+		         SY_ROOTFS_MAX_PATHS, path);
+		return -1;
+	}
+	p = &r->paths[r->npaths];
+	memset(p, 0, sizeof(*p));
+	if (copy_path(p->path, path, "file", err, errlen) < 0)
+		return -1;
+	if (stat(path, &st) < 0) {
+		snprintf(err, errlen, "rootfs: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "rootfs: %s: not a regular file", path);
+		return -1;
+	}
+	p->file = 1;
+	r->npaths++;
+	return 0;
+}
+
+/* 1 when path is at or under a directory the root already shows. */
+static int covered(const struct sy_rootfs *r, const char *path)
+{
+	const char *d;
+	unsigned int i;
+	size_t n;
+
+	for (i = 0; i < r->npaths; i++) {
+		if (r->paths[i].file)
+			continue;
+		d = r->paths[i].path;
+		n = strlen(d);
+		if (strncmp(path, d, n) == 0 &&
+		    (path[n] == '\0' || path[n] == '/'))
+			return 1;
+	}
+	return 0;
+}
+
+/* Reads exactly n bytes at off. 0, or -1 (errno EIO when short). */
+static int read_at(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t got = pread(fd, buf, n, off);
+
+	if (got >= 0 && (size_t)got != n)
+		errno = EIO;
+	return got == (ssize_t)n ? 0 : -1;
+}
+
+/* The file offset of virtual address va, from the PT_LOAD headers. */
+static int va_to_off(const Elf64_Phdr *ph, unsigned int n, Elf64_Addr va,
+                     off_t *off)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_LOAD && va >= ph[i].p_vaddr &&
+		    va - ph[i].p_vaddr < ph[i].p_filesz) {
+			*off = (off_t)(ph[i].p_offset + (va - ph[i].p_vaddr));
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* DT_RUNPATH (else DT_RPATH) of the dynamic segment dyn, into out; ""
+ * when there is none. */
+static int elf_runpath(int fd, const Elf64_Phdr *ph, unsigned int n,
+                       const Elf64_Phdr *dyn, char *out, size_t size)
+{
+	Elf64_Dyn d[512];
+	Elf64_Addr strtab = 0;
+	Elf64_Xword rp = 0, rpath = 0;
+	size_t i, nd = dyn->p_filesz / sizeof(Elf64_Dyn);
+	off_t off;
+	ssize_t got;
+
+	out[0] = '\0';
+	if (nd > sizeof(d) / sizeof(d[0]))
+		nd = sizeof(d) / sizeof(d[0]);
+	if (read_at(fd, d, nd * sizeof(d[0]), (off_t)dyn->p_offset) < 0)
+		return -1;
+	for (i = 0; i < nd && d[i].d_tag != DT_NULL; i++) {
+		if (d[i].d_tag == DT_STRTAB)
+			strtab = d[i].d_un.d_ptr;
+		else if (d[i].d_tag == DT_RUNPATH)
+			rp = d[i].d_un.d_val + 1;
+		else if (d[i].d_tag == DT_RPATH)
+			rpath = d[i].d_un.d_val + 1;
+	}
+	if (rp == 0)
+		rp = rpath;
+	if (rp == 0 || strtab == 0)
+		return 0;
+	if (va_to_off(ph, n, strtab, &off) < 0) {
+		errno = ENOEXEC;
+		return -1;
+	}
+	got = pread(fd, out, size - 1, off + (off_t)(rp - 1));
+	if (got < 0)
+		return -1;
+	out[got] = '\0';
+	if (strlen(out) == (size_t)got && (size_t)got == size - 1) {
+		errno = ENAMETOOLONG; /* no NUL within the buffer */
+		return -1;
+	}
+	return 0;
+}
+
+/* Shows each absolute directory of a ':'-separated run path. */
+static int add_runpath(struct sy_rootfs *r, char *runpath, char *err,
+                       size_t errlen)
+{
+	char *dir, *save;
+	struct stat st;
+
+	for (dir = strtok_r(runpath, ":", &save); dir != NULL;
+	     dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] != '/' || strchr(dir, '$') != NULL ||
+		    covered(r, dir) || stat(dir, &st) < 0 ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		if (rootfs_add_path(r, dir, err, errlen) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Program headers of a native 64-bit ELF file; *n = 0 for anything else. */
+static int elf_phdrs(int fd, Elf64_Phdr *ph, unsigned int *n)
+{
+	Elf64_Ehdr eh;
+
+	*n = 0;
+	if (read_at(fd, &eh, sizeof(eh), 0) < 0)
+		return errno == EIO ? 0 : -1;
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_phentsize != sizeof(Elf64_Phdr))
+		return 0;
+	if (eh.e_phnum > 64) {
+		errno = ENOEXEC;
+		return -1;
+	}
+	if (read_at(fd, ph, eh.e_phnum * sizeof(*ph), (off_t)eh.e_phoff) < 0)
+		return -1;
+	*n = eh.e_phnum;
+	return 0;
+}
+
+int rootfs_add_exe_needs(struct sy_rootfs *r, const char *exe, int *dynamic,
+                         char *err, size_t errlen)
+{
+	Elf64_Phdr ph[64];
+	const Elf64_Phdr *dyn = NULL;
+	char runpath[SY_ROOTFS_PATH_MAX * 4];
+	unsigned int i, n;
+	int fd, rc;
+
+	*dynamic = 0;
+	if ((fd = open(exe, O_RDONLY | O_CLOEXEC)) < 0 ||
+	    elf_phdrs(fd, ph, &n) < 0)
+		goto fail;
+	for (i = 0; i < n; i++) {
+		if (ph[i].p_type == PT_INTERP)
+			*dynamic = 1;
+		else if (ph[i].p_type == PT_DYNAMIC)
+			dyn = &ph[i];
+	}
+	if (*dynamic && dyn != NULL &&
+	    elf_runpath(fd, ph, n, dyn, runpath, sizeof(runpath)) < 0)
+		goto fail;
+	close(fd);
+	if (!*dynamic)
+		return 0;
+	if ((rc = rootfs_add_system_libs(r, err, errlen)) == 0 && dyn != NULL)
+		rc = add_runpath(r, runpath, err, errlen);
+	return rc;
+fail:
+	snprintf(err, errlen, "rootfs: inspecting %s: %s", exe,
+	         strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
 /* mkdir -p of the parents of rel ("usr/lib" creates "usr"), in place on a
  * stack copy. */
 static int mkdir_parents(const char *rel)
@@ -162,10 +359,18 @@ static int add_worker(const struct sy_rootfs *r, const char **what)
 static int add_path(const struct sy_rootfs_path *p, const char **what)
 {
 	const char *rel = p->path + 1;
+	int fd;
 
 	*what = "mkdir for a path";
 	if (mkdir_parents(rel) < 0)
 		return -1;
+	if (p->file) {
+		*what = "create a file's mount point";
+		if ((fd = open(rel, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
+			return -1;
+		close(fd);
+		return bind_ro(p->path, rel, what);
+	}
 	if (p->symlink[0] != '\0') {
 		*what = "symlink";
 		return symlink(p->symlink, rel);
@@ -236,9 +441,12 @@ int rootfs_enter(const struct sy_rootfs *r, const char **what)
 	if (add_worker(r, what) < 0)
 		return -1;
 	for (i = 0; i < r->npaths; i++)
-		if (add_path(&r->paths[i], what) < 0)
+		if (!r->paths[i].file && add_path(&r->paths[i], what) < 0)
 			return -1;
 	if (r->tmp_opts[0] != '\0' && add_tmp(r, what) < 0)
 		return -1;
+	for (i = 0; i < r->npaths; i++)
+		if (r->paths[i].file && add_path(&r->paths[i], what) < 0)
+			return -1;
 	return pivot(what);
 }

@@ -769,3 +769,25 @@ int seccomp_apply_self(const struct sy_seccomp *s, struct sock_filter *scratch,
 	prog.filter = scratch;
 	return load(&prog);
 }
+
+const char *seccomp_syscall_name(uint32_t arch, long nr, char *buf,
+                                 size_t size)
+{
+	const char *abi = "";
+	char *name;
+
+	/* x32 calls come with the x86-64 audit arch and the x32 bit */
+	if (arch == SCMP_ARCH_X86_64 && (nr & 0x40000000)) {
+		arch = SCMP_ARCH_X32;
+		abi = ", x32 ABI";
+	} else if (arch == SCMP_ARCH_X86) {
+		abi = ", i386 ABI";
+	} else if (arch != seccomp_arch_native()) {
+		abi = ", foreign ABI";
+	}
+	name = nr >= 0 && nr <= INT_MAX
+	           ? seccomp_syscall_resolve_num_arch(arch, (int)nr) : NULL;
+	snprintf(buf, size, "%s(%ld%s)", name != NULL ? name : "?", nr, abi);
+	free(name);
+	return buf;
+}

@@ -31,6 +31,7 @@
 #endif
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/filter.h>
@@ -71,5 +72,14 @@ int seccomp_apply(const struct sy_seccomp *s);
  */
 int seccomp_apply_self(const struct sy_seccomp *s, struct sock_filter *scratch,
                        size_t nscratch);
+
+/*
+ * Parent: names syscall nr of audit architecture arch (AUDIT_ARCH_*, as the
+ * kernel's audit records give it) for a message: "ptrace(101)",
+ * "getpid(20, i386 ABI)", "getpid(1073741863, x32 ABI)", "?(999)" when
+ * libseccomp does not know it. Written to buf, which is returned.
+ */
+const char *seccomp_syscall_name(uint32_t arch, long nr, char *buf,
+                                 size_t size);
 
 #endif

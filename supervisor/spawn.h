@@ -1,38 +1,94 @@
 /*
- * Starting one worker process (spawn.c). The child's set-up is an ordered
- * list of steps; a step that fails reports "step N (name) failed: error"
- * back over a close-on-exec pipe before the child exits, so the parent knows
- * exactly what went wrong instead of guessing from an exit status.
+ * Starting one worker process in its jail (spawn.c), and learning how it
+ * ended. The supervisor prepares everything that may allocate or fail
+ * cleanly (the root, the limits, the compiled seccomp profile, the
+ * process's cgroup, the executable's descriptor); the child then runs
+ * jail.c's ordered list of steps. A step that fails reports "step N (name)
+ * failed: error" back over a close-on-exec pipe before the child exits, so
+ * the parent knows exactly what went wrong instead of guessing from an exit
+ * status.
  */
 #ifndef SY_SPAWN_H
 #define SY_SPAWN_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
+#include "supervisor.h"
+#include "switchyard.pb-c.h"
+
+struct spawn_opts {
+	int jail;      /* 0: --insecure-no-jail (workers run as we do) */
+	int cgroups;   /* 0: --no-cgroups (no memory, CPU or pids caps) */
+};
+
+/*
+ * Sets up what every spawn shares: the cgroup root "switchyard-<pid>", the
+ * directory the roots are mounted on (run_dir/jail-root), the seccomp
+ * profile of every plan (compiled now, so a missing or broken one stops the
+ * start, naming the file), and /dev/kmsg, where the kernel reports which
+ * syscall a seccomp kill was for. 0, or -1 with err.
+ */
+int spawn_init(const struct sup_config *conf, const struct spawn_opts *o,
+               char *err, size_t errlen);
+/* Removes the cgroups and the root directory; every worker must have been
+ * reaped. Safe to call when spawn_init failed or never ran. */
+void spawn_fini(void);
+/* 1 when workers are jailed (not --insecure-no-jail). */
+int spawn_jailed(void);
+
+/* What every spawn of one version under one plan shares (its root, limits
+ * and profile): built at the first spawn, kept by the worker's pool. */
+struct spawn_tmpl;
+void spawn_tmpl_free(struct spawn_tmpl *t);
+
+/* One process's cgroup, reused by the next process of the same worker once
+ * this one has been reaped. */
+struct spawn_slot;
+
 struct spawn_req {
-	const char *worker;   /* "ns/name", for SWITCHYARD_WORKER and errors */
-	const char *exe;      /* absolute path of the executable */
-	char *const *env;     /* "K=V" strings of the version */
-	size_t nenv;
+	const char *worker;           /* "ns/name", for SWITCHYARD_WORKER */
+	const struct version *version;
+	const struct plan *plan;
+	uid_t uid;                    /* the worker's uid and gid */
+	int dispatch;                 /* the platform's dispatch worker: it
+	                               * is shown the files its environment
+	                               * names (HOSTMAP_FILE=/abs/path) */
+	struct spawn_tmpl **tmpl;     /* the pool's cache (NULL at first) */
 };
 
 struct spawn_res {
 	pid_t pid;
 	int sock;             /* our end of the worker's fd 3 (cloexec) */
 	int out, err;         /* read ends of its stdout and stderr (cloexec) */
+	struct spawn_slot *slot; /* for spawn_reaped; NULL without cgroups */
 };
 
 /*
  * Starts the worker and waits until it has exec'd. Returns 0 and fills res,
- * or -1 with the reason in err ("step 5 (execve) failed: No such file or
- * directory"), not naming the worker; the failed child has been reaped.
+ * or -1 with the reason in err ("step 6 (rootfs) failed: Operation not
+ * permitted", "seccomp profile ...: No such file or directory"), not naming
+ * the worker; the failed child has been reaped.
  */
 int spawn_worker(const struct spawn_req *req, struct spawn_res *res,
                  char *err, size_t errlen);
 
+/* How a reaped worker process ended, as far as its jail can tell. */
+struct spawn_exit {
+	Switchyard__Outcome outcome; /* EXCEEDED_MEMORY if its memory cap
+	                              * killed it, else EXCEPTION */
+	char violation[128];         /* "syscall ptrace(101)", "seccomp
+	                              * (syscall unknown)", "memory cap 128
+	                              * MiB", or "" */
+};
+/* The process of slot (may be NULL) was reaped with status: classifies its
+ * end and hands the slot to the next process. */
+void spawn_reaped(struct spawn_slot *slot, pid_t pid, int status,
+                  struct spawn_exit *ex);
+
 /* Resets signal dispositions and the mask a child inherits; used by the
- * router's start too. 0 or -1. */
+ * router's start. 0 or -1. */
 int spawn_reset_signals(void);
 
 #endif

@@ -265,6 +265,7 @@ static json_t *worker_json(const struct worker *w)
 	}
 	if (json_add(o, "ns", json_string(w->ns)) == -1 ||
 	    json_add(o, "name", json_string(w->name)) == -1 ||
+	    json_add(o, "uid", json_integer(w->uid)) == -1 ||
 	    json_add(o, "current", json_integer(worker_version(w)->number)))
 		goto fail;
 	if (json_object_set_new(o, "versions", vers) == -1) {
@@ -539,24 +540,30 @@ static int load_versions(struct load_ctx *lc, struct worker *w, json_t *vers,
 static int load_worker(struct load_ctx *lc, json_t *wj, size_t idx)
 {
 	const char *ns, *name;
-	json_int_t current;
+	json_int_t current, uid = 0;
 	struct worker *w;
 	json_error_t je;
 	json_t *vers;
 
-	if (json_unpack_ex(wj, &je, JSON_STRICT, "{s:s, s:s, s:I, s:o}", "ns",
-			   &ns, "name", &name, "current", &current, "versions",
-			   &vers) == -1)
+	/* "uid" is missing from files written before workers had their own:
+	 * registry_init gives them one. */
+	if (json_unpack_ex(wj, &je, JSON_STRICT, "{s:s, s:s, s?I, s:I, s:o}",
+			   "ns", &ns, "name", &name, "uid", &uid, "current",
+			   &current, "versions", &vers) == -1)
 		return load_fail(lc, "workers[%zu]: %s", idx, je.text);
 	if (!sy_valid_name(ns) || !sy_valid_name(name))
 		return load_fail(lc,
 				 "workers[%zu]: invalid name \"%.63s/%.63s\"",
 				 idx, ns, name);
+	if (uid < 0 || uid >= (json_int_t)UINT32_MAX)
+		return load_fail(lc, "%s/%s: invalid uid %lld", ns, name,
+				 (long long)uid);
 	if ((w = registry_insert(ns, name)) == NULL)
 		return load_fail(lc, "%s/%s: %s", ns, name,
 				 errno == EEXIST   ? "listed twice"
 				 : errno == ENOSPC ? "too many workers"
 						   : strerror(errno));
+	w->uid = (uid_t)uid;
 	return load_versions(lc, w, vers, current);
 }
 

@@ -21,6 +21,15 @@ struct plan {
 	uint32_t queue;            /* waiting requests per worker */
 	uint32_t queue_timeout_ms; /* longest wait for a process */
 	uint32_t idle_timeout_s;   /* stop a process idle this long */
+	/* The jail of each process (every one has its own cgroup): */
+	uint32_t memory_mb;        /* memory cap, MiB (default 128) */
+	uint32_t cpu_pct;          /* CPU share, 100 = one CPU (default 100) */
+	uint32_t pids;             /* processes and threads (default 32) */
+	uint32_t tmp_mb;           /* size of its /tmp, MiB; 0 = none (16) */
+	uint32_t nofile;           /* open descriptors (default 256) */
+	char seccomp[SY_NAME_MAX]; /* profile: seccomp_dir/NAME.policy, and
+	                            * NAME-dynamic.policy for dynamically
+	                            * linked executables (default "worker") */
 };
 
 /* A [deploy NS/NAME] section: deployed at start when the file's content
@@ -43,6 +52,10 @@ struct sup_config {
 	char *router_path;     /* switchyard-router executable; default: next
 	                        * to the supervisor's own executable */
 	int log_level;         /* SY_LOG_* */
+	uid_t uid_min, uid_max; /* workers' uids (and gids), one per worker;
+	                        * default 100000-165535, never 0 */
+	char *seccomp_dir;     /* profiles; default: policies/seccomp next to
+	                        * the build dir, else /etc/switchyard/seccomp */
 	/* [router] */
 	uint64_t max_header_bytes, max_body_bytes;
 	uint32_t header_timeout_ms, idle_timeout_ms, max_connections;
@@ -79,6 +92,8 @@ struct worker {
 	size_t nversions;
 	size_t current;               /* index of the version serving requests */
 	const struct plan *plan;      /* of the current version */
+	uid_t uid;                    /* its processes' uid and gid, from
+	                               * uid_range; recorded, never shared */
 	struct pool *pool;            /* NULL until first use */
 	struct worker *next;          /* registry's list */
 };
@@ -130,6 +145,7 @@ struct pool_stats {
 	uint32_t live, busy, queued;
 	uint64_t requests, errors;
 	uint64_t started_ms; /* monotonic ms the oldest live process started, 0 */
+	uint64_t violations; /* platform rules broken (seccomp, memory, protocol) */
 	pid_t pids[64];
 	uint32_t npids;
 };
