@@ -37,12 +37,13 @@ GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
-	router/upstream.c router/response.c router/privdrop.c
+	router/upstream.c router/response.c router/privdrop.c router/sandbox.c
 SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
 	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
-	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c
+	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
+	supervisor/sandbox.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
@@ -113,8 +114,12 @@ $(call obj,$(ROUTER_SRCS)): CFLAGS_ALL += -I$(LLHTTP_INC) -Irouter
 $(call obj,$(SUPERVISOR_SRCS)): CFLAGS_ALL += -Isupervisor
 $(call obj,$(CTL_SRCS)): CFLAGS_ALL += -Ictl
 
-$(B)/switchyard-router: $(ROUTER_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c inih)
+# The router's seccomp filter: the supervisor's profile compiler and choice
+# of profile variant (supervisor/seccomp.c, supervisor/sandbox.c).
+ROUTER_SANDBOX_OBJS = $(B)/obj/supervisor/sandbox.o $(B)/obj/supervisor/seccomp.o
+$(B)/switchyard-router: $(ROUTER_OBJS) $(ROUTER_SANDBOX_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ \
+		$(shell pkg-config --libs libprotobuf-c inih libseccomp)
 
 $(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs $(PKGS))

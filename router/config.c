@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "router.h"
+#include "sandbox.h"
 #include "util.h"
 
 enum {
@@ -19,6 +20,7 @@ enum {
 	OPT_IDLE_TIMEOUT,
 	OPT_MAX_CONN,
 	OPT_LOG_LEVEL,
+	OPT_SECCOMP_POLICY,
 	OPT_HELP
 };
 
@@ -32,6 +34,7 @@ static const struct option longopts[] = {
 	{ "idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT },
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+	{ "seccomp-policy", required_argument, NULL, OPT_SECCOMP_POLICY },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -44,7 +47,8 @@ void config_usage(const char *prog)
 	        "    [--max-body-bytes N]\n"
 	        "    [--header-timeout-ms N] [--idle-timeout-ms N]\n"
 	        "    [--max-connections N]\n"
-	        "    [--log-level debug|info|warn|error]\n",
+	        "    [--log-level debug|info|warn|error]\n"
+	        "    [--seccomp-policy PATH]\n",
 	        prog);
 }
 
@@ -58,6 +62,7 @@ static void config_defaults(struct router_config *cfg)
 	cfg->idle_timeout_ms = 60000;
 	cfg->max_connections = 1024;
 	cfg->log_level = SY_LOG_INFO;
+	sandbox_router_policy(NULL);
 }
 
 static int parse_level(const char *s, int *level)
@@ -141,6 +146,10 @@ static int config_option(struct router_config *cfg, int ch, const char *arg,
 			return 0;
 		snprintf(err, errlen, "--log-level: unknown level: %s", arg);
 		return -1;
+	case OPT_SECCOMP_POLICY:
+		/* Read as root before the drop: permissions do not matter. */
+		sandbox_router_policy(arg);
+		return 0;
 	default:
 		snprintf(err, errlen, "unknown option");
 		return -1;

@@ -1,9 +1,10 @@
 /*
  * switchyard-router: the unprivileged HTTP/1.1 front end. It is started by
  * the supervisor with the supervisor channel on fd 3 and already-listening
- * sockets on fds 4.., drops privileges first thing, and forwards every
- * request to the supervisor as frames. It exits when the supervisor goes
- * away or on SIGTERM/SIGINT.
+ * sockets on fds 4.., drops privileges first thing, loads its seccomp
+ * filter once set up (sandbox.c), and forwards every request to the
+ * supervisor as frames. It exits when the supervisor goes away or on
+ * SIGTERM/SIGINT.
  */
 #include <errno.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 
 #include "log.h"
 #include "router.h"
+#include "sandbox.h"
 
 /* Descriptors besides client connections: channel, listeners, signalfd,
  * epoll, and those still being closed. */
@@ -104,6 +106,7 @@ int main(int argc, char *argv[])
 		return 2;
 	}
 	log_setlevel(cfg->log_level);
+	sandbox_router_prepare();
 	privdrop(cfg->user);
 	sigfd = signals_setup();
 	if ((router.loop = ev_new(fd_budget())) == NULL)
@@ -117,6 +120,7 @@ int main(int argc, char *argv[])
 		fatal("signalfd: epoll_ctl");
 	log_info("serving %zu listening sockets, at most %llu connections",
 	         cfg->nlisten, (unsigned long long)cfg->max_connections);
+	sandbox_router_apply();
 	if (ev_run(router.loop) < 0)
 		fatal("event loop: epoll_wait");
 	conn_cleanup();

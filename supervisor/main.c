@@ -24,6 +24,7 @@
 #include "main.h"
 #include "pool.h"
 #include "routerproc.h"
+#include "sandbox.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
@@ -280,6 +281,23 @@ static void check_privileges(const struct spawn_opts *o)
 		          "CPU or process caps; only their rlimits bound them");
 }
 
+/*
+ * Start-up is over (the listening sockets are open and the router has
+ * them): from here on the supervisor gives up what it never needs.
+ * Workers inherit the filter under their own.
+ */
+static void sandbox(void)
+{
+	char policy[4096], loaded[4096], err[1024];
+
+	snprintf(policy, sizeof(policy), "%s/supervisor.policy",
+	         sup_conf->seccomp_dir);
+	if (sandbox_supervisor(policy, err, sizeof(err)) == -1)
+		fatalx("sandbox: %s", err);
+	sandbox_profile_path(policy, loaded, sizeof(loaded));
+	log_info("seccomp profile %s loaded", loaded);
+}
+
 static void start(const struct spawn_opts *o)
 {
 	char err[512];
@@ -372,15 +390,7 @@ int main(int argc, char **argv)
 	if (signals_block() == -1)
 		fatal("signals");
 	start(&so);
-	/*
-	 * Start-up is over: everything that needs privileges beyond running
-	 * the jail is done. The supervisor's own seccomp filter goes here
-	 * (supervisor/sandbox.c):
-	 *     if (sandbox_supervisor(err, sizeof(err)) == -1)
-	 *             fatalx("sandbox: %s", err);
-	 * Workers inherit it under their own, so it must allow every call of
-	 * jail.c's child steps and of the workers' profiles.
-	 */
+	sandbox();
 	log_info("ready (config %s, control socket %s, workers %s)",
 	         sup_conf->path, sup_conf->control_socket,
 	         so.jail ? "jailed" : "NOT JAILED (INSECURE)");

@@ -137,13 +137,17 @@ static const char *level_name(int level)
 /* argv and the strings its numbers live in, in one allocation. */
 static char **make_argv(const struct sup_config *c, size_t n)
 {
-	size_t nargs = 3 + 2 * n + 14 + 1, i, k = 0, s = 0;
-	char **argv, (*num)[24];
+	size_t nargs = 3 + 2 * n + 16 + 1, i, k = 0, s = 0;
+	size_t plen = strlen(c->seccomp_dir) + sizeof("/router.policy");
+	char **argv, (*num)[24], *policy;
 
-	argv = calloc(1, nargs * sizeof(*argv) + (n + 6) * sizeof(*num));
+	argv = calloc(1, nargs * sizeof(*argv) + (n + 6) * sizeof(*num) +
+	              plen);
 	if (argv == NULL)
 		return NULL;
 	num = (char (*)[24])(argv + nargs);
+	policy = (char *)(num + n + 6);
+	snprintf(policy, plen, "%s/router.policy", c->seccomp_dir);
 #define NUM(v) (snprintf(num[s], sizeof(num[s]), "%llu", \
                          (unsigned long long)(v)), num[s++])
 	argv[k++] = c->router_path;
@@ -167,6 +171,8 @@ static char **make_argv(const struct sup_config *c, size_t n)
 	argv[k++] = NUM(c->max_connections);
 	argv[k++] = (char *)"--log-level";
 	argv[k++] = (char *)level_name(c->log_level);
+	argv[k++] = (char *)"--seccomp-policy";
+	argv[k++] = policy;
 #undef NUM
 	return argv;
 }
@@ -298,6 +304,9 @@ int routerproc_reaped(pid_t pid, int status)
 	if (!sup_stopping()) {
 		log_warnx("router %s unexpectedly; stopping the platform", how);
 		sup_shutdown(1);
+	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		/* e.g. SIGSYS from its seccomp profile, or a sanitizer report */
+		log_warnx("router %s while stopping", how);
 	} else {
 		log_debug("router %s", how);
 	}

@@ -91,6 +91,8 @@ struct policy {
 	struct rule *rules;
 	size_t nrules, cap;
 	int uses_pid;
+	int default_allow;     /* "@default allow": a deny-list */
+	int seen_default;
 	char *err;
 	size_t errlen;
 };
@@ -350,7 +352,7 @@ static int parse_action(struct policy *p, struct rule *r, char **tok,
 	if (++*i < ntok)
 		return perr(p, r->lineno, "unexpected '%s' after the action",
 		            tok[*i]);
-	if (r->act == ACT_KILL && r->ncond > 0)
+	if (r->act == ACT_KILL && r->ncond > 0 && !p->default_allow)
 		return perr(p, r->lineno, "kill takes no conditions (kill is "
 		            "the default action)");
 	return 0;
@@ -381,14 +383,35 @@ static int parse_rule(struct policy *p, struct rule *r, char **tok,
 		return perr(p, r->lineno, "unknown syscall '%s' on this host",
 		            r->name);
 	r->act = ACT_ALLOW;
-	while (i < ntok) {
-		if (is_action_token(tok[i]))
-			return parse_action(p, r, tok, ntok, &i);
+	while (i < ntok && !is_action_token(tok[i])) {
 		if (r->ncond == MAX_ARGS)
 			return perr(p, r->lineno, "too many conditions");
 		if (parse_cond(p, r, tok, ntok, &i) < 0)
 			return -1;
 	}
+	if (i < ntok && parse_action(p, r, tok, ntok, &i) < 0)
+		return -1;
+	/* In a deny-list a bare name is almost surely meant as a denial. */
+	if (p->default_allow && r->act == ACT_ALLOW)
+		return perr(p, r->lineno, "%s: allow is this profile's default "
+		            "action; write kill or errno E", r->name);
+	return 0;
+}
+
+/* "@default allow|kill": before any syscall line, at most once. */
+static int parse_directive(struct policy *p, unsigned int ln, char **tok,
+                           size_t ntok)
+{
+	if (strcmp(tok[0], "@default") != 0)
+		return perr(p, ln, "unknown directive '%s'", tok[0]);
+	if (ntok != 2 || (strcmp(tok[1], "allow") != 0 &&
+	                  strcmp(tok[1], "kill") != 0))
+		return perr(p, ln, "@default takes allow or kill");
+	if (p->seen_default || p->nrules > 0)
+		return perr(p, ln, "@default must come once, before every "
+		            "syscall line");
+	p->seen_default = 1;
+	p->default_allow = strcmp(tok[1], "allow") == 0;
 	return 0;
 }
 
@@ -471,6 +494,8 @@ static int parse_file(struct policy *p)
 			rc = perr(p, lineno, "more than %d words", MAX_TOKENS);
 		else if (n == 0)
 			continue;
+		else if (tok[0][0] == '@')
+			rc = parse_directive(p, lineno, tok, (size_t)n);
 		else if ((r = rule_new(p, lineno)) == NULL)
 			rc = perr(p, lineno, "%s", strerror(errno));
 		else if (parse_rule(p, r, tok, (size_t)n) < 0 ||
@@ -482,8 +507,9 @@ static int parse_file(struct policy *p)
 	free(line);
 	fclose(f);
 	if (rc == 0 && p->nrules == 0)
-		rc = perr(p, 0, "no syscalls: a profile that allows nothing "
-		          "cannot even exec");
+		rc = perr(p, 0, p->default_allow ? "no syscalls: a deny-list "
+		          "that denies nothing" : "no syscalls: a profile that "
+		          "allows nothing cannot even exec");
 	return rc;
 }
 
@@ -525,8 +551,14 @@ static struct scmp_arg_cmp cmp_of(const struct cond *c, unsigned int k,
 
 static uint32_t action_of(const struct rule *r)
 {
-	return r->act == ACT_ERRNO ? SCMP_ACT_ERRNO((uint32_t)r->errnum)
-	                           : SCMP_ACT_ALLOW;
+	switch (r->act) {
+	case ACT_ERRNO:
+		return SCMP_ACT_ERRNO((uint32_t)r->errnum);
+	case ACT_KILL:
+		return SCMP_ACT_KILL_PROCESS;
+	default:
+		return SCMP_ACT_ALLOW;
+	}
 }
 
 /* Adds r: one libseccomp rule, or one per value of its `in` condition. */
@@ -537,7 +569,7 @@ static int add_rule(struct policy *p, scmp_filter_ctx ctx,
 	unsigned int i, k, nalt = 1, in = MAX_ARGS;
 	int rc;
 
-	if (r->act == ACT_KILL)
+	if (r->act == ACT_KILL && !p->default_allow)
 		return 0; /* the default action; the line documents intent */
 	for (i = 0; i < r->ncond; i++) {
 		if (r->cond[i].op != OP_IN32)
@@ -587,7 +619,9 @@ static scmp_filter_ctx build(struct policy *p, pid_t self_pid)
 	size_t i;
 	int rc;
 
-	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
+	ctx = seccomp_init(p->default_allow ? SCMP_ACT_ALLOW
+	                                    : SCMP_ACT_KILL_PROCESS);
+	if (ctx == NULL) {
 		perr(p, 0, "seccomp_init failed");
 		return NULL;
 	}

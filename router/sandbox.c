@@ -1,0 +1,52 @@
+/*
+ * The router's seccomp filter. The profile compiler and the choice of the
+ * sanitizer variant are the supervisor's (supervisor/seccomp.c,
+ * supervisor/sandbox.c): this file only decides when.
+ */
+#include <stddef.h>
+#include <unistd.h>
+
+#include "../supervisor/sandbox.h"
+#include "../supervisor/seccomp.h"
+#include "log.h"
+#include "sandbox.h"
+
+static const char *policy;
+static char path[4096];
+static struct sy_seccomp *filter;
+
+void sandbox_router_policy(const char *p)
+{
+	policy = p;
+}
+
+void sandbox_router_prepare(void)
+{
+	char err[512];
+
+	if (policy == NULL) {
+		log_warnx("no --seccomp-policy given: running without a "
+		          "seccomp filter");
+		return;
+	}
+	if (sandbox_profile_path(policy, path, sizeof(path)) < 0)
+		fatalx("seccomp profile %s: path too long", policy);
+	/* The router never forks: its own pid is known now. */
+	filter = seccomp_compile(path, getpid(), err, sizeof(err));
+	if (filter == NULL)
+		fatalx("seccomp profile: %s", err);
+}
+
+void sandbox_router_apply(void)
+{
+	size_t len;
+
+	if (filter == NULL)
+		return;
+	len = seccomp_len(filter);
+	if (seccomp_apply(filter) < 0)
+		fatal("seccomp profile %s: cannot load", path);
+	seccomp_free(filter);
+	filter = NULL;
+	log_info("seccomp profile %s loaded (%zu instructions)", path, len);
+}
