@@ -28,6 +28,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 BUILD = Path(os.environ.get("SY_BUILD", REPO / "build")).resolve()
 EXAMPLES = BUILD / "examples"
+HOSTILE = BUILD / "hostile"   # tests/hostile/*.c, for test_jail.py
 TENANTS = ("alice", "bob", "echo", "crash", "hello")
 START_TIMEOUT = 20.0   # seconds until the platform must be serving
 STOP_TIMEOUT = 15.0    # seconds until SIGTERM must have stopped it
@@ -49,7 +50,9 @@ DEFAULT_ROUTER = {
     "max_connections": "1024",
 }
 
-# instances, queue, queue_timeout_ms, idle_timeout_s
+# instances, queue, queue_timeout_ms, idle_timeout_s[, {other key: value}]
+# (the optional dict holds the jail's keys: memory_mb, cpu_pct, pids,
+# tmp_mb, nofile, seccomp)
 DEFAULT_PLANS = {
     "default": (2, 256, 10000, 60),
     "small": (1, 1, 300, 60),
@@ -65,10 +68,6 @@ def free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def is_sanitized_build():
-    return BUILD.name.endswith("-san")
 
 
 def _proc_stat(pid):
@@ -163,10 +162,13 @@ class Platform:
             "[router]",
         ]
         lines += [f"{k} = {v}" for k, v in self.router.items()]
-        for name, (inst, queue, qtimeout, idle) in self.plans.items():
+        for name, plan in self.plans.items():
+            inst, queue, qtimeout, idle = plan[:4]
             lines += ["", f"[plan.{name}]", f"instances = {inst}",
                       f"queue = {queue}", f"queue_timeout_ms = {qtimeout}",
                       f"idle_timeout_s = {idle}"]
+            lines += [f"{k} = {v}" for k, v in
+                      (plan[4] if len(plan) > 4 else {}).items()]
         if with_deploys:
             for worker, (exe, plan, env) in self.deploys.items():
                 lines += ["", f"[deploy {worker}]", f"exe = {exe}",

@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 
-from conftest import BUILD, REPO, is_sanitized_build
+from conftest import BUILD, REPO
 
 README = REPO / "README.md"
 DEMO_INI = REPO / "examples" / "demo.ini"
@@ -120,19 +120,6 @@ def test_readme_demo_and_ctrl_c(make_platform):
 
 # ---- "Write your first worker" ----
 
-def compiler_dir(tmp_path):
-    """With a sanitizer build, libworkershim needs the sanitizer runtime in
-    the program too: cc gets the flags the build used, nothing else."""
-    d = tmp_path / "cc"
-    d.mkdir()
-    if is_sanitized_build():
-        cc = d / "cc"
-        cc.write_text('#!/bin/sh\nexec /usr/bin/cc '
-                      '-fsanitize=address,undefined "$@"\n')
-        cc.chmod(0o755)
-    return d
-
-
 def test_write_your_first_worker(platform, tmp_path):
     repo = tmp_path / "checkout"
     repo.mkdir()
@@ -155,7 +142,6 @@ def test_write_your_first_worker(platform, tmp_path):
     env = dict(os.environ)
     env.pop("SWITCHYARD_SOCKET", None)
     env.pop("PKG_CONFIG_PATH", None)
-    env["PATH"] = f"{compiler_dir(tmp_path)}:{env['PATH']}"
     results, stderr = run_session(cmds, repo, env)
     check_results(cmds, results, stderr)
     assert platform.workers()["tenants/greet"]["version"] == 1
