@@ -440,13 +440,13 @@ int rootfs_enter(const struct sy_rootfs *r, const char **what)
 		return -1;
 	if (add_worker(r, what) < 0)
 		return -1;
-	for (i = 0; i < r->npaths; i++)
-		if (!r->paths[i].file && add_path(&r->paths[i], what) < 0)
-			return -1;
+	/* /tmp first: a library dir or file that lives under the host's /tmp
+	 * (a build tree there) is then bound on top of the private /tmp
+	 * instead of colliding with its mount point. */
 	if (r->tmp_opts[0] != '\0' && add_tmp(r, what) < 0)
 		return -1;
 	for (i = 0; i < r->npaths; i++)
-		if (r->paths[i].file && add_path(&r->paths[i], what) < 0)
+		if (add_path(&r->paths[i], what) < 0)
 			return -1;
 	return pivot(what);
 }
