@@ -73,6 +73,26 @@ int rootfs_prepare(struct sy_rootfs *r, const char *root_dir,
 	return 0;
 }
 
+/* The next free entry, cleared and holding path; counted only once the
+ * caller has checked what is there. */
+static struct sy_rootfs_path *next_path(struct sy_rootfs *r, const char *path,
+                                        const char *what, char *err,
+                                        size_t errlen)
+{
+	struct sy_rootfs_path *p;
+
+	if (r->npaths == SY_ROOTFS_MAX_PATHS) {
+		snprintf(err, errlen, "rootfs: more than %d paths: %s",
+		         SY_ROOTFS_MAX_PATHS, path);
+		return NULL;
+	}
+	p = &r->paths[r->npaths];
+	memset(p, 0, sizeof(*p));
+	if (copy_path(p->path, path, what, err, errlen) < 0)
+		return NULL;
+	return p;
+}
+
 int rootfs_add_path(struct sy_rootfs *r, const char *path, char *err,
                     size_t errlen)
 {
@@ -80,14 +100,7 @@ int rootfs_add_path(struct sy_rootfs *r, const char *path, char *err,
 	struct stat st;
 	ssize_t n;
 
-	if (r->npaths == SY_ROOTFS_MAX_PATHS) {
-		snprintf(err, errlen, "rootfs: more than %d paths: %s",
-		         SY_ROOTFS_MAX_PATHS, path);
-		return -1;
-	}
-	p = &r->paths[r->npaths];
-	memset(p, 0, sizeof(*p));
-	if (copy_path(p->path, path, "path", err, errlen) < 0)
+	if ((p = next_path(r, path, "path", err, errlen)) == NULL)
 		return -1;
 	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
@@ -129,14 +142,7 @@ int rootfs_add_file(struct sy_rootfs *r, const char *path, char *err,
 	struct sy_rootfs_path *p;
 	struct stat st;
 
-	if (r->npaths == SY_ROOTFS_MAX_PATHS) {
-		snprintf(err, errlen, "rootfs: more than %d paths: %s",
-		         SY_ROOTFS_MAX_PATHS, path);
-		return -1;
-	}
-	p = &r->paths[r->npaths];
-	memset(p, 0, sizeof(*p));
-	if (copy_path(p->path, path, "file", err, errlen) < 0)
+	if ((p = next_path(r, path, "file", err, errlen)) == NULL)
 		return -1;
 	if (stat(path, &st) < 0) {
 		snprintf(err, errlen, "rootfs: %s: %s", path, strerror(errno));
