@@ -43,12 +43,12 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
-	supervisor/sandbox.c
+	supervisor/sandbox.c supervisor/limits.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c
-EXAMPLES = hello alice bob echo crash dispatcher
+EXAMPLES = hello alice bob echo crash dispatcher limits
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

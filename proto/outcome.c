@@ -13,6 +13,8 @@ static const char *const names[] = {
 	[SWITCHYARD__OUTCOME__CANCELED] = "canceled",
 	[SWITCHYARD__OUTCOME__LOAD_SHED] = "loadShed",
 	[SWITCHYARD__OUTCOME__INTERNAL_ERROR] = "internalError",
+	[SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS] = "tooManySubrequests",
+	[SWITCHYARD__OUTCOME__DENIED] = "denied",
 };
 
 const char *sy_outcome_name(Switchyard__Outcome o)
@@ -33,7 +35,10 @@ int sy_outcome_status(Switchyard__Outcome o)
 	case SWITCHYARD__OUTCOME__EXCEEDED_MEMORY:
 	case SWITCHYARD__OUTCOME__EXCEEDED_WALL_TIME:
 	case SWITCHYARD__OUTCOME__LOAD_SHED:
+	case SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS:
 		return 503;
+	case SWITCHYARD__OUTCOME__DENIED:
+		return 403;
 	case SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND:
 		return 404;
 	case SWITCHYARD__OUTCOME__CANCELED:

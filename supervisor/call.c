@@ -5,7 +5,9 @@
  * Request and body frames are relayed as they came, with only the stream id
  * rewritten; only the small Response is unpacked and re-packed, because the
  * supervisor fills in the outcome, the worker's name and its CPU and wall
- * time. A subrequest's Request is unpacked just to learn its target.
+ * time. A Request from the router gets the call's limits appended as its
+ * `limits` field (limits.c); a subrequest's Request is unpacked to learn
+ * its target and the limits asked, and re-packed with the call's limits.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include <time.h>
 
 #include "call.h"
+#include "reqlimits.h"
 #include "log.h"
 #include "main.h"
 #include "outcome.h"
@@ -200,6 +203,7 @@ void call_collect(void)
 
 static void unbind(struct call *c)
 {
+	limits_stop(c);
 	if (c->proc != NULL)
 		c->proc->call = NULL;
 	c->proc = NULL;
@@ -245,10 +249,19 @@ static void answer_error(struct call *c, Switchyard__Outcome o,
 		return;
 	log_debug("call %s: %s: %s", worker, sy_outcome_name(o), reason);
 	if (!c->answered) {
+		Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
+
 		pool_account(c->pool, 1, 1);
-		send_error(c->origin, c->origin_stream, o, worker, reason,
-		           violation, retry_after_s,
-		           ev_clock_us() - c->recv_us);
+		r.outcome = o;
+		r.worker = (char *)worker;
+		r.reason = (char *)reason;
+		r.violation = (char *)violation;
+		r.retry_after_s = retry_after_s;
+		r.wall_us = ev_clock_us() - c->recv_us;
+		r.cpu_us = c->cpu_us;
+		r.subrequests = c->subrequests;
+		peer_send_msg(c->origin, SY_MSG_RESPONSE, SY_FLAG_END,
+		              c->origin_stream, &r.base);
 	} else {
 		pool_account(c->pool, 0, 1);
 		peer_send_raw(c->origin, SY_MSG_RES_BODY,
@@ -331,11 +344,9 @@ void call_router_gone(void)
 
 static uint64_t cpu_ns(const struct proc *p)
 {
-	struct timespec ts;
+	int64_t ns = limits_cpu_ns(p);
 
-	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ns < 0 ? 0 : (uint64_t)ns;
 }
 
 int call_keep(struct call *c)
@@ -349,6 +360,34 @@ int call_keep(struct call *c)
 	return 0;
 }
 
+/* Sends c's REQUEST to p, with the limits appended if it lacks them. */
+static void send_request(struct call *c, struct proc *p)
+{
+	static uint8_t *scratch;
+	static size_t cap;
+	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX, n;
+	uint8_t *grown;
+
+	if (c->add_limits && need > cap) {
+		if ((grown = realloc(scratch, need)) == NULL) {
+			call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+			          "out of memory", 0);
+			return;
+		}
+		scratch = grown;
+		cap = need;
+	}
+	if (!c->add_limits) {
+		peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id,
+		              c->req, c->req_len);
+		return;
+	}
+	memcpy(scratch, c->req, c->req_len);
+	n = limits_append(c, scratch + c->req_len);
+	peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id, scratch,
+	              c->req_len + n);
+}
+
 void call_start(struct call *c, struct proc *p)
 {
 	struct body *b;
@@ -359,8 +398,10 @@ void call_start(struct call *c, struct proc *p)
 		last_id = 1;
 	c->id = last_id;
 	c->cpu_start_ns = cpu_ns(p);
-	peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id, c->req,
-	              c->req_len);
+	limits_start(c);
+	send_request(c, p);
+	if (c->proc != p)
+		return;
 	while ((b = c->body_head) != NULL) {
 		c->body_head = b->next;
 		peer_send_raw(&p->peer, SY_MSG_REQ_BODY, b->flags, c->id,
@@ -372,32 +413,24 @@ void call_start(struct call *c, struct proc *p)
 
 /* ---- frames from an origin ---- */
 
-/* Reads a subrequest's target; the rest of the Request is the callee's
- * business. 0, or -1 with why. */
-static int subrequest_target(const struct sy_frame *f, char *ns, char *name,
-                             struct call *lim, const char **why)
+/* Unpacks a subrequest and checks its target; the rest of the Request is
+ * the callee's business. The Request, or NULL with why. */
+static Switchyard__Request *subrequest_open(const struct sy_frame *f,
+                                            const char **why)
 {
 	Switchyard__Request *r;
-	int rc = -1;
 
 	r = switchyard__request__unpack(NULL, f->len, f->payload);
 	if (r == NULL) {
 		*why = "protocol error: malformed subrequest";
-		return -1;
+		return NULL;
 	}
 	if (!sy_valid_name(r->ns) || !sy_valid_name(r->worker)) {
 		*why = "protocol error: subrequest names an invalid worker";
-	} else {
-		snprintf(ns, SY_NAME_MAX, "%s", r->ns);
-		snprintf(name, SY_NAME_MAX, "%s", r->worker);
-		if (r->limits != NULL) {
-			lim->cpu_ms = r->limits->cpu_ms;
-			lim->wall_ms = r->limits->wall_ms;
-		}
-		rc = 0;
+		switchyard__request__free_unpacked(r, NULL);
+		return NULL;
 	}
-	switchyard__request__free_unpacked(r, NULL);
-	return rc;
+	return r;
 }
 
 /* A worker may only call others while it serves a call of its own. */
@@ -415,36 +448,86 @@ static int subrequest_allowed(struct proc *op, const char **why)
 	return 1;
 }
 
+/* Answers c, which no worker will see, with a platform outcome. */
+static void refuse(struct call *c, Switchyard__Outcome o, const char *worker,
+                   const char *reason, const char *violation)
+{
+	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
+	           0, ev_clock_us() - c->recv_us);
+	c->answered = c->done = 1;
+	call_settle(c);
+}
+
 static void not_found(struct call *c, const char *ns, const char *name)
 {
 	char worker[2 * SY_NAME_MAX];
 
 	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
-	send_error(c->origin, c->origin_stream,
-	           SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
-	           "Worker not found", "", 0, ev_clock_us() - c->recv_us);
-	c->answered = c->done = 1;
-	call_settle(c);
+	refuse(c, SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
+	       "Worker not found", "");
+}
+
+/* Re-packs a subrequest with the callee's limits in place of those asked
+ * for. 0, or -1 (ENOMEM). */
+static int subrequest_repack(struct call *c, Switchyard__Request *r)
+{
+	Switchyard__Limits l = SWITCHYARD__LIMITS__INIT, *asked = r->limits;
+	size_t len;
+
+	l.cpu_ms = c->lim.cpu_ms;
+	l.wall_ms = c->lim.wall_ms;
+	l.subrequests = c->lim.subrequests;
+	r->limits = &l;
+	len = switchyard__request__get_packed_size(r);
+	if ((c->req_owned = malloc(len ? len : 1)) != NULL)
+		switchyard__request__pack(r, c->req_owned);
+	r->limits = asked;
+	c->req = c->req_owned;
+	c->req_len = (uint32_t)len;
+	return c->req_owned != NULL ? 0 : -1;
+}
+
+/* The rest of call_request for a subrequest r from op. */
+static void subrequest(struct call *c, struct proc *op,
+                       Switchyard__Request *r)
+{
+	char why[96];
+	struct worker *w;
+
+	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
+		refuse(c, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
+		       op->worker, why, why);
+		return;
+	}
+	if ((w = registry_find(r->ns, r->worker)) == NULL) {
+		not_found(c, r->ns, r->worker);
+		return;
+	}
+	limits_set(c, w->plan, r->limits);
+	if (subrequest_repack(c, r) == -1 ||
+	    c->req_len > SY_FRAME_MAX) {
+		refuse(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, op->worker,
+		       c->req == NULL ? "out of memory"
+		                      : "subrequest head too large", "");
+		return;
+	}
+	pool_submit(w, c);
 }
 
 void call_request(struct peer *from, const struct sy_frame *f)
 {
 	struct proc *op = from->proc;
-	char nsbuf[SY_NAME_MAX], namebuf[SY_NAME_MAX];
-	const char *ns = sup_conf->dispatch_ns, *name = sup_conf->dispatch_name;
+	Switchyard__Request *r = NULL;
 	const char *why = NULL;
-	struct call lim = { 0 }, *c;
 	struct worker *w;
+	struct call *c;
 
 	if (f->flags & SY_FLAG_ABORT)
 		why = "protocol error: REQUEST flagged ABORT";
 	else if (call_find(from, f->stream) != NULL)
 		why = "protocol error: REQUEST on a stream already open";
-	else if (op != NULL && subrequest_allowed(op, &why) &&
-	         subrequest_target(f, nsbuf, namebuf, &lim, &why) == 0) {
-		ns = nsbuf;
-		name = namebuf;
-	}
+	else if (op != NULL && subrequest_allowed(op, &why))
+		r = subrequest_open(f, &why);
 	if (why != NULL) {
 		blame(from, why);
 		return;
@@ -452,21 +535,34 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	if ((c = call_new(from, f->stream)) == NULL) {
 		send_error(from, f->stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		           "", "out of memory", "", 0, 0);
+		if (r != NULL)
+			switchyard__request__free_unpacked(r, NULL);
 		return;
 	}
 	c->recv_us = ev_clock_us();
 	c->req_end = (f->flags & SY_FLAG_END) != 0;
-	c->cpu_ms = lim.cpu_ms;
-	c->wall_ms = lim.wall_ms;
-	if (op != NULL)
-		op->call->subrequests++;
-	if ((w = registry_find(ns, name)) == NULL) {
-		not_found(c, ns, name);
+	c->req_flags = f->flags & SY_FLAG_END;
+	if (r != NULL) {
+		subrequest(c, op, r);
+		switchyard__request__free_unpacked(r, NULL);
 		return;
 	}
+	if ((w = registry_find(sup_conf->dispatch_ns,
+	                       sup_conf->dispatch_name)) == NULL) {
+		not_found(c, sup_conf->dispatch_ns, sup_conf->dispatch_name);
+		return;
+	}
+	/* the router's requests are far smaller than a frame: its
+	 * max_header_bytes is at most half of one */
+	limits_set(c, w->plan, NULL);
+	c->add_limits = 1;
 	c->req = f->payload;
 	c->req_len = f->len;
-	c->req_flags = f->flags & SY_FLAG_END;
+	if (c->req_len + LIMITS_WIRE_MAX > SY_FRAME_MAX) {
+		refuse(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
+		       "request head too large", "");
+		return;
+	}
 	pool_submit(w, c);
 }
 

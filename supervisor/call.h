@@ -20,6 +20,11 @@
 
 struct body;
 
+/* A request's limits (limits.c); see struct plan. */
+struct limits {
+	uint32_t cpu_ms, wall_ms, subrequests;
+};
+
 struct call {
 	uint32_t id;               /* stream id on the serving process */
 	uint32_t origin_stream;    /* stream id at the origin */
@@ -32,8 +37,12 @@ struct call {
 	uint64_t cpu_start_ns;     /* serving process's CPU clock at start */
 	uint64_t body_bytes;       /* request body seen so far */
 	uint64_t res_left;         /* response body bytes still expected */
-	uint32_t subrequests;      /* subrequests it made */
-	uint32_t cpu_ms, wall_ms;  /* limits asked by a ws_dispatch caller */
+	uint32_t subrequests;      /* subrequest tokens it spent */
+	struct limits lim;         /* effective: the plan's, lowered by the
+	                            * ws_dispatch caller's */
+	uint64_t start_us;         /* when a process took it */
+	uint64_t limit_timer;      /* CPU and wall-time check, or 0 */
+	uint64_t cpu_us;           /* CPU measured when a limit stopped it */
 	/* The REQUEST while no process serves it: borrowed from the origin's
 	 * reader during the event it arrived in, copied if it has to wait. */
 	const uint8_t *req;
@@ -46,6 +55,7 @@ struct call {
 	unsigned done : 1;         /* the answer's END went (or origin left) */
 	unsigned queued : 1;
 	unsigned freed : 1;
+	unsigned add_limits : 1;   /* req lacks the limits: append them */
 	struct call *hnext;        /* (origin, origin_stream) hash chain */
 	struct call *qnext, *qprev; /* its pool's queue */
 	struct call *snext, *sprev; /* origin_proc's subcalls */

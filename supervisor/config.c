@@ -30,6 +30,9 @@
 #define DEFAULT_QUEUE 256
 #define DEFAULT_QUEUE_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_S 60
+#define DEFAULT_CPU_MS 50
+#define DEFAULT_WALL_MS 30000
+#define DEFAULT_SUBREQUESTS 50
 #define DEFAULT_MEMORY_MB 128
 #define DEFAULT_CPU_PCT 100
 #define DEFAULT_PIDS 32
@@ -312,6 +315,9 @@ static void plan_defaults(struct plan *pl, const char *name)
 	pl->queue = DEFAULT_QUEUE;
 	pl->queue_timeout_ms = DEFAULT_QUEUE_TIMEOUT_MS;
 	pl->idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
+	pl->cpu_ms = DEFAULT_CPU_MS;
+	pl->wall_ms = DEFAULT_WALL_MS;
+	pl->subrequests = DEFAULT_SUBREQUESTS;
 	pl->memory_mb = DEFAULT_MEMORY_MB;
 	pl->cpu_pct = DEFAULT_CPU_PCT;
 	pl->pids = DEFAULT_PIDS;
@@ -383,6 +389,12 @@ static int key_plan(struct parse *p, const char *pname, const char *name,
 		return set_u32(p, name, value, 1, 3600000, &pl->queue_timeout_ms);
 	if (strcmp(name, "idle_timeout_s") == 0)
 		return set_u32(p, name, value, 0, 604800, &pl->idle_timeout_s);
+	if (strcmp(name, "cpu_ms") == 0)
+		return set_u32(p, name, value, 1, 3600000, &pl->cpu_ms);
+	if (strcmp(name, "wall_ms") == 0)
+		return set_u32(p, name, value, 1, 86400000, &pl->wall_ms);
+	if (strcmp(name, "subrequests") == 0)
+		return set_u32(p, name, value, 0, 100000, &pl->subrequests);
 	return key_plan_jail(p, pl, name, value);
 }
 

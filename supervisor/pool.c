@@ -176,7 +176,7 @@ static void proc_stop(struct proc *p, const char *why)
 }
 
 /* Every broken platform rule is counted and logged with whom it was. */
-static void proc_violation(struct proc *p, const char *what)
+void pool_violation(struct proc *p, const char *what)
 {
 	struct worker *w = p->pool != NULL ? p->pool->w : NULL;
 
@@ -202,7 +202,7 @@ void pool_kill(struct proc *p, const char *why, enum pool_blame blame)
 		snprintf(violation, sizeof(violation), "protocol: %s",
 		         strncmp(why, "protocol error: ", 16) == 0 ? why + 16
 		                                                  : why);
-		proc_violation(p, violation);
+		pool_violation(p, violation);
 	}
 	if (p->state == PROC_DEAD) {
 		if (c != NULL)
@@ -692,7 +692,7 @@ int pool_reaped(pid_t pid, int status)
 	spawn_reaped(p->slot, pid, status, &ex);
 	p->slot = NULL;
 	if (ex.violation[0] != '\0') {
-		proc_violation(p, ex.violation);
+		pool_violation(p, ex.violation);
 		snprintf(why, sizeof(why), "worker %s: %s", how, ex.violation);
 	} else {
 		snprintf(why, sizeof(why), "worker %s", how);

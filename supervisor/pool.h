@@ -89,6 +89,9 @@ void pool_hello(struct proc *p, const struct sy_frame *f);
 /* Kills p now (SIGKILL), for the reason blame says (see enum pool_blame).
  */
 void pool_kill(struct proc *p, const char *why, enum pool_blame blame);
+/* p broke a platform rule (what: "protocol: ...", "subrequests: limit of
+ * 50 reached"): counted in its pool's violations and logged. */
+void pool_violation(struct proc *p, const char *what);
 /* p's channel hit end of file or an error: it is dying or broken. */
 void pool_channel_lost(struct proc *p, const char *why);
 /* Adds to pl's request and error counts (pl may be NULL). */

@@ -21,6 +21,10 @@ struct plan {
 	uint32_t queue;            /* waiting requests per worker */
 	uint32_t queue_timeout_ms; /* longest wait for a process */
 	uint32_t idle_timeout_s;   /* stop a process idle this long */
+	/* Per request (limits.c); a ws_dispatch caller may lower them: */
+	uint32_t cpu_ms;           /* CPU time (default 50) */
+	uint32_t wall_ms;          /* wall time from its start (30000) */
+	uint32_t subrequests;      /* ws_dispatch/ws_fetch calls (50) */
 	/* The jail of each process (every one has its own cgroup): */
 	uint32_t memory_mb;        /* memory cap, MiB (default 128) */
 	uint32_t cpu_pct;          /* CPU share, 100 = one CPU (default 100) */

@@ -53,6 +53,9 @@ static int outcome_err(Switchyard__Outcome o)
 	case SWITCHYARD__OUTCOME__EXCEEDED_WALL_TIME: return WS_EEXCEEDED_WALL;
 	case SWITCHYARD__OUTCOME__LOAD_SHED: return WS_EOVERLOADED;
 	case SWITCHYARD__OUTCOME__CANCELED: return WS_ECANCELED;
+	case SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS:
+		return WS_ETOOMANYSUBREQUESTS;
+	case SWITCHYARD__OUTCOME__DENIED: return WS_EDENIED;
 	default: return WS_EINTERNAL;
 	}
 }
@@ -233,8 +236,8 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 		return fail(out, WS_ECANCELED, who);
 	if (c->state != CHAN_OPEN)
 		return fail(out, WS_EIO, who);
-	if (c->sub_budget && c->sub_used >= c->sub_budget)
-		return fail(out, WS_ETOOMANYSUBREQUESTS, who);
+	/* Spent tokens are not refused here: the supervisor refuses them, and
+	 * counts the attempt against this worker. */
 	c->sub_used++;
 	stream = c->next_sub++;
 	if (c->next_sub == 0)
@@ -251,4 +254,39 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 const char *ws_dispatch_reason(void)
 {
 	return last_reason;
+}
+
+uint64_t shim_clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	if (clock_gettime(id, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint32_t left_ms(uint32_t budget_ms, uint64_t used_ns)
+{
+	uint64_t used_ms = used_ns / 1000000;
+
+	return used_ms < budget_ms ? budget_ms - (uint32_t)used_ms : 0;
+}
+
+int ws_limits_remaining(ws_limits *lim)
+{
+	const struct shim_chan *c = &shim_chan;
+
+	if (lim == NULL || !c->in_handler)
+		return WS_EINVAL;
+	if (!c->has_limits) {
+		lim->cpu_ms = lim->wall_ms = lim->subrequests = 0;
+		return WS_ENOTFOUND;
+	}
+	lim->cpu_ms = left_ms(c->lim.cpu_ms,
+	                      shim_clock_ns(CLOCK_PROCESS_CPUTIME_ID) - c->cpu0_ns);
+	lim->wall_ms = left_ms(c->lim.wall_ms,
+	                       shim_clock_ns(CLOCK_MONOTONIC) - c->wall0_ns);
+	lim->subrequests = c->sub_used < c->lim.subrequests
+	                   ? c->lim.subrequests - c->sub_used : 0;
+	return 0;
 }

@@ -64,7 +64,12 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 	if (pb == NULL)
 		return WS_EIO;
 	*res = req_from_pb(req, pb) < 0 ? BODY_REFUSED : BODY_OK;
-	c->sub_budget = pb->limits ? pb->limits->subrequests : 0;
+	c->has_limits = pb->limits != NULL;
+	if (c->has_limits) {
+		c->lim.cpu_ms = pb->limits->cpu_ms;
+		c->lim.wall_ms = pb->limits->wall_ms;
+		c->lim.subrequests = pb->limits->subrequests;
+	}
 	hint = pb->content_length;
 	switchyard__request__free_unpacked(pb, NULL);
 	/* Trust the declared length only as far as a moderate reservation. */
@@ -84,6 +89,8 @@ static int run_handler(uint32_t stream, ws_handler handler, void *ctx,
 	c->stream = stream;
 	c->canceled = 0;
 	c->sub_used = 0;
+	c->cpu0_ns = shim_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	c->wall0_ns = shim_clock_ns(CLOCK_MONOTONIC);
 	hr = handler(req, res, ctx);
 	c->in_handler = 0;
 	if (c->state == CHAN_EOF)

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "frame.h"
 #include "switchyard.pb-c.h"
@@ -121,8 +122,12 @@ struct shim_chan {
 	int in_handler;
 	uint32_t stream;
 	int canceled;           /* the supervisor sent CANCEL for it */
-	uint32_t sub_budget;    /* subrequests it may make; 0: not told */
-	uint32_t sub_used;
+	/* Its limits, as the supervisor told them (has_limits), and where
+	 * the clocks stood when the handler began: */
+	int has_limits;
+	ws_limits lim;
+	uint64_t cpu0_ns, wall0_ns;
+	uint32_t sub_used;      /* ws_dispatch calls made */
 	uint32_t next_sub;      /* next stream id for a subrequest */
 	/* Scratch space for packing header lists, kept between frames. */
 	Switchyard__Header *pbh;
@@ -146,5 +151,10 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
                       const char *ns, const char *worker,
                       const ws_limits *lim);
 int chan_send_cancel(uint32_t stream);
+
+/* ---- dispatch.c ---- */
+
+/* clock_gettime(id) in nanoseconds; 0 if it fails. */
+uint64_t shim_clock_ns(clockid_t id);
 
 #endif

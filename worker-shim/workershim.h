@@ -184,6 +184,17 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
  * Valid until the next ws_dispatch. */
 const char *ws_dispatch_reason(void);
 
+/*
+ * What is left of the request being handled: CPU milliseconds (counted by
+ * this process's CPU clock since the handler began), wall milliseconds and
+ * subrequests (ws_dispatch calls). The platform stops the request when its
+ * CPU or wall time runs out (outcome exceededCpu / exceededWallTime) and
+ * refuses subrequests past the last one (WS_ETOOMANYSUBREQUESTS).
+ * Returns 0; WS_EINVAL outside a handler or for NULL; WS_ENOTFOUND (and
+ * zeros) when the platform did not say what the limits are.
+ */
+int ws_limits_remaining(ws_limits *lim);
+
 /* ---- environment and logging ---- */
 
 /* Value of an environment variable set at deploy (yardctl deploy --env),

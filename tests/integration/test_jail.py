@@ -27,8 +27,10 @@ from conftest import (BUILD, EXAMPLES, HOSTILE, REPO, Platform,
 
 FAMILIES = ("files", "network", "signals", "kernel", "channel", "hog")
 # The hostile tenants' plan: one process each (a kill visibly replaces it).
+# cpu_ms is raised so that the CPU hog runs into its cgroup share (the
+# point of that test), not into the per-request CPU limit.
 JAIL = {"memory_mb": 64, "cpu_pct": 50, "pids": 16, "tmp_mb": 4,
-        "nofile": 64}
+        "nofile": 64, "cpu_ms": 10000}
 UID_RANGE = (100000, 165535)
 ATTACK_TIMEOUT = 20.0   # seconds for any one attempt
 NAMESPACES = ("pid", "net", "mnt", "ipc", "uts")

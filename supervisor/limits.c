@@ -1,0 +1,200 @@
+/*
+ * Per-request limits: CPU time, wall time, subrequests.
+ *
+ * CPU time is the serving process's own CPU clock (clock_getcpuclockid),
+ * read when the call starts; each worker process is alone in its cgroup and
+ * pid namespace, so that clock is all the request's work. A running call
+ * has one timer, set for the nearer of its wall deadline and the soonest
+ * moment its CPU budget could run out. The CPU clock cannot run faster than
+ * the wall clock times the CPUs the process can use, so a timer of
+ * remaining / ncpus never fires late; at the deadline the clock is read
+ * again and the timer re-armed for what remains, so a request that mostly
+ * waits costs one timer and no reads. The kernel updates another process's
+ * CPU clock at its scheduler ticks, so a reading lags by up to one tick:
+ * that, plus a millisecond of timer resolution, bounds the overshoot.
+ */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "reqlimits.h"
+#include "log.h"
+#include "main.h"
+#include "supervisor.h"
+
+static unsigned ncpus;
+
+static unsigned cpus(void)
+{
+	long n;
+
+	if (ncpus == 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		ncpus = n >= 1 && n <= 4096 ? (unsigned)n : 1;
+	}
+	return ncpus;
+}
+
+static uint32_t lower(uint32_t plan, uint32_t asked)
+{
+	return asked != 0 && asked < plan ? asked : plan;
+}
+
+void limits_set(struct call *c, const struct plan *pn,
+                const Switchyard__Limits *asked)
+{
+	c->lim.cpu_ms = pn->cpu_ms;
+	c->lim.wall_ms = pn->wall_ms;
+	c->lim.subrequests = pn->subrequests;
+	if (asked == NULL)
+		return;
+	c->lim.cpu_ms = lower(pn->cpu_ms, asked->cpu_ms);
+	c->lim.wall_ms = lower(pn->wall_ms, asked->wall_ms);
+	c->lim.subrequests = lower(pn->subrequests, asked->subrequests);
+}
+
+static size_t varint(uint8_t *p, uint32_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+/* Request.limits is field 9 (length-delimited); Limits' fields 1-3 are
+ * varints. Concatenated protobuf is merged, so appending adds the field
+ * without re-packing the rest. */
+size_t limits_append(const struct call *c, uint8_t *buf)
+{
+	uint8_t *p = buf + 2;
+
+	*p++ = 0x08;
+	p += varint(p, c->lim.cpu_ms);
+	*p++ = 0x10;
+	p += varint(p, c->lim.wall_ms);
+	*p++ = 0x18;
+	p += varint(p, c->lim.subrequests);
+	buf[0] = (9 << 3) | 2;
+	buf[1] = (uint8_t)(p - buf - 2);
+	return (size_t)(p - buf);
+}
+
+int64_t limits_cpu_ns(const struct proc *p)
+{
+	struct timespec ts;
+
+	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
+		return -1;
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void limits_check(struct ev_loop *loop, void *arg);
+
+static void arm(struct call *c, uint64_t ms)
+{
+	c->limit_timer = ev_timer_add(sup_loop, ms ? ms : 1, limits_check, c);
+	if (c->limit_timer == 0)
+		log_warnx("worker %s: cannot watch a request's limits: out of "
+		          "memory", c->proc->worker);
+}
+
+/* Stops c for a limit: the process is killed, the origin answered. */
+static void stop(struct call *c, Switchyard__Outcome o, const char *why)
+{
+	log_info("worker %s[%d]: %s; killed", c->proc->worker,
+	         (int)c->proc->pid, why);
+	call_fail(c, o, why, 0);
+}
+
+static void cpu_exceeded(struct call *c, uint64_t used_ns)
+{
+	char why[128];
+
+	c->cpu_us = used_ns / 1000;
+	snprintf(why, sizeof(why), "CPU time limit of %u ms exceeded (used "
+	         "%llu.%03llu ms)", c->lim.cpu_ms,
+	         (unsigned long long)(used_ns / 1000000),
+	         (unsigned long long)(used_ns / 1000 % 1000));
+	stop(c, SWITCHYARD__OUTCOME__EXCEEDED_CPU, why);
+}
+
+static void wall_exceeded(struct call *c)
+{
+	int64_t cpu = limits_cpu_ns(c->proc);
+	char why[128];
+
+	if (cpu >= 0 && (uint64_t)cpu >= c->cpu_start_ns)
+		c->cpu_us = ((uint64_t)cpu - c->cpu_start_ns) / 1000;
+	snprintf(why, sizeof(why), "wall time limit of %u ms exceeded",
+	         c->lim.wall_ms);
+	stop(c, SWITCHYARD__OUTCOME__EXCEEDED_WALL_TIME, why);
+}
+
+/* Re-reads both clocks: stops c at a limit, else re-arms its timer. */
+static void limits_check(struct ev_loop *loop, void *arg)
+{
+	struct call *c = arg;
+	uint64_t now = ev_clock_us(), wall_end, budget, used, ms;
+	int64_t cpu;
+
+	(void)loop;
+	c->limit_timer = 0;
+	if (c->proc == NULL)
+		return;
+	wall_end = c->start_us + c->lim.wall_ms * 1000ull;
+	if (now >= wall_end) {
+		wall_exceeded(c);
+		sup_settle();
+		return;
+	}
+	ms = (wall_end - now + 999) / 1000;
+	cpu = limits_cpu_ns(c->proc);
+	if (cpu >= 0) {
+		budget = c->lim.cpu_ms * 1000000ull;
+		used = (uint64_t)cpu > c->cpu_start_ns
+		       ? (uint64_t)cpu - c->cpu_start_ns : 0;
+		if (used >= budget) {
+			cpu_exceeded(c, used);
+			sup_settle();
+			return;
+		}
+		if ((budget - used) / 1000000 / cpus() < ms)
+			ms = (budget - used) / 1000000 / cpus();
+	}
+	arm(c, ms);
+}
+
+void limits_start(struct call *c)
+{
+	uint64_t ms = c->lim.wall_ms;
+
+	c->start_us = ev_clock_us();
+	c->cpu_us = 0;
+	if (c->proc->has_cpuclock && c->lim.cpu_ms / cpus() < ms)
+		ms = c->lim.cpu_ms / cpus();
+	arm(c, ms);
+}
+
+void limits_stop(struct call *c)
+{
+	if (c->limit_timer != 0)
+		ev_timer_del(sup_loop, c->limit_timer);
+	c->limit_timer = 0;
+}
+
+int limits_subrequest(struct call *parent, struct proc *op, char *why,
+                      size_t whylen)
+{
+	if (parent->subrequests < parent->lim.subrequests) {
+		parent->subrequests++;
+		return 0;
+	}
+	snprintf(why, whylen, "subrequests: limit of %u reached",
+	         parent->lim.subrequests);
+	pool_violation(op, why);
+	return -1;
+}

@@ -1,0 +1,39 @@
+/*
+ * Per-request limits (limits.c; this header is not limits.h, which would
+ * shadow <limits.h>): CPU time, wall time and subrequests. The plan of the
+ * worker serving a call sets them, a ws_dispatch caller may lower them,
+ * and the supervisor enforces them: a timer per running call watches the
+ * serving process's CPU clock and the wall clock, and the subrequest
+ * tokens are spent in call_request().
+ */
+#ifndef SY_REQLIMITS_H
+#define SY_REQLIMITS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "call.h"
+
+/* Bytes limits_append() may add to a Request. */
+#define LIMITS_WIRE_MAX 20
+
+/* c's effective limits: pn's, each lowered by asked's when that is not 0
+ * (asked may be NULL). */
+void limits_set(struct call *c, const struct plan *pn,
+                const Switchyard__Limits *asked);
+/* Appends c's limits to a packed Request as its `limits` field, every
+ * value written even when 0 (the Request must not have the field yet).
+ * Returns the bytes written to buf (LIMITS_WIRE_MAX at most). */
+size_t limits_append(const struct call *c, uint8_t *buf);
+/* CPU nanoseconds p has used, or -1 if its clock cannot be read. */
+int64_t limits_cpu_ns(const struct proc *p);
+/* c just started on c->proc (cpu_start_ns set): arms its check. */
+void limits_start(struct call *c);
+/* c's process is done with it, or gone: disarms its check. */
+void limits_stop(struct call *c);
+/* Spends one of parent's subrequest tokens: 0, or -1 when none is left
+ * (the violation is recorded against the process, why names it). */
+int limits_subrequest(struct call *parent, struct proc *op, char *why,
+                      size_t whylen);
+
+#endif

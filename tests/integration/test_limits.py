@@ -1,0 +1,163 @@
+"""Per-request limits, through the real processes: CPU time (exceededCpu),
+wall time (exceededWallTime) and subrequests (WS_ETOOMANYSUBREQUESTS), the
+plan's values lowered but never raised by a ws_dispatch caller, and
+ws_limits_remaining() inside a handler.
+
+The tenant is examples/limits, deployed under several names with several
+plans. The overshoot of the CPU limit (how far past cpu_ms a spinning
+worker got before it was stopped) is printed, never judged: it depends on
+the host's scheduler tick. bench/limits.sh measures its distribution. The
+memory cap (exceededMemory) is covered by test_jail.py.
+"""
+
+import re
+import sys
+
+import pytest
+
+from conftest import EXAMPLES, platform_fixture
+
+LIMITS = EXAMPLES / "limits"
+
+PLANS = {
+    "cpu10": (2, 64, 10000, 60, {"cpu_ms": 10}),
+    "cpu50": (2, 64, 10000, 60, {"cpu_ms": 50}),
+    "wall": (1, 64, 10000, 60, {"wall_ms": 300}),
+    "sub5": (1, 64, 10000, 60, {"subrequests": 5}),
+}
+
+DEPLOYS = {
+    "tenants/hello": (EXAMPLES / "hello", "default", []),
+    "tenants/alice": (EXAMPLES / "alice", "default", []),
+    "tenants/spin10": (LIMITS, "cpu10", []),
+    "tenants/spin50": (LIMITS, "cpu50", []),
+    "tenants/sleepy": (LIMITS, "wall", []),
+    "tenants/sub5": (LIMITS, "sub5", []),
+    "tenants/caller": (LIMITS, "default", []),
+}
+
+p = platform_fixture(plans=PLANS, deploys=DEPLOYS)
+
+USED = re.compile(r"CPU time limit of (\d+) ms exceeded \(used ([\d.]+) ms\)")
+
+
+def get(p, name, path):
+    status, _, body = p.get(path, host=f"{name}.example.com")
+    return status, body.decode(errors="replace")
+
+
+def report(capsys, line):
+    """Prints past pytest's capture: the numbers belong in the output."""
+    with capsys.disabled():
+        sys.stdout.write(f"\n[limits] {line}\n")
+
+
+def alice_answers(p):
+    status, body = get(p, "alice", "/")
+    assert status == 200 and body == "Hello from alice!\nGET /\n", body
+
+
+def test_spinning_worker_is_stopped_with_exceeded_cpu(p, capsys):
+    status, body = get(p, "spin10", "/spin?ms=200")
+    assert status == 503, body
+    assert "tenants/spin10" in body and "exceededCpu" in body, body
+    assert "1102" in body, body
+    m = USED.search(body)
+    assert m and m.group(1) == "10", body
+    report(capsys, f"cpu_ms=10: stopped at {m.group(2)} ms of CPU "
+           f"(overshoot {float(m.group(2)) - 10:.3f} ms)")
+    alice_answers(p)
+    # the process was replaced: the next request is served
+    status, body = get(p, "spin10", "/spin?ms=1")
+    assert status == 200, body
+
+
+def test_same_worker_passes_within_its_budget(p):
+    status, body = get(p, "spin50", "/spin?ms=20")
+    assert status == 200 and body.startswith("spun 20 ms of CPU"), body
+
+
+def test_sleeping_worker_hits_exceeded_wall_time(p):
+    status, body = get(p, "sleepy", "/sleep?ms=5000")
+    assert status == 503, body
+    assert "tenants/sleepy" in body and "exceededWallTime" in body, body
+    assert "1102" in body and "wall time limit of 300 ms" in body, body
+    # sleeping costs no CPU: the same plan's CPU budget is not what stops it
+    status, body = get(p, "sleepy", "/sleep?ms=100")
+    assert status == 200 and body == "slept 100 ms\n", body
+    alice_answers(p)
+
+
+def test_sixth_subrequest_is_refused_and_counted(p):
+    before = p.workers()["tenants/sub5"]["violations"]
+    status, body = get(p, "sub5", "/dispatch?n=6")
+    assert status == 200, body
+    assert body.startswith("dispatched 6, succeeded 5, first error: call 6: "
+                           "-6 "), body
+    assert "subrequests: limit of 5 reached" in body, body
+    w = p.workers()["tenants/sub5"]
+    assert w["violations"] == before + 1, w
+    assert "subrequests: limit of 5 reached" in p.log_text()
+    # a new request has its tokens again
+    status, body = get(p, "sub5", "/dispatch?n=5")
+    assert status == 200 and "succeeded 5, first error: none" in body, body
+
+
+def call(p, target, limits, path):
+    q = "&".join(f"{k}={v}" for k, v in limits.items())
+    status, body = get(p, "caller", f"/call?target={target}&{q}&path={path}")
+    assert status == 200, body
+    return body
+
+
+def test_caller_lowers_the_cpu_limit(p, capsys):
+    body = call(p, "spin50", {"cpu_ms": 5}, "/spin?ms=20")
+    assert body.startswith("rc=-3 "), body
+    m = USED.search(body)
+    assert m and m.group(1) == "5", body
+    report(capsys, f"cpu_ms=5 (asked by the caller): stopped at "
+           f"{m.group(2)} ms of CPU")
+    assert "exceededCpu" in body and "tenants/spin50" in body, body
+
+
+def test_caller_cannot_raise_the_cpu_limit(p):
+    body = call(p, "spin10", {"cpu_ms": 100}, "/spin?ms=30")
+    assert body.startswith("rc=-3 "), body
+    m = USED.search(body)
+    assert m and m.group(1) == "10", body
+
+
+def test_caller_lowers_the_wall_limit(p):
+    body = call(p, "spin50", {"wall_ms": 200}, "/sleep?ms=3000")
+    assert body.startswith("rc=-5 "), body
+    assert "wall time limit of 200 ms" in body, body
+
+
+def test_remaining_reports_the_effective_limits(p):
+    status, body = get(p, "spin50", "/remaining")
+    assert status == 200, body
+    m = re.match(r"rc=0 cpu_ms=(\d+) wall_ms=(\d+) subrequests=(\d+)\n",
+                 body)
+    assert m, body
+    cpu, wall, subs = map(int, m.groups())
+    assert 0 < cpu <= 50 and 29000 < wall <= 30000 and subs == 50, body
+    body = call(p, "spin50", {"cpu_ms": 20, "subrequests": 3},
+                "/remaining")
+    m = re.search(r"rc=0 cpu_ms=(\d+) wall_ms=(\d+) subrequests=(\d+)\n",
+                  body)
+    assert m, body
+    cpu, wall, subs = map(int, m.groups())
+    assert 0 < cpu <= 20 and subs == 3, body
+
+
+def test_callee_subrequests_follow_the_callers_limit(p):
+    body = call(p, "spin50", {"subrequests": 2}, "/dispatch?n=3")
+    assert "rc=0 " in body, body
+    assert "dispatched 3, succeeded 2, first error: call 3: -6" in body, body
+
+
+def test_others_answered_throughout(p):
+    alice_answers(p)
+    w = p.workers()
+    for name in ("tenants/alice", "tenants/hello", "platform/dispatcher"):
+        assert w[name]["violations"] == 0, w[name]
