@@ -43,7 +43,7 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
-	supervisor/sandbox.c supervisor/limits.c
+	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
@@ -189,11 +189,19 @@ bench: all
 	bash bench/run.sh $(abspath $(B))
 
 # --- install ---------------------------------------------------------------
+# Configuration and state live at fixed places (/etc/switchyard,
+# /var/lib/switchyard) whatever PREFIX is: the default switchyard.ini and
+# the systemd unit name them. docs/operations.md describes the result.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR ?= $(PREFIX)/share/doc/switchyard
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/share/switchyard/examples \
+		$(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(DOCDIR) \
 		$(DESTDIR)/etc/switchyard
+	install -d -m 0755 $(DESTDIR)/var/lib/switchyard
 	install -m 0755 $(B)/yardctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(B)/switchyard-supervisor $(B)/switchyard-router $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 $(B)/libworkershim.a $(DESTDIR)$(PREFIX)/lib/
@@ -208,6 +216,11 @@ install: all
 	install -m 0644 policies/seccomp/*.policy $(DESTDIR)/etc/switchyard/seccomp/
 	test -e $(DESTDIR)/etc/switchyard/switchyard.ini || \
 		install -m 0644 policies/switchyard.ini $(DESTDIR)/etc/switchyard/switchyard.ini
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+		packaging/systemd/switchyard.service \
+		> $(DESTDIR)$(SYSTEMDUNITDIR)/switchyard.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/switchyard.service
+	install -m 0644 docs/operations.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf build build-san

@@ -22,6 +22,7 @@
 #include "caps.h"
 #include "log.h"
 #include "main.h"
+#include "notify.h"
 #include "pool.h"
 #include "routerproc.h"
 #include "sandbox.h"
@@ -75,10 +76,14 @@ void sup_settle(void)
 
 void sup_shutdown(int code)
 {
+	char err[256];
+
 	if (sup_stopping())
 		return;
 	stop_code = code;
 	log_info("stopping");
+	if (notify_stopping(err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	routerproc_stop();
 	pool_shutdown();
 	control_close();
@@ -325,6 +330,19 @@ static void start(const struct spawn_opts *o)
 		fatal("signalfd");
 }
 
+/* The listening sockets queue connections already; the router accepts
+ * them as soon as it runs. */
+static void ready_notify(const struct spawn_opts *o)
+{
+	char status[512], err[512];
+
+	snprintf(status, sizeof(status), "serving %zu address%s, workers %s",
+	         sup_conf->nlisten, sup_conf->nlisten == 1 ? "" : "es",
+	         o->jail ? "jailed" : "NOT JAILED");
+	if (notify_ready(status, err, sizeof(err)) == -1)
+		log_warnx("%s", err);
+}
+
 static void stop(void)
 {
 	registry_free();
@@ -332,6 +350,7 @@ static void stop(void)
 	pool_fini();
 	call_fini();
 	close(sigfd);
+	notify_fini();
 	ev_free(sup_loop);
 	sup_loop = NULL;
 	config_free(sup_conf);
@@ -378,6 +397,9 @@ int main(int argc, char **argv)
 	if (optind != argc)
 		usage();
 	log_init("switchyard-supervisor", SY_LOG_INFO);
+	/* before the router is started: it must not inherit NOTIFY_SOCKET */
+	if (notify_init(err, sizeof(err)) == -1)
+		log_warnx("%s", err);
 	if ((sup_conf = config_load(path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (debug)
@@ -394,6 +416,7 @@ int main(int argc, char **argv)
 	log_info("ready (config %s, control socket %s, workers %s)",
 	         sup_conf->path, sup_conf->control_socket,
 	         so.jail ? "jailed" : "NOT JAILED (INSECURE)");
+	ready_notify(&so);
 	if (ev_run(sup_loop) == -1)
 		fatal("event loop");
 	stop();
