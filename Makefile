@@ -37,18 +37,20 @@ GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
-	router/upstream.c router/response.c router/privdrop.c router/sandbox.c
+	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
+	router/egress.c
 SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
 	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
-	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c
+	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \
+	supervisor/fetch.c supervisor/netpolicy.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c
-EXAMPLES = hello alice bob echo crash dispatcher limits
+EXAMPLES = hello alice bob echo crash dispatcher limits fetch
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -119,7 +121,7 @@ $(call obj,$(CTL_SRCS)): CFLAGS_ALL += -Ictl
 ROUTER_SANDBOX_OBJS = $(B)/obj/supervisor/sandbox.o $(B)/obj/supervisor/seccomp.o
 $(B)/switchyard-router: $(ROUTER_OBJS) $(ROUTER_SANDBOX_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ \
-		$(shell pkg-config --libs libprotobuf-c inih libseccomp)
+		$(shell pkg-config --libs libprotobuf-c inih libseccomp libcurl)
 
 $(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs $(PKGS))

@@ -15,6 +15,7 @@ static const char *const names[] = {
 	[SWITCHYARD__OUTCOME__INTERNAL_ERROR] = "internalError",
 	[SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS] = "tooManySubrequests",
 	[SWITCHYARD__OUTCOME__DENIED] = "denied",
+	[SWITCHYARD__OUTCOME__FETCH_FAILED] = "fetchFailed",
 };
 
 const char *sy_outcome_name(Switchyard__Outcome o)
@@ -39,6 +40,8 @@ int sy_outcome_status(Switchyard__Outcome o)
 		return 503;
 	case SWITCHYARD__OUTCOME__DENIED:
 		return 403;
+	case SWITCHYARD__OUTCOME__FETCH_FAILED:
+		return 502;
 	case SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND:
 		return 404;
 	case SWITCHYARD__OUTCOME__CANCELED:

@@ -13,6 +13,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "log.h"
 #include "router.h"
 #include "sandbox.h"
@@ -114,6 +115,7 @@ int main(int argc, char *argv[])
 	http_init();
 	conn_init();
 	upstream_init(cfg->upstream_fd);
+	egress_init();
 	for (i = 0; i < cfg->nlisten; i++)
 		conn_listen(cfg->listen_fds[i]);
 	if (ev_add(router.loop, sigfd, EPOLLIN, on_signal, NULL) < 0)
@@ -124,6 +126,7 @@ int main(int argc, char *argv[])
 	if (ev_run(router.loop) < 0)
 		fatal("event loop: epoll_wait");
 	conn_cleanup();
+	egress_cleanup();
 	upstream_cleanup();
 	ev_del(router.loop, sigfd);
 	close(sigfd);

@@ -194,6 +194,10 @@ void upstream_request(uint32_t stream, const Switchyard__Request *req,
                       int end);
 void upstream_body(uint32_t stream, const char *p, size_t len, int end);
 void upstream_cancel(uint32_t stream);
+/* A fetch's answer (egress.c), on a stream the supervisor opened. */
+void upstream_response(uint32_t stream, const Switchyard__Response *res,
+                       int end);
+void upstream_res_body(uint32_t stream, const void *p, size_t len, int end);
 /* 1 when so much is queued that clients should stop sending bodies. */
 int upstream_congested(void);
 

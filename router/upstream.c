@@ -3,6 +3,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "egress.h"
 #include "frame.h"
 #include "log.h"
 #include "router.h"
@@ -119,6 +120,29 @@ void upstream_cancel(uint32_t stream)
 	upstream_kick();
 }
 
+void upstream_response(uint32_t stream, const Switchyard__Response *res,
+                       int end)
+{
+	if (up.dead)
+		return;
+	if (sy_writer_msg(&up.w, SY_MSG_RESPONSE, end ? SY_FLAG_END : 0,
+	                  stream, &res->base) < 0)
+		fatal("supervisor channel: queue RESPONSE for stream %u",
+		      stream);
+	upstream_kick();
+}
+
+void upstream_res_body(uint32_t stream, const void *p, size_t len, int end)
+{
+	if (up.dead)
+		return;
+	if (sy_writer_raw(&up.w, SY_MSG_RES_BODY, end ? SY_FLAG_END : 0,
+	                  stream, p, len) < 0)
+		fatal("supervisor channel: queue RES_BODY for stream %u",
+		      stream);
+	upstream_kick();
+}
+
 static int upstream_on_response(const struct sy_frame *f, char *err,
                                 size_t errlen)
 {
@@ -166,6 +190,13 @@ static int upstream_dispatch(const struct sy_frame *f, char *err,
 		return upstream_on_response(f, err, errlen);
 	case SY_MSG_RES_BODY:
 		return upstream_on_res_body(f, err, errlen);
+	case SY_MSG_REQUEST:
+		return egress_request(f, err, errlen);
+	case SY_MSG_REQ_BODY:
+		return egress_req_body(f, err, errlen);
+	case SY_MSG_CANCEL:
+		egress_cancel(f);
+		return 0;
 	default:
 		snprintf(err, errlen, "unexpected %s frame on stream %u",
 		         sy_msg_name(f->type), f->stream);

@@ -320,6 +320,7 @@ void call_origin_gone(struct proc *p)
 {
 	while (p->subcalls != NULL)
 		call_drop(p->subcalls);
+	fetch_origin_gone(p);
 }
 
 void call_router_gone(void)
@@ -327,6 +328,7 @@ void call_router_gone(void)
 	struct call *c;
 	size_t i;
 
+	fetch_router_gone();
 	for (i = 0; i < hsize; i++) {
 		c = htab[i];
 		while (c != NULL) {
@@ -425,7 +427,8 @@ static Switchyard__Request *subrequest_open(const struct sy_frame *f,
 		*why = "protocol error: malformed subrequest";
 		return NULL;
 	}
-	if (!sy_valid_name(r->ns) || !sy_valid_name(r->worker)) {
+	if (r->fetch == NULL &&
+	    (!sy_valid_name(r->ns) || !sy_valid_name(r->worker))) {
 		*why = "protocol error: subrequest names an invalid worker";
 		switchyard__request__free_unpacked(r, NULL);
 		return NULL;
@@ -514,6 +517,50 @@ static void subrequest(struct call *c, struct proc *op,
 	pool_submit(w, c);
 }
 
+/* A new call for the REQUEST f from `from`, or NULL once answered. */
+static struct call *call_open(struct peer *from, const struct sy_frame *f)
+{
+	struct call *c;
+
+	if ((c = call_new(from, f->stream)) == NULL) {
+		send_error(from, f->stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		           "", "out of memory", "", 0, 0);
+		return NULL;
+	}
+	c->recv_us = ev_clock_us();
+	c->req_end = (f->flags & SY_FLAG_END) != 0;
+	c->req_flags = f->flags & SY_FLAG_END;
+	return c;
+}
+
+/* A ws_fetch r: goes to the router, or, for a service binding, is made a
+ * ws_dispatch in place. r stays the caller's. */
+static void fetch_or_bind(struct peer *from, const struct sy_frame *f,
+                          Switchyard__Request *r)
+{
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX], url[8192];
+	char *saved[3] = { r->ns, r->worker, r->url };
+	Switchyard__Fetch *fe = r->fetch;
+	struct call *c;
+
+	if (!fetch_binding(from->proc, r, ns, name, url, sizeof(url))) {
+		fetch_request(from->proc, f->stream, f->flags, r);
+		return;
+	}
+	if ((c = call_open(from, f)) == NULL)
+		return;
+	/* the unpacked strings are free_unpacked's: ours only meanwhile */
+	r->ns = ns;
+	r->worker = name;
+	r->url = url;
+	r->fetch = NULL;
+	subrequest(c, from->proc, r);
+	r->ns = saved[0];
+	r->worker = saved[1];
+	r->url = saved[2];
+	r->fetch = fe;
+}
+
 void call_request(struct peer *from, const struct sy_frame *f)
 {
 	struct proc *op = from->proc;
@@ -532,16 +579,16 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		blame(from, why);
 		return;
 	}
-	if ((c = call_new(from, f->stream)) == NULL) {
-		send_error(from, f->stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
-		           "", "out of memory", "", 0, 0);
+	if (r != NULL && r->fetch != NULL) {
+		fetch_or_bind(from, f, r);
+		switchyard__request__free_unpacked(r, NULL);
+		return;
+	}
+	if ((c = call_open(from, f)) == NULL) {
 		if (r != NULL)
 			switchyard__request__free_unpacked(r, NULL);
 		return;
 	}
-	c->recv_us = ev_clock_us();
-	c->req_end = (f->flags & SY_FLAG_END) != 0;
-	c->req_flags = f->flags & SY_FLAG_END;
 	if (r != NULL) {
 		subrequest(c, op, r);
 		switchyard__request__free_unpacked(r, NULL);
@@ -589,6 +636,8 @@ void call_req_body(struct peer *from, const struct sy_frame *f)
 	struct call *c = call_find(from, f->stream);
 	char why[96];
 
+	if (c == NULL && fetch_req_body(from, f))
+		return;
 	if (c == NULL) {
 		/* canceled or failed before its body ended: nothing to do */
 		log_debug("REQ_BODY for unknown stream %u ignored", f->stream);
@@ -627,6 +676,8 @@ void call_cancel(struct peer *from, const struct sy_frame *f)
 
 	if (c != NULL)
 		call_drop(c);
+	else
+		fetch_cancel(from, f);
 }
 
 /* ---- frames from the serving process ---- */

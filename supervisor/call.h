@@ -12,6 +12,7 @@
 #ifndef SY_CALL_H
 #define SY_CALL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "peer.h"
@@ -94,6 +95,34 @@ void call_cancel(struct peer *from, const struct sy_frame *f);
 /* Frames from the process serving a call. */
 void call_response(struct proc *p, const struct sy_frame *f);
 void call_res_body(struct proc *p, const struct sy_frame *f);
+
+/* ---- fetch.c: ws_fetch calls, performed by the router ----
+ * A fetch the egress policy allows goes to the router on a stream of the
+ * supervisor's own (REQUEST + REQ_BODY*); the router answers on it with
+ * RESPONSE + RES_BODY*, relayed to the worker on its subrequest stream. */
+
+/* A ws_fetch to http://NAME.worker/... is a service binding: a ws_dispatch
+ * to worker NAME in op's own namespace, with the URL's path and query as
+ * its URL. Fills ns and name (SY_NAME_MAX each) and url (origin form) and
+ * returns 1; 0 when r is an ordinary fetch. */
+int fetch_binding(const struct proc *op, const Switchyard__Request *r,
+                  char *ns, char *name, char *url, size_t urlsize);
+/* A ws_fetch REQUEST r from op on its stream (flags: the frame's END):
+ * spends a token, checks the policy, forwards or refuses it. r stays the
+ * caller's. */
+void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
+                   Switchyard__Request *r);
+/* Frames from the worker for a fetch's stream: 1 if they were (and were
+ * handled), 0 if the stream is not a fetch. */
+int fetch_req_body(struct peer *from, const struct sy_frame *f);
+int fetch_cancel(struct peer *from, const struct sy_frame *f);
+/* p is gone, or done with the request its fetches were for. */
+void fetch_origin_gone(struct proc *p);
+/* The router is gone: every fetch in flight fails. */
+void fetch_router_gone(void);
+/* Frames from the router answering a fetch. */
+void fetch_response(struct peer *router, const struct sy_frame *f);
+void fetch_res_body(struct peer *router, const struct sy_frame *f);
 
 /* Recycles the calls freed during this event. */
 void call_collect(void);

@@ -23,6 +23,7 @@
 
 #include "frame.h"
 #include "log.h"
+#include "netpolicy.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -261,6 +262,22 @@ static int set_uid_range(struct parse *p, const char *value)
 	return 1;
 }
 
+/* ws_fetch's policy (netpolicy.c) is read now, so that a broken one stops
+ * the start; it is kept by netpolicy.c, not in the config. */
+static int set_egress_policy(struct parse *p, const char *value)
+{
+	char *path = NULL, err[512];
+	int rc;
+
+	if (set_str(p, &path, value, 1) == 0)
+		return 0;
+	rc = netpolicy_load(path, err, sizeof(err));
+	free(path);
+	if (rc == -1)
+		return perr(p, "%s", err);
+	return 1;
+}
+
 static int key_switchyard(struct parse *p, const char *name, const char *value)
 {
 	struct sup_config *c = p->c;
@@ -285,6 +302,8 @@ static int key_switchyard(struct parse *p, const char *name, const char *value)
 		return set_uid_range(p, value);
 	if (strcmp(name, "seccomp_dir") == 0)
 		return set_str(p, &c->seccomp_dir, value, 1);
+	if (strcmp(name, "egress_policy") == 0)
+		return set_egress_policy(p, value);
 	return perr(p, "unknown key \"%s\" in [switchyard]", name);
 }
 

@@ -307,6 +307,12 @@ void router_dispatch(struct peer *p, const struct sy_frame *f)
 	case SY_MSG_CANCEL:
 		call_cancel(p, f);
 		break;
+	case SY_MSG_RESPONSE:
+		fetch_response(p, f);
+		break;
+	case SY_MSG_RES_BODY:
+		fetch_res_body(p, f);
+		break;
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame",
 		         sy_msg_name(f->type));

@@ -242,6 +242,28 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 	return chan_flush();
 }
 
+int chan_send_fetch(uint32_t stream, const struct ws_request *req)
+{
+	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
+	Switchyard__Fetch fe = SWITCHYARD__FETCH__INIT;
+	size_t blen = req->body.len;
+	int rc;
+
+	if ((rc = chan_pack_hdrs(&req->hdrs)) < 0)
+		return rc;
+	r.method = (char *)ws_req_method(req);
+	fe.url = (char *)ws_req_url(req);
+	r.fetch = &fe;
+	r.n_headers = (size_t)req->hdrs.n;
+	r.headers = r.n_headers ? shim_chan.pbhp : NULL;
+	r.content_length = blen;
+	rc = chan_msg(SY_MSG_REQUEST, blen ? 0 : SY_FLAG_END, stream, &r.base);
+	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.p,
+	                              blen)) < 0)
+		return rc;
+	return chan_flush();
+}
+
 int chan_send_cancel(uint32_t stream)
 {
 	struct shim_chan *c = &shim_chan;

@@ -1,5 +1,7 @@
 /*
- * ws_dispatch: a subrequest to another worker through the supervisor.
+ * ws_dispatch: a subrequest to another worker through the supervisor;
+ * ws_fetch: an outbound HTTP request, which the supervisor checks and the
+ * router performs (or, for a service binding, another worker answers).
  *
  * The subrequest travels on a stream this worker opens (a counter). While
  * waiting for its RESPONSE the only other frame that may arrive is a CANCEL
@@ -9,6 +11,8 @@
  * can answer with it unchanged.
  */
 #include <stdio.h>
+#include <string.h>
+#include <strings.h>
 
 #include "outcome.h"
 #include "shim.h"
@@ -56,6 +60,7 @@ static int outcome_err(Switchyard__Outcome o)
 	case SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS:
 		return WS_ETOOMANYSUBREQUESTS;
 	case SWITCHYARD__OUTCOME__DENIED: return WS_EDENIED;
+	case SWITCHYARD__OUTCOME__FETCH_FAILED: return WS_EFETCH;
 	default: return WS_EINTERNAL;
 	}
 }
@@ -66,6 +71,7 @@ static Switchyard__Outcome err_outcome(int err)
 	switch (err) {
 	case WS_ECANCELED: return SWITCHYARD__OUTCOME__CANCELED;
 	case WS_EEXCEPTION: return SWITCHYARD__OUTCOME__EXCEPTION;
+	case WS_EFETCH: return SWITCHYARD__OUTCOME__FETCH_FAILED;
 	default: return SWITCHYARD__OUTCOME__INTERNAL_ERROR;
 	}
 }
@@ -218,20 +224,16 @@ static int sub_response(uint32_t stream, const struct sy_frame *f,
 	return err;
 }
 
-int ws_dispatch(const char *ns, const char *worker, ws_request *req,
-                const ws_limits *lim, ws_response *out)
+/* Sends req on a new subrequest stream (to ns/worker, or as a fetch when
+ * ns is NULL) and waits for its answer in out. */
+static int sub_call(ws_request *req, const char *ns, const char *worker,
+                    const ws_limits *lim, ws_response *out, const char *who)
 {
 	struct shim_chan *c = &shim_chan;
 	struct sy_frame f;
-	char who[128];
 	uint32_t stream;
 	int rc;
 
-	last_reason[0] = '\0';
-	if (!valid_name(ns) || !valid_name(worker) || req == NULL ||
-	    out == NULL || !c->in_handler)
-		return fail(out, WS_EINVAL, NULL);
-	snprintf(who, sizeof(who), "%s/%s", ns, worker);
 	if (c->canceled)
 		return fail(out, WS_ECANCELED, who);
 	if (c->state != CHAN_OPEN)
@@ -242,13 +244,172 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 	stream = c->next_sub++;
 	if (c->next_sub == 0)
 		c->next_sub = 1;
-	if ((rc = chan_send_request(stream, req, ns, worker, lim)) < 0)
+	if (ns != NULL)
+		rc = chan_send_request(stream, req, ns, worker, lim);
+	else
+		rc = chan_send_fetch(stream, req);
+	if (rc < 0)
 		return fail(out, rc, who);
 	if ((rc = sub_recv(stream, &f)) < 0)
 		return rc == WS_EIO ? broken(out, who) : fail(out, rc, who);
 	if (f.type != SY_MSG_RESPONSE || f.stream != stream)
 		return broken(out, who);
 	return sub_response(stream, &f, out, who);
+}
+
+int ws_dispatch(const char *ns, const char *worker, ws_request *req,
+                const ws_limits *lim, ws_response *out)
+{
+	char who[128];
+
+	last_reason[0] = '\0';
+	if (!valid_name(ns) || !valid_name(worker) || req == NULL ||
+	    out == NULL || !shim_chan.in_handler ||
+	    ws_req_url(req)[0] != '/')
+		return fail(out, WS_EINVAL, NULL);
+	snprintf(who, sizeof(who), "%s/%s", ns, worker);
+	return sub_call(req, ns, worker, lim, out, who);
+}
+
+/* ---- ws_fetch ---- */
+
+#define FETCH_REDIRECTS_MAX 5
+#define FETCH_URL_MAX 8192
+
+/* The "host[:port]" of an absolute http(s) URL, for error pages. */
+static void url_authority(const char *url, char *dst, size_t size)
+{
+	const char *h = strstr(url, "://"), *e;
+
+	h = h != NULL ? h + 3 : url;
+	e = h + strcspn(h, "/?#");
+	snprintf(dst, size, "%.*s", (int)(e - h), h);
+}
+
+static int is_redirect(int status)
+{
+	return status == 301 || status == 302 || status == 303 ||
+	       status == 307 || status == 308;
+}
+
+/* The absolute URL a Location names, relative to base (absolute http).
+ * 0, or -1 if it cannot be followed. */
+static int resolve(const char *base, const char *loc, char *dst, size_t size)
+{
+	const char *auth = strstr(base, "://") + 3, *path, *q, *slash;
+	size_t keep;
+	int n;
+
+	path = auth + strcspn(auth, "/?#");
+	q = path + strcspn(path, "?#");
+	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
+		n = snprintf(dst, size, "%s", loc);
+	else if (loc[0] == '/' && loc[1] == '/')
+		n = snprintf(dst, size, "http:%s", loc);
+	else if (loc[0] == '/')
+		n = snprintf(dst, size, "%.*s%s", (int)(path - base), base, loc);
+	else if (loc[0] == '?')
+		n = snprintf(dst, size, "%.*s%s", (int)(q - base), base, loc);
+	else {
+		for (slash = NULL; path < q; path++)
+			if (*path == '/')
+				slash = path;
+		keep = slash != NULL ? (size_t)(slash + 1 - base)
+		                     : (size_t)(q - base);
+		n = snprintf(dst, size, "%.*s%s%s", (int)keep, base,
+		             slash != NULL ? "" : "/", loc);
+	}
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	dst[strcspn(dst, "#")] = '\0';
+	return 0;
+}
+
+/* The request for the next hop of a redirect: RFC 9110 15.4, as browsers
+ * do it (303, and 301/302 after a POST, go on as GET without a body). */
+static ws_request *next_hop(const ws_request *req, int status,
+                            const char *url)
+{
+	const char *m = ws_req_method(req), *name, *value;
+	int drop = status == 303 || ((status == 301 || status == 302) &&
+	                             strcmp(m, "POST") == 0);
+	ws_request *hop;
+	size_t blen;
+	const void *body = ws_req_body(req, &blen);
+	int i;
+
+	if (drop && strcmp(m, "HEAD") != 0)
+		m = "GET";
+	if ((hop = ws_request_new(m, url)) == NULL)
+		return NULL;
+	for (i = 0; i < ws_req_header_count(req); i++) {
+		ws_req_header_at(req, i, &name, &value);
+		if (drop && (strcasecmp(name, "Content-Type") == 0 ||
+		             strcasecmp(name, "Content-Length") == 0))
+			continue;
+		if (hdrs_add(&hop->hdrs, name, value) < 0)
+			goto fail;
+	}
+	if (!drop && blen > 0 && ws_req_set_body(hop, body, blen) < 0)
+		goto fail;
+	return hop;
+fail:
+	ws_request_free(hop);
+	return NULL;
+}
+
+/* Follows out's redirect from url; *hop is the request sent last. */
+static int follow(ws_request **hop, char *url, ws_response *out, char *who,
+                  size_t wholen)
+{
+	const char *loc = ws_res_get_header(out, "Location");
+	char next[FETCH_URL_MAX];
+	ws_request *n;
+
+	if (loc == NULL || resolve(url, loc, next, sizeof(next)) < 0)
+		return 1; /* nothing to follow: the 3xx is the answer */
+	if ((n = next_hop(*hop, ws_res_get_status(out), next)) == NULL) {
+		set_reason("invalid redirect");
+		return fail(out, WS_EFETCH, who);
+	}
+	ws_request_free(*hop);
+	*hop = n;
+	snprintf(url, FETCH_URL_MAX, "%s", next);
+	url_authority(url, who, wholen);
+	return sub_call(n, NULL, NULL, NULL, out, who);
+}
+
+int ws_fetch(ws_request *req, ws_response *out)
+{
+	char url[FETCH_URL_MAX], who[256];
+	ws_request *hop = NULL;
+	int rc, i;
+
+	last_reason[0] = '\0';
+	if (req == NULL || out == NULL || !shim_chan.in_handler ||
+	    strncmp(ws_req_url(req), "http://", 7) != 0 ||
+	    strlen(ws_req_url(req)) >= sizeof(url))
+		return fail(out, WS_EINVAL, NULL);
+	snprintf(url, sizeof(url), "%s", ws_req_url(req));
+	url_authority(url, who, sizeof(who));
+	rc = sub_call(req, NULL, NULL, NULL, out, who);
+	for (i = 0; rc == 0 && is_redirect(ws_res_get_status(out)); i++) {
+		if (i == FETCH_REDIRECTS_MAX) {
+			set_reason("more than 5 redirects");
+			rc = fail(out, WS_EFETCH, who);
+			break;
+		}
+		if (hop == NULL && (hop = next_hop(req, 307, url)) == NULL) {
+			rc = fail(out, WS_ENOMEM, who);
+			break;
+		}
+		if ((rc = follow(&hop, url, out, who, sizeof(who))) == 1) {
+			rc = 0;
+			break;
+		}
+	}
+	ws_request_free(hop);
+	return rc;
 }
 
 const char *ws_dispatch_reason(void)

@@ -18,6 +18,7 @@ static const char *const texts[] = {
 	[-WS_EOVERLOADED] = "the worker is overloaded",
 	[-WS_ECANCELED] = "the request was canceled",
 	[-WS_EINTERNAL] = "the platform failed",
+	[-WS_EFETCH] = "the fetch failed",
 };
 
 const char *ws_strerror(int err)

@@ -7,7 +7,8 @@
 
 #include "shim.h"
 
-/* Origin form ("/a?b"), plus "*" for OPTIONS when from the platform: no
+/* Origin form ("/a?b"), plus "*" for OPTIONS when from the platform, or
+ * an absolute http(s) URL in a request the worker builds for ws_fetch: no
  * controls or spaces, which would split the request line downstream. */
 static int valid_url(const char *url, int allow_star)
 {
@@ -17,7 +18,8 @@ static int valid_url(const char *url, int allow_star)
 		return 0;
 	if (allow_star && strcmp(url, "*") == 0)
 		return 1;
-	if (url[0] != '/')
+	if (url[0] != '/' && (allow_star || (strncmp(url, "http://", 7) != 0 &&
+	                                     strncmp(url, "https://", 8) != 0)))
 		return 0;
 	for (p = (const unsigned char *)url; *p; p++)
 		if (*p <= ' ' || *p == 0x7f)

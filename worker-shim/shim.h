@@ -150,6 +150,8 @@ int chan_send_exception(uint32_t stream);
 int chan_send_request(uint32_t stream, const struct ws_request *req,
                       const char *ns, const char *worker,
                       const ws_limits *lim);
+/* ws_fetch: req (its URL absolute) as a Request with `fetch` set. */
+int chan_send_fetch(uint32_t stream, const struct ws_request *req);
 int chan_send_cancel(uint32_t stream);
 
 /* ---- dispatch.c ---- */

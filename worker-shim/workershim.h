@@ -57,6 +57,7 @@ extern "C" {
 #define WS_EOVERLOADED (-11)        /* the callee's queue is full (loadShed) */
 #define WS_ECANCELED (-12)          /* the request was canceled */
 #define WS_EINTERNAL (-13)          /* the platform failed */
+#define WS_EFETCH (-14)             /* ws_fetch: the origin failed (see below) */
 
 /* Log levels for ws_log. */
 #define WS_LOG_DEBUG 0
@@ -108,12 +109,15 @@ const void *ws_req_body(const ws_request *req, size_t *len);
 int ws_req_set_header(ws_request *req, const char *name, const char *value);
 /* Removes every header called name. 0, or WS_ENOTFOUND if none. */
 int ws_req_del_header(ws_request *req, const char *name);
-/* Replaces the URL (origin form: must start with '/'). */
+/* Replaces the URL: origin form (must start with '/'), or an absolute
+ * http:// URL for ws_fetch. */
 int ws_req_set_url(ws_request *req, const char *url);
 /* Replaces the body with a copy of buf[0..len). */
 int ws_req_set_body(ws_request *req, const void *buf, size_t len);
 
-/* A new request owned by the caller, e.g. to build a subrequest.
+/* A new request owned by the caller, e.g. to build a subrequest. url is
+ * origin form for ws_dispatch, absolute ("http://host/path") for ws_fetch;
+ * ws_req_path() of an absolute URL is everything before its '?'.
  * NULL on invalid arguments or out of memory. */
 ws_request *ws_request_new(const char *method, const char *url);
 /* Frees a request from ws_request_new(). Accepts NULL. Never call it on the
@@ -183,6 +187,37 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 /* The platform's reason text for the last failed ws_dispatch ("" if none).
  * Valid until the next ws_dispatch. */
 const char *ws_dispatch_reason(void);
+
+/*
+ * Sends req to the URL it names and waits for the answer, which replaces
+ * the contents of `out` (status, headers, body). req's URL must be absolute
+ * "http://host[:port]/path?query" (ws_request_new accepts it); https is not
+ * supported (WS_EINVAL), nor user names in the URL. The platform checks the
+ * URL against its egress policy (docs/fetch.md): the host must be an IP
+ * address or a name the policy maps to one, and that address and port must
+ * be allowed; loopback, link-local and private addresses only when listed.
+ * A host "NAME.worker" is a service binding: the request goes straight to
+ * worker NAME in this worker's own dispatch namespace, as with ws_dispatch,
+ * with the URL's path and query as its URL.
+ * Redirects (301, 302, 303, 307, 308 with a Location) are followed, at most
+ * 5, each one checked against the policy again and costing a subrequest; a
+ * 303, or a 301/302 answering a POST, continues as a GET without the body.
+ * req is not modified or taken over. Each call (and each redirect) spends
+ * one of the request's subrequests, shared with ws_dispatch.
+ * Returns 0 when a response arrived (whatever its HTTP status), or:
+ *   WS_EDENIED              the egress policy refuses the URL (also for a
+ *                           redirect); out is a 403 page
+ *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
+ *   WS_EFETCH               the origin could not be reached, timed out,
+ *                           broke HTTP, answered with more than the policy's
+ *                           max_response_bytes, or redirected more than 5
+ *                           times; out is a 502 page
+ *   WS_ENOTFOUND ... WS_EOVERLOADED  as for ws_dispatch, for a binding
+ *   WS_EIO / WS_EINVAL / WS_ENOMEM / WS_ECANCELED
+ * ws_dispatch_reason() gives the platform's reason for the last failure of
+ * either call ("egress: denied 10.0.0.1:80").
+ */
+int ws_fetch(ws_request *req, ws_response *out);
 
 /*
  * What is left of the request being handled: CPU milliseconds (counted by

@@ -1,0 +1,46 @@
+/*
+ * The egress policy (netpolicy.c): which addresses and ports ws_fetch may
+ * reach, the names it may use, and how large and slow an answer may be.
+ * Read from the file named by the `egress_policy` key of [switchyard]
+ * (format: policies/egress.ini, docs/fetch.md). No policy: every fetch is
+ * denied. Nothing here resolves names, and nothing looks at HTTP bytes:
+ * only at the URL the worker put in Request.fetch.
+ */
+#ifndef SY_NETPOLICY_H
+#define SY_NETPOLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NP_HOST_MAX 254   /* a DNS name, NUL included */
+#define NP_ADDR_MAX 46    /* INET6_ADDRSTRLEN */
+
+/* A fetch's destination, from its URL. */
+struct np_target {
+	char host[NP_HOST_MAX];  /* lower case; an IPv6 literal without [] */
+	uint32_t port;           /* 80 when the URL names none */
+	const char *path;        /* into the URL: "/path?query" ("" = "/") */
+	int family;              /* AF_INET or AF_INET6, once resolved */
+	uint8_t ip[16];          /* network order; IPv4 in the first 4 */
+	char addr[NP_ADDR_MAX];  /* ip as text */
+};
+
+/* Replaces the policy with the one in path. 0, or -1 with err naming the
+ * file, line and key. */
+int netpolicy_load(const char *path, char *err, size_t errlen);
+/* Forgets the policy (at exit). */
+void netpolicy_free(void);
+
+/* Splits an absolute http:// URL. 0, or -1 with why. */
+int netpolicy_parse_url(const char *url, struct np_target *t, char *why,
+                        size_t whylen);
+/* Resolves t's host through the policy's [hosts] (or takes the IP literal)
+ * and checks the address and port against its allow list. 0 with family,
+ * ip and addr set; -1 (denied) with why. */
+int netpolicy_check(struct np_target *t, char *why, size_t whylen);
+
+/* The policy's bounds on one fetch. */
+uint64_t netpolicy_max_response_bytes(void);
+uint32_t netpolicy_timeout_ms(void);
+
+#endif
