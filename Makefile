@@ -45,8 +45,10 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
 	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \
-	supervisor/fetch.c supervisor/netpolicy.c
-CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c
+	supervisor/fetch.c supervisor/netpolicy.c \
+	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c
+CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
+	ctl/shell.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c
@@ -127,7 +129,7 @@ $(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs $(PKGS))
 
 $(B)/yardctl: $(CTL_OBJS) $(LIB_OBJS)
-	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson)
+	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson libedit)
 
 $(B)/libworkershim.a: $(SHIM_OBJS)
 	rm -f $@

@@ -76,18 +76,15 @@ static int client_send(int s, const char *path,
 	return rc;
 }
 
-static int client_recv(int s, const char *path, Switchyard__CtlResponse **res,
-		       char *err, size_t errlen)
+/* One response, from r (which may hold more frames already read). */
+static int client_recv_r(int s, const char *path, struct sy_reader *r,
+			 Switchyard__CtlResponse **res, char *err,
+			 size_t errlen)
 {
-	struct sy_reader r;
 	struct sy_frame f;
 	int rc;
 
-	if (sy_reader_init(&r, 0) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		return -1;
-	}
-	rc = sy_frame_recv(s, &r, &f);
+	rc = sy_frame_recv(s, r, &f);
 	if (rc == 0)
 		snprintf(
 		    err, errlen,
@@ -109,12 +106,24 @@ static int client_recv(int s, const char *path, Switchyard__CtlResponse **res,
 							  f.payload)) == NULL)
 		snprintf(err, errlen,
 			 "malformed response from supervisor at %s", path);
-	else {
-		sy_reader_free(&r);
+	else
 		return 0;
-	}
-	sy_reader_free(&r);
 	return -1;
+}
+
+static int client_recv(int s, const char *path, Switchyard__CtlResponse **res,
+		       char *err, size_t errlen)
+{
+	struct sy_reader r;
+	int rc;
+
+	if (sy_reader_init(&r, 0) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	rc = client_recv_r(s, path, &r, res, err, errlen);
+	sy_reader_free(&r);
+	return rc;
 }
 
 int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
@@ -133,4 +142,60 @@ int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
 		rc = client_recv(s, path, res, err, errlen);
 	close(s);
 	return rc == 0 ? YC_OK : YC_FAIL;
+}
+
+/* Reads responses until one says no more follow (or each says stop). */
+static int client_recv_all(int s, const char *path,
+			   int (*each)(const Switchyard__CtlResponse *,
+				       void *),
+			   void *arg, char *err, size_t errlen)
+{
+	Switchyard__CtlResponse *res;
+	struct sy_reader r;
+	int more, rc = YC_OK;
+
+	if (sy_reader_init(&r, 0) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return YC_FAIL;
+	}
+	do {
+		if (client_recv_r(s, path, &r, &res, err, errlen) == -1) {
+			rc = YC_FAIL;
+			break;
+		}
+		more = res->more;
+		rc = each(res, arg);
+		switchyard__ctl_response__free_unpacked(res, NULL);
+		if (rc != 0) {
+			rc = rc > 0 ? rc : YC_OK;
+			break;
+		}
+	} while (more);
+	sy_reader_free(&r);
+	return rc;
+}
+
+int client_stream(const char *path, const Switchyard__CtlRequest *req,
+		  int timeout_s,
+		  int (*each)(const Switchyard__CtlResponse *res, void *arg),
+		  void *arg, char *err, size_t errlen)
+{
+	struct timeval tv = {timeout_s, 0};
+	int s, rc;
+
+	if ((s = client_connect(path, err, errlen)) == -1)
+		return YC_UNREACHABLE;
+	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
+		snprintf(err, errlen, "%s: setsockopt: %s", path,
+			 strerror(errno));
+		close(s);
+		return YC_FAIL;
+	}
+	rc = client_send(s, path, req, -1, err, errlen);
+	if (rc == 0)
+		rc = client_recv_all(s, path, each, arg, err, errlen);
+	else
+		rc = YC_FAIL;
+	close(s);
+	return rc;
 }

@@ -12,11 +12,11 @@
 
 #include "yardctl.h"
 
-#define COLS 8
+#define COLS 10 /* the last two only with status -l */
 
-static const char *const col_names[COLS] = {"NAME",   "STATE",	  "VERSION",
-					    "PROCS",  "REQUESTS", "ERRORS",
-					    "UPTIME", "PIDS"};
+static const char *const col_names[COLS] = {
+    "NAME",   "STATE", "VERSION", "PROCS", "REQUESTS", "ERRORS",
+    "UPTIME", "PIDS",  "CPU",	  "VIOLATIONS"};
 
 /* Copies s with control characters replaced by '?'. */
 static void safe_copy(char *dst, size_t size, const char *s)
@@ -99,14 +99,29 @@ static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 
 static void print_json(const Switchyard__CtlResponse *res, int code)
 {
-	json_t *workers = json_array();
+	json_t *workers = json_array(), *lines = json_array(), *j, *out;
 	size_t i;
 
-	for (i = 0; workers != NULL && i < res->n_workers; i++)
-		json_array_append_new(workers, worker_json(res->workers[i]));
-	json_print(json_pack("{s:i, s:o, s:o, s:o}", "code", code, "message",
-			     jstr(res->message), "error", jstr(res->error),
-			     "workers", workers));
+	for (i = 0; workers != NULL && i < res->n_workers; i++) {
+		j = worker_json(res->workers[i]);
+		json_object_set_new(j, "cpu_us",
+				    json_integer((json_int_t)res->workers[i]
+						     ->cpu_us));
+		json_array_append_new(workers, j);
+	}
+	for (i = 0; lines != NULL && i < res->n_lines; i++)
+		json_array_append_new(lines, jstr(res->lines[i]));
+	j = json_pack("{s:i, s:o, s:o, s:o, s:o}", "code", code, "message",
+		      jstr(res->message), "error", jstr(res->error), "workers",
+		      workers, "lines", lines);
+	if (j != NULL && res->output.len > 0) {
+		out = json_stringn((const char *)res->output.data,
+				   res->output.len);
+		if (out == NULL)
+			out = jstr("(output is not UTF-8)");
+		json_object_set_new(j, "output", out);
+	}
+	json_print(j);
 }
 
 static void fmt_uptime(char *buf, size_t size,
@@ -150,18 +165,21 @@ static void status_row(char cells[COLS][512],
 	snprintf(cells[5], 512, "%llu", (unsigned long long)ws->errors);
 	fmt_uptime(cells[6], 512, ws);
 	fmt_pids(cells[7], 512, ws);
+	snprintf(cells[8], 512, "%.2f", (double)ws->cpu_us / 1e6);
+	snprintf(cells[9], 512, "%llu", (unsigned long long)ws->violations);
 }
 
-static void print_row(char cells[COLS][512], const int width[COLS])
+static void print_row(char cells[COLS][512], const int width[COLS],
+		      int ncols)
 {
 	int c;
 
-	for (c = 0; c < COLS - 1; c++)
+	for (c = 0; c < ncols - 1; c++)
 		printf("%-*s  ", width[c], cells[c]);
-	printf("%s\n", cells[COLS - 1]);
+	printf("%s\n", cells[ncols - 1]);
 }
 
-static void print_status(const Switchyard__CtlResponse *res)
+static void print_status(const Switchyard__CtlResponse *res, int ncols)
 {
 	char(*rows)[COLS][512];
 	int width[COLS], c;
@@ -184,7 +202,7 @@ static void print_status(const Switchyard__CtlResponse *res)
 		}
 	}
 	for (i = 0; i < n; i++)
-		print_row(rows[i], width);
+		print_row(rows[i], width, ncols);
 	free(rows);
 	/* Under the table, so scripts reading rows by column still work. */
 	for (i = 0; i < res->n_workers; i++) {
@@ -200,8 +218,9 @@ int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res)
 {
 	char line[2048];
 	int code = res->code;
+	size_t i;
 
-	if (code < YC_OK || code > YC_BAD_INPUT)
+	if (code < YC_OK || code > YC_NOT_RUNNING)
 		code = YC_FAIL;
 	if (o->json) {
 		print_json(res, code);
@@ -220,15 +239,48 @@ int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res)
 		safe_copy(line, sizeof(line), res->message);
 		printf("%s\n", line);
 	}
+	for (i = 0; i < res->n_lines; i++) {
+		safe_copy(line, sizeof(line), res->lines[i]);
+		printf("%s\n", line);
+	}
 	return code;
 }
 
+void print_output(const uint8_t *data, size_t len)
+{
+	size_t i;
+	int ch;
+
+	for (i = 0; i < len; i++) {
+		ch = data[i];
+		if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch == 0x7f)
+			ch = '?';
+		putchar(ch);
+	}
+}
+
 /* status prints the table in place of the message when there are workers. */
+static int status_show(const struct yc_opts *o,
+		       const Switchyard__CtlResponse *res, int ncols)
+{
+	if (o->json || res->n_workers == 0 ||
+	    (res->code != YC_OK && res->code != YC_NOT_RUNNING))
+		return print_response(o, res);
+	print_status(res, ncols);
+	if (res->code == YC_OK)
+		return YC_OK;
+	fflush(stdout);
+	return print_response(o, res);
+}
+
 int print_status_response(const struct yc_opts *o,
 			  const Switchyard__CtlResponse *res)
 {
-	if (o->json || res->code != YC_OK || res->n_workers == 0)
-		return print_response(o, res);
-	print_status(res);
-	return YC_OK;
+	return status_show(o, res, COLS - 2);
+}
+
+int print_status_long(const struct yc_opts *o,
+		      const Switchyard__CtlResponse *res)
+{
+	return status_show(o, res, COLS);
 }

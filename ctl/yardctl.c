@@ -17,19 +17,13 @@
 #include "util.h"
 #include "yardctl.h"
 
-struct yc_cmd {
-	const char *name;
-	const char *synopsis; /* arguments, for usage lines */
-	const char *summary;  /* one line for the command list */
-	const char *details;  /* shown by `help COMMAND` */
-	int (*fn)(struct yc_opts *o, int argc, char **argv);
-};
-
 static int cmd_deploy(struct yc_opts *o, int argc, char **argv);
 static int cmd_status(struct yc_opts *o, int argc, char **argv);
 static int cmd_help(struct yc_opts *o, int argc, char **argv);
 
-static const struct yc_cmd commands[] = {
+#define SEL "NS/NAME | NS/* | all"
+
+const struct yc_cmd yc_commands[] = {
     {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]...",
      "deploy EXECUTABLE as the next version of worker NS/NAME",
      "Copies EXECUTABLE into the supervisor's store and makes it the\n"
@@ -39,17 +33,90 @@ static const struct yc_cmd commands[] = {
      "  -e, --env KEY=VALUE  environment variable for the worker; repeat\n"
      "                       for more. Recorded with the version.\n",
      cmd_deploy},
-    {"status", "[NS/NAME | NS/*]",
+    {"status", "[-l] [" SEL "]",
      "show workers: state, version, processes, counters",
-     "One line per worker: NAME, STATE (STOPPED, STARTING, RUNNING,\n"
-     "BACKOFF), current VERSION, PROCS (live/busy), REQUESTS and ERRORS\n"
-     "since the supervisor started, UPTIME of its oldest process (h:mm:ss)\n"
-     "and the PIDS of its processes. NS/* shows one namespace.\n",
+     "One line per worker: NAME, STATE (IDLE, STARTING, RUNNING, BACKOFF,\n"
+     "STOPPING, STOPPED, FATAL), current VERSION, PROCS (live/busy),\n"
+     "REQUESTS and ERRORS since the supervisor started, UPTIME of its\n"
+     "oldest process (h:mm:ss) and the PIDS of its processes. NS/* shows\n"
+     "one namespace. -l adds CPU (seconds used) and VIOLATIONS.\n"
+     "Exits 6 when a worker shown is STOPPED, STOPPING or FATAL; IDLE (no\n"
+     "process until a request comes) is not an error.\n",
      cmd_status},
+    {"start", SEL, "start a worker's processes now (and undo stop)",
+     "Starts the plan's instances now and waits until they are ready\n"
+     "(at most 15 s). A STOPPED or FATAL worker serves again.\n",
+     cmd_simple},
+    {"stop", SEL, "drain and stop a worker; it stays stopped",
+     "Requests being served finish; queued and new requests are answered\n"
+     "503 (loadShed) until `yardctl start`. Waits until every process\n"
+     "has exited.\n",
+     cmd_simple},
+    {"restart", SEL, "stop, then start (new processes)", NULL, cmd_simple},
+    {"signal", "SIGNAL " SEL, "send a signal to a worker's processes",
+     "SIGNAL is TERM, HUP, INT, KILL, USR1 or USR2, by name (SIGTERM or\n"
+     "TERM) or number. A process that dies is replaced on demand.\n",
+     cmd_simple},
+    {"pid", "[" SEL "]", "the supervisor's pid, or a worker's pids",
+     "Without an argument, the supervisor's pid; else the pids of the\n"
+     "workers' processes, one per line.\n",
+     cmd_simple},
+    {"tail", "[-f] [-BYTES] NS/NAME [stdout|stderr]",
+     "show a worker's own output (its stdout or stderr)",
+     "Shows the end (1600 bytes, or BYTES) of what the worker's processes\n"
+     "wrote, as the supervisor keeps it (the last 64 KiB per stream).\n"
+     "-f keeps following until interrupted. Request events are not\n"
+     "shown here.\n",
+     cmd_tail},
+    {"avail", "", "configured plans and deployed workers", NULL, cmd_simple},
+    {"reread", "", "show what changed in the configuration file",
+     "Reads the configuration file again and lists plans added, changed\n"
+     "and removed and [deploy] sections changed, without applying them.\n",
+     cmd_simple},
+    {"update", "", "apply the configuration file's changes",
+     "As reread, and applies them: new limits reach new requests and new\n"
+     "processes, fewer instances stop idle processes above the number,\n"
+     "[deploy] sections are deployed. A removed plan still used by a\n"
+     "worker refuses the update (exit 5). Same as SIGHUP.\n",
+     cmd_simple},
+    {"reload", "", "same as update", NULL, cmd_simple},
+    {"shutdown", "", "stop the whole platform (as SIGTERM)", NULL,
+     cmd_simple},
+    {"top", "[-d SECONDS] [-n COUNT]", "a live view of the workers",
+     "Workers sorted by CPU use, with requests/s, errors and violations,\n"
+     "and the host's load and memory. q quits. Not on a terminal, or\n"
+     "with -n, prints COUNT (default 1) snapshots and exits.\n",
+     cmd_top},
     {"help", "[COMMAND]", "show this help, or one command's", NULL, cmd_help},
 };
 
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+const size_t yc_ncommands = sizeof(yc_commands) / sizeof(yc_commands[0]);
+#define NCOMMANDS yc_ncommands
+#define commands yc_commands
+
+static const struct yc_cmd *cmd_named(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++) {
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	}
+	return &commands[NCOMMANDS - 1];
+}
+
+int yc_usage(const char *name, const char *fmt, ...)
+{
+	const struct yc_cmd *c = cmd_named(name);
+	va_list ap;
+
+	fprintf(stderr, "yardctl: %s: ", c->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nusage: yardctl %s %s\n", c->name, c->synopsis);
+	return YC_USAGE;
+}
 
 static int usage_error(const struct yc_cmd *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -85,6 +152,12 @@ static const struct yc_cmd *cmd_lookup(const char *word, size_t *nmatch)
 			found = &commands[i];
 			(*nmatch)++;
 		}
+	}
+	/* read-only status wins a tie ("st"): commands that change things
+	 * (start, stop) need a prefix of their own */
+	if (*nmatch > 1 && strncmp(word, "status", strlen(word)) == 0) {
+		*nmatch = 1;
+		return cmd_named("status");
 	}
 	return *nmatch == 1 ? found : NULL;
 }
@@ -132,7 +205,7 @@ static int take_opt(int argc, char **argv, int *i, const char *lng,
 }
 
 /* Sends req (with fd, consumed) and prints the answer with show. */
-static int call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
+int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
 		int (*show)(const struct yc_opts *,
 			    const Switchyard__CtlResponse *))
 {
@@ -157,7 +230,7 @@ struct deploy_args {
 static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 			struct deploy_args *d)
 {
-	const struct yc_cmd *c = &commands[0];
+	const struct yc_cmd *c = cmd_named("deploy");
 	const char *v;
 	int i, npos = 0, opts = 1, r;
 
@@ -259,7 +332,7 @@ static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 		req.plan = (char *)d.plan;
 		req.n_env = d.nenv;
 		req.env = d.env;
-		rc = call(o, &req, fd, print_response);
+		rc = yc_call(o, &req, fd, print_response);
 	}
 	free(d.env);
 	return rc;
@@ -268,13 +341,17 @@ static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 static int cmd_status(struct yc_opts *o, int argc, char **argv)
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
-	const struct yc_cmd *c = &commands[1];
+	const struct yc_cmd *c = cmd_named("status");
+	int lng = 0;
 	char *worker = NULL;
 	int i;
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--json") == 0)
 			o->json = 1;
+		else if (strcmp(argv[i], "-l") == 0 ||
+			 strcmp(argv[i], "--long") == 0)
+			lng = 1;
 		else if (argv[i][0] == '-' && argv[i][1] != '\0')
 			return usage_error(c, "unknown option: %s", argv[i]);
 		else if (worker == NULL)
@@ -288,7 +365,8 @@ static int cmd_status(struct yc_opts *o, int argc, char **argv)
 		req.n_args = 1;
 		req.args = &worker;
 	}
-	return call(o, &req, -1, print_status_response);
+	return yc_call(o, &req, -1,
+		       lng ? print_status_long : print_status_response);
 }
 
 static void help_all(FILE *out)
@@ -296,11 +374,11 @@ static void help_all(FILE *out)
 	size_t i;
 
 	fprintf(out,
-		"usage: yardctl [-s SOCKET] [--json] COMMAND [ARGS]\n\n"
+		"usage: yardctl [-s SOCKET] [--json] [COMMAND [ARGS]]\n\n"
 		"Controls a running switchyard-supervisor through its control "
 		"socket:\n-s SOCKET, else $SWITCHYARD_SOCKET, "
 		"else " YC_DEFAULT_SOCKET
-		".\n\ncommands (any unique prefix will do):\n");
+		".\n\ncommands (any unique prefix will do; status wins a tie):\n");
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(out, "  %s %s\n      %s\n", commands[i].name,
 			commands[i].synopsis, commands[i].summary);
@@ -316,7 +394,10 @@ static void help_all(FILE *out)
 	    "  3  supervisor unreachable (not running, wrong socket)\n"
 	    "  4  unknown worker\n"
 	    "  5  bad input (missing or non-executable file, invalid name,\n"
-	    "     unknown plan, bad environment entry)\n");
+	    "     unknown plan, bad environment entry, bad signal, bad\n"
+	    "     configuration file)\n"
+	    "  6  status: a worker shown is STOPPED, STOPPING or FATAL\n"
+	    "\nWithout a command, yardctl is an interactive shell.\n");
 }
 
 static int cmd_help(struct yc_opts *o, int argc, char **argv)
@@ -329,7 +410,7 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv)
 		return YC_OK;
 	}
 	if (argc > 2)
-		return usage_error(&commands[2], "unexpected argument: %s",
+		return usage_error(cmd_named("help"), "unexpected argument: %s",
 				   argv[2]);
 	if ((c = cmd_lookup(argv[1], &nmatch)) == NULL)
 		return cmd_unknown(argv[1], nmatch);
@@ -376,10 +457,8 @@ static int parse_global(struct yc_opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	struct yc_opts o = {NULL, 0};
-	const struct yc_cmd *c;
+	struct yc_opts o = {NULL, 0, 0};
 	const char *env;
-	size_t nmatch;
 	int i;
 
 	if ((i = parse_global(&o, argc, argv)) == -1)
@@ -388,16 +467,32 @@ int main(int argc, char **argv)
 		help_all(stdout);
 		return YC_OK;
 	}
-	if (i >= argc) {
-		help_all(stderr);
-		return YC_USAGE;
-	}
 	if (o.socket == NULL) {
 		env = getenv("SWITCHYARD_SOCKET");
 		o.socket =
 		    env != NULL && env[0] != '\0' ? env : YC_DEFAULT_SOCKET;
 	}
-	if ((c = cmd_lookup(argv[i], &nmatch)) == NULL)
-		return cmd_unknown(argv[i], nmatch);
-	return c->fn(&o, argc - i, argv + i);
+	/* the shell is for people; a script without a command is a mistake */
+	if (i >= argc && isatty(STDIN_FILENO))
+		return shell_run(&o);
+	if (i >= argc) {
+		help_all(stderr);
+		return YC_USAGE;
+	}
+	return yc_run(&o, argc - i, argv + i);
+}
+
+int yc_run(struct yc_opts *o, int argc, char **argv)
+{
+	const struct yc_cmd *c;
+	size_t nmatch;
+	char *word = argv[0];
+	int rc;
+
+	if ((c = cmd_lookup(word, &nmatch)) == NULL)
+		return cmd_unknown(word, nmatch);
+	argv[0] = (char *)c->name; /* commands read their canonical name */
+	rc = c->fn(o, argc, argv);
+	argv[0] = word;
+	return rc;
 }

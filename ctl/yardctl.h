@@ -22,13 +22,54 @@ enum {
 	YC_USAGE = 2,	    /* unknown command, missing or extra argument */
 	YC_UNREACHABLE = 3, /* no supervisor at the socket */
 	YC_UNKNOWN_WORKER = 4, /* no such worker */
-	YC_BAD_INPUT = 5       /* bad file, name, plan or environment */
+	YC_BAD_INPUT = 5,      /* bad file, name, plan or environment */
+	YC_NOT_RUNNING = 6     /* status: a worker is STOPPED, STOPPING or
+	                        * FATAL */
 };
 
 struct yc_opts {
 	const char *socket; /* control socket path */
 	int json;	    /* print responses as JSON */
+	int shell;	    /* in the interactive shell */
 };
+
+struct yc_cmd {
+	const char *name;
+	const char *synopsis; /* arguments, for usage lines */
+	const char *summary;  /* one line for the command list */
+	const char *details;  /* shown by `help COMMAND` */
+	int (*fn)(struct yc_opts *o, int argc, char **argv);
+};
+
+/* ---- yardctl.c ---- */
+
+extern const struct yc_cmd yc_commands[];
+extern const size_t yc_ncommands;
+/* Runs the command line argv (argv[0] the command word, abbreviations
+ * allowed); returns its exit code. */
+int yc_run(struct yc_opts *o, int argc, char **argv);
+/* "yardctl: NAME: problem" and NAME's usage line on stderr; YC_USAGE. */
+int yc_usage(const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends req (with fd, consumed) and shows the answer with show. */
+int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
+	    int (*show)(const struct yc_opts *,
+			const Switchyard__CtlResponse *));
+
+/* ---- ops.c: start, stop, restart, signal, pid, tail, avail, shutdown,
+ * reread, update, reload ---- */
+
+int cmd_simple(struct yc_opts *o, int argc, char **argv);
+int cmd_tail(struct yc_opts *o, int argc, char **argv);
+
+/* ---- top.c ---- */
+
+int cmd_top(struct yc_opts *o, int argc, char **argv);
+
+/* ---- shell.c ---- */
+
+/* The interactive shell (yardctl without a command). */
+int shell_run(struct yc_opts *o);
 
 /* ---- client.c ---- */
 
@@ -42,6 +83,16 @@ struct yc_opts {
 int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
 		Switchyard__CtlResponse **res, char *err, size_t errlen);
 
+/*
+ * Like client_call, for answers in several frames (tail -f): calls each
+ * with every response until one has more = 0 or each returns nonzero.
+ * timeout_s 0 waits for ever. 0, or an exit code with err.
+ */
+int client_stream(const char *path, const Switchyard__CtlRequest *req,
+		  int timeout_s,
+		  int (*each)(const Switchyard__CtlResponse *res, void *arg),
+		  void *arg, char *err, size_t errlen);
+
 /* ---- print.c ---- */
 
 /* Reports an error: "yardctl: msg" on stderr, or {"code","error"} on stdout
@@ -50,8 +101,16 @@ int print_error(const struct yc_opts *o, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Shows a response (errors included) and returns the exit code it means. */
 int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res);
-/* Same, but shows the workers as a table (one line per worker). */
+/* Same, but shows the workers as a table (one line per worker); status
+ * exit 6 still shows the table. */
 int print_status_response(const struct yc_opts *o,
 			  const Switchyard__CtlResponse *res);
+
+/* status -l: with CPU and VIOLATIONS columns. */
+int print_status_long(const struct yc_opts *o,
+		      const Switchyard__CtlResponse *res);
+/* Writes a worker's output, control characters but tab and newline
+ * replaced. */
+void print_output(const uint8_t *data, size_t len);
 
 #endif

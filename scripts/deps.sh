@@ -7,7 +7,7 @@ PACKAGES=(
 	build-essential pkg-config
 	node-llhttp libprotobuf-c-dev protobuf-c-compiler
 	libseccomp-dev libcap-dev libbsd-dev libmd-dev liblmdb-dev
-	libinih-dev libjansson-dev libcurl4-openssl-dev
+	libinih-dev libjansson-dev libcurl4-openssl-dev libedit-dev
 	libcmocka-dev python3-pytest curl
 )
 

@@ -18,7 +18,11 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "ctl.h"
 #include "log.h"
+#include "main.h"
+#include "logring.h"
+#include "pool.h"
 #include "spawn.h"
 #include "store.h"
 #include "supervisor.h"
@@ -29,44 +33,29 @@
 #define CTL_FRAME_MAX (64u * 1024u) /* bytes of one request payload */
 #define CTL_TIMEOUT_MS 30000	    /* whole life of one connection */
 #define CTL_MAX_ARGS 8
+#define CTL_POLL_MS 50 /* how often a deferred command looks again */
 #define CTL_MAX_PIDS 64 /* as struct pool_stats holds */
 
 _Static_assert(sizeof(((struct pool_stats *)0)->pids) / sizeof(pid_t) ==
 		   CTL_MAX_PIDS,
 	       "CTL_MAX_PIDS must match struct pool_stats");
 
-/* yardctl's exit codes, which responses carry. */
-enum {
-	CTL_OK = 0,
-	CTL_FAIL = 1,
-	CTL_USAGE = 2,
-	CTL_UNKNOWN_WORKER = 4,
-	CTL_BAD_INPUT = 5
-};
-
 struct ctl_conn {
 	int fd;
-	int answered; /* the response is queued; reading is over */
+	int handled;  /* its request was read; reading is over */
+	int answered; /* the response is queued */
+	int shutdown; /* stop the platform once the response is sent */
+	ctl_poll_fn *poll; /* a deferred command, until it answers */
+	void *poll_arg;
+	uint64_t poll_timer;
+	struct logring *follow; /* tail -f: pushes this ring's new output */
+	uint64_t follow_off;
 	uid_t uid;    /* peer's, for the log */
 	uint64_t timer;
 	struct sy_reader rd;
 	struct sy_writer wr;
 	struct ctl_conn *prev, *next;
 };
-
-/* What a command fills in; control_reply() packs and frees it. */
-struct ctl_reply {
-	Switchyard__CtlResponse res;
-	Switchyard__WorkerStatus *ws;
-	Switchyard__WorkerStatus **wsp;
-	uint32_t *pids;
-	uid_t uid; /* the client's, for the log */
-	char error[1024];
-	char message[512];
-};
-
-typedef void ctl_cmd_fn(const Switchyard__CtlRequest *req, int fd,
-			struct ctl_reply *rep);
 
 static struct ev_loop *ctl_loop;
 static int ctl_fd = -1;
@@ -76,10 +65,7 @@ static ino_t ctl_ino;
 static struct ctl_conn *ctl_conns;
 static size_t ctl_nconns;
 
-static void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
+void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -91,7 +77,7 @@ static void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
 
 /* Copies a client's string for a message: printable ASCII only, bounded, so
  * it can be echoed back and logged without forging lines. */
-static const char *ctl_safe(const char *s, char *buf, size_t size)
+const char *ctl_safe(const char *s, char *buf, size_t size)
 {
 	size_t i;
 
@@ -112,9 +98,10 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 
 	switchyard__worker_status__init(ws);
 	memset(&st, 0, sizeof(st));
-	st.state = "STOPPED";
+	st.state = "IDLE";
 	if (w->pool != NULL)
 		pool_stats(w, &st);
+	ws->cpu_us = pool_cpu_us(w);
 	ws->ns = w->ns;
 	ws->name = w->name;
 	ws->version = v->number;
@@ -141,7 +128,7 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 }
 
 /* Allocates room for n WorkerStatus entries in rep. */
-static int ctl_reserve(struct ctl_reply *rep, size_t n)
+int ctl_reserve(struct ctl_reply *rep, size_t n)
 {
 	size_t i;
 
@@ -158,29 +145,23 @@ static int ctl_reserve(struct ctl_reply *rep, size_t n)
 	return 0;
 }
 
-static void ctl_add_worker(struct ctl_reply *rep, struct worker *w)
+void ctl_add_worker(struct ctl_reply *rep, struct worker *w)
 {
 	size_t i = rep->res.n_workers++;
 
 	ctl_worker_status(w, &rep->ws[i], &rep->pids[i * CTL_MAX_PIDS]);
 }
 
-/* Which workers a status request names: all, one, or a namespace. */
-struct ctl_sel {
-	char text[160]; /* as given, made printable */
-	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
-	int any, all_ns;
-};
-
-static int ctl_parse_sel(const char *arg, struct ctl_sel *sel,
-			 struct ctl_reply *rep)
+int ctl_parse_sel(const char *cmd, const char *arg, struct ctl_sel *sel,
+                  struct ctl_reply *rep)
 {
 	char e[384];
 	size_t len;
 
 	memset(sel, 0, sizeof(*sel));
-	if (arg == NULL) {
+	if (arg == NULL || strcmp(arg, "all") == 0) {
 		sel->any = 1;
+		snprintf(sel->text, sizeof(sel->text), "all");
 		return 0;
 	}
 	len = strlen(ctl_safe(arg, sel->text, sizeof(sel->text)));
@@ -191,58 +172,117 @@ static int ctl_parse_sel(const char *arg, struct ctl_sel *sel,
 		if (len - 2 < SY_NAME_MAX && sy_valid_name(sel->ns))
 			return 0;
 		ctl_fail(rep, CTL_BAD_INPUT,
-			 "status %s: invalid namespace (use 1-63 of a-z 0-9 - "
+			 "%s %s: invalid namespace (use 1-63 of a-z 0-9 - "
 			 "_, starting with a letter or digit)",
-			 sel->text);
+			 cmd, sel->text);
 		return -1;
 	}
 	if (sy_split_worker(sel->text, sel->ns, sel->name, e, sizeof(e)) == 0)
 		return 0;
-	ctl_fail(rep, CTL_BAD_INPUT, "status %s", e);
+	ctl_fail(rep, CTL_BAD_INPUT, "%s %s", cmd, e);
 	return -1;
 }
 
-static int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w)
+size_t ctl_sel_count(const char *cmd, const struct ctl_sel *sel,
+                     struct ctl_reply *rep)
+{
+	struct worker *w;
+	size_t n = 0;
+
+	for (w = registry_first(); w != NULL; w = registry_next(w))
+		n += ctl_sel_match(sel, w);
+	if (n == 0 && sel->all_ns)
+		ctl_fail(rep, CTL_UNKNOWN_WORKER,
+			 "%s %s: no workers in namespace %s", cmd, sel->text,
+			 sel->ns);
+	else if (n == 0 && !sel->any)
+		ctl_fail(rep, CTL_UNKNOWN_WORKER, "%s %s: no such worker", cmd,
+			 sel->text);
+	return n;
+}
+
+int ctl_line(struct ctl_reply *rep, const char *fmt, ...)
+{
+	va_list ap;
+	char **nl;
+	char *line;
+	int n;
+
+	if (rep->nlines == rep->alines) {
+		rep->alines = rep->alines ? 2 * rep->alines : 16;
+		nl = realloc(rep->lines, rep->alines * sizeof(*nl));
+		if (nl == NULL)
+			goto fail;
+		rep->lines = nl;
+	}
+	va_start(ap, fmt);
+	n = vasprintf(&line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		goto fail;
+	rep->lines[rep->nlines++] = line;
+	return 0;
+fail:
+	ctl_fail(rep, CTL_FAIL, "out of memory");
+	return -1;
+}
+
+/* supervisorctl's contract: status fails when a worker it shows is not
+ * running. Idle workers (no process until a request comes) are fine. */
+static void ctl_status_check(struct ctl_reply *rep)
+{
+	const char *st;
+	size_t i, bad = 0;
+
+	for (i = 0; i < rep->res.n_workers; i++) {
+		st = rep->res.workers[i]->state;
+		if (strcmp(st, "STOPPED") == 0 || strcmp(st, "STOPPING") == 0 ||
+		    strcmp(st, "FATAL") == 0)
+			bad++;
+	}
+	if (bad > 0)
+		ctl_fail(rep, CTL_NOT_RUNNING,
+			 "status: %zu of %zu workers not running (STOPPED, "
+			 "STOPPING or FATAL)", bad, rep->res.n_workers);
+}
+
+int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w)
 {
 	return sel->any || (strcmp(w->ns, sel->ns) == 0 &&
 			    (sel->all_ns || strcmp(w->name, sel->name) == 0));
 }
 
-/* status [NS/NAME or a whole namespace, NS/ followed by a star] */
+/* status [all, NS/NAME, or a namespace] */
 static void ctl_status(const Switchyard__CtlRequest *req, int fd,
 		       struct ctl_reply *rep)
 {
 	struct ctl_sel sel;
 	struct worker *w;
-	size_t n = 0;
+	size_t n;
 
 	if (req->n_args > 1) {
 		ctl_fail(rep, CTL_USAGE,
-			 "status: expected at most one NS/NAME or NS/*");
+			 "status: expected at most one NS/NAME, NS/* or all");
 		return;
 	}
-	if (ctl_parse_sel(req->n_args ? req->args[0] : NULL, &sel, rep) == -1)
+	if (ctl_parse_sel("status", req->n_args ? req->args[0] : NULL, &sel,
+			  rep) == -1)
 		return;
-	for (w = registry_first(); w != NULL; w = registry_next(w))
-		n += ctl_sel_match(&sel, w);
-	if (n == 0 && sel.all_ns)
-		ctl_fail(rep, CTL_UNKNOWN_WORKER,
-			 "status %s: no workers in namespace %s", sel.text,
-			 sel.ns);
-	else if (n == 0 && !sel.any)
-		ctl_fail(rep, CTL_UNKNOWN_WORKER, "status %s: no such worker",
-			 sel.text);
-	else if (n == 0)
-		snprintf(rep->message, sizeof(rep->message),
-			 "no workers deployed");
-	else if (ctl_reserve(rep, n) == -1)
+	if ((n = ctl_sel_count("status", &sel, rep)) == 0) {
+		if (rep->res.code == CTL_OK)
+			snprintf(rep->message, sizeof(rep->message),
+				 "no workers deployed");
+		return;
+	}
+	if (ctl_reserve(rep, n) == -1) {
 		ctl_fail(rep, CTL_FAIL, "status: out of memory");
-	else {
-		for (w = registry_first(); w != NULL; w = registry_next(w)) {
-			if (ctl_sel_match(&sel, w))
-				ctl_add_worker(rep, w);
-		}
+		return;
 	}
+	for (w = registry_first(); w != NULL; w = registry_next(w)) {
+		if (ctl_sel_match(&sel, w))
+			ctl_add_worker(rep, w);
+	}
+	ctl_status_check(rep);
 }
 
 /* deploy NS/NAME, plan, env, with the executable's descriptor attached */
@@ -298,9 +338,13 @@ static const struct ctl_cmd {
 	const char *name;
 	ctl_cmd_fn *fn;
 } ctl_cmds[] = {
-    {"deploy", ctl_deploy},
-    {"status", ctl_status},
-    {"list", ctl_status},
+    {"deploy", ctl_deploy},   {"status", ctl_status},
+    {"list", ctl_status},     {"start", ctl_start},
+    {"stop", ctl_stop},       {"restart", ctl_restart},
+    {"signal", ctl_signal},   {"pid", ctl_pid},
+    {"tail", ctl_tail},       {"avail", ctl_avail},
+    {"shutdown", ctl_shutdown}, {"reread", ctl_reread},
+    {"update", ctl_update},   {"reload", ctl_update},
 };
 
 static void ctl_dispatch(const Switchyard__CtlRequest *req, int fd,
@@ -338,6 +382,9 @@ static void ctl_conn_close(struct ctl_conn *c)
 {
 	if (c->timer != 0)
 		ev_timer_del(ctl_loop, c->timer);
+	if (c->poll_timer != 0)
+		ev_timer_del(ctl_loop, c->poll_timer);
+	free(c->poll_arg);
 	if (ev_del(ctl_loop, c->fd) == -1)
 		log_warn("control: ev_del fd %d", c->fd);
 	close(c->fd);
@@ -353,6 +400,20 @@ static void ctl_conn_close(struct ctl_conn *c)
 	free(c);
 }
 
+static void ctl_reply_free(struct ctl_reply *rep)
+{
+	size_t i;
+
+	free(rep->ws);
+	free(rep->wsp);
+	free(rep->pids);
+	for (i = 0; i < rep->nlines; i++)
+		free(rep->lines[i]);
+	free(rep->lines);
+	free(rep->output);
+	memset(rep, 0, sizeof(*rep));
+}
+
 /* Queues the response and starts writing it; frees what rep holds. */
 static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
 {
@@ -360,30 +421,118 @@ static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
 
 	rep->res.error = rep->error;
 	rep->res.message = rep->message;
+	rep->res.lines = rep->lines;
+	rep->res.n_lines = rep->nlines;
 	rc = sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
 			   &rep->res.base);
 	if (rc == -1 && errno == EMSGSIZE) {
 		/* e.g. status of thousands of workers */
 		rep->res.n_workers = 0;
+		rep->res.n_lines = 0;
 		ctl_fail(rep, CTL_FAIL,
 			 "response too large for one frame: ask for one "
 			 "namespace (NS/*) or one worker");
 		rc = sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
 				   &rep->res.base);
 	}
-	free(rep->ws);
-	free(rep->wsp);
-	free(rep->pids);
+	if (rep->res.code == CTL_OK && rep->follow != NULL) {
+		c->follow = rep->follow;
+		c->follow_off = rep->follow_off;
+	}
+	c->shutdown = rep->shutdown && rep->res.code == CTL_OK;
+	ctl_reply_free(rep);
 	c->answered = 1;
 	if (rc == -1) {
 		log_warn("control: cannot queue a response");
 		return -1;
 	}
-	if (ev_mod(ctl_loop, c->fd, EPOLLOUT) == -1) {
+	if (ev_mod(ctl_loop, c->fd, EPOLLIN | EPOLLOUT) == -1) {
 		log_warn("control: ev_mod fd %d", c->fd);
 		return -1;
 	}
 	return 0;
+}
+
+#define CTL_FOLLOW_CHUNK (16u * 1024u)
+
+/* Sends what c's ring got since c->follow_off, one frame at a time: a
+ * client that reads slowly misses lines rather than costing memory. */
+static int ctl_follow_push(struct ctl_conn *c)
+{
+	Switchyard__CtlResponse res = SWITCHYARD__CTL_RESPONSE__INIT;
+	uint8_t buf[CTL_FOLLOW_CHUNK];
+	size_t n;
+
+	if (sy_writer_pending(&c->wr) > 0)
+		return 0;
+	if ((n = logring_read(c->follow, &c->follow_off, (char *)buf,
+			      sizeof(buf))) == 0)
+		return ev_mod(ctl_loop, c->fd, EPOLLIN);
+	res.error = res.message = "";
+	res.output.data = buf;
+	res.output.len = n;
+	res.more = 1;
+	if (sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, 0, 1, &res.base) == -1)
+		return -1;
+	return ev_mod(ctl_loop, c->fd, EPOLLIN | EPOLLOUT);
+}
+
+static void ctl_ring_hook(const struct logring *r, int gone)
+{
+	struct ctl_conn *c, *next;
+
+	for (c = ctl_conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->follow != r)
+			continue;
+		if (gone || ctl_follow_push(c) == -1)
+			ctl_conn_close(c);
+	}
+}
+
+static int ctl_poll_once(struct ctl_conn *c);
+
+static void ctl_poll_tick(struct ev_loop *loop, void *arg)
+{
+	struct ctl_conn *c = arg;
+
+	c->poll_timer = 0;
+	if (ctl_poll_once(c) == -1)
+		ctl_conn_close(c);
+}
+
+/* Asks a deferred command whether it is done; answers if so, else looks
+ * again in CTL_POLL_MS. */
+static int ctl_poll_once(struct ctl_conn *c)
+{
+	struct ctl_reply rep;
+
+	memset(&rep, 0, sizeof(rep));
+	switchyard__ctl_response__init(&rep.res);
+	rep.uid = c->uid;
+	if (c->poll(c->poll_arg, &rep) == 0) {
+		ctl_reply_free(&rep);
+		c->poll_timer = ev_timer_add(ctl_loop, CTL_POLL_MS,
+					     ctl_poll_tick, c);
+		return c->poll_timer == 0 ? -1 : 0;
+	}
+	free(c->poll_arg);
+	c->poll_arg = NULL;
+	c->poll = NULL;
+	return ctl_respond(c, &rep);
+}
+
+/* A command that answers later, or follows output, outlives the time
+ * limit of an exchange: its own rules bound it. */
+static int ctl_defer(struct ctl_conn *c, struct ctl_reply *rep)
+{
+	if (c->timer != 0)
+		ev_timer_del(ctl_loop, c->timer);
+	c->timer = 0;
+	c->poll = rep->poll;
+	c->poll_arg = rep->poll_arg;
+	ctl_reply_free(rep);
+	return ctl_poll_once(c);
 }
 
 /* Answers the frame f (whose descriptor, if any, this closes). */
@@ -417,18 +566,40 @@ static int ctl_handle(struct ctl_conn *c, struct sy_frame *f)
 	}
 	if (req != NULL)
 		switchyard__ctl_request__free_unpacked(req, NULL);
+	if (rep.poll != NULL && rep.res.code == CTL_OK)
+		return ctl_defer(c, &rep);
+	free(rep.poll_arg);
+	rep.poll_arg = NULL;
+	if (rep.follow != NULL && rep.res.code == CTL_OK && c->timer != 0) {
+		ev_timer_del(ctl_loop, c->timer);
+		c->timer = 0;
+	}
 	return ctl_respond(c, &rep);
 }
 
 static void ctl_write(struct ctl_conn *c)
 {
 	ssize_t left = sy_writer_flush(&c->wr, c->fd);
+	int shutdown;
 
 	if (left == -1 && errno != EPIPE && errno != ECONNRESET)
 		log_warn("control: uid %u: cannot send the response",
 			 (unsigned)c->uid);
-	if (left <= 0)
+	if (left == -1) {
 		ctl_conn_close(c);
+	} else if (left == 0 && c->follow != NULL) {
+		if (ctl_follow_push(c) == -1)
+			ctl_conn_close(c);
+	} else if (left == 0) {
+		shutdown = c->shutdown;
+		if (shutdown)
+			log_info("control: uid %u: shutdown requested",
+				 (unsigned)c->uid);
+		/* first: stopping closes every control connection */
+		ctl_conn_close(c);
+		if (shutdown)
+			sup_shutdown(0);
+	}
 }
 
 /* A garbled request gets an answer saying so, then the connection ends. */
@@ -475,9 +646,10 @@ static void ctl_read(struct ctl_conn *c)
 		}
 		rc = sy_reader_next(&c->rd, &f);
 		if (rc == 1) {
+			c->handled = 1;
 			if (ctl_handle(c, &f) == -1)
 				ctl_conn_close(c);
-			else
+			else if (c->answered)
 				ctl_write(c);
 			return;
 		}
@@ -499,13 +671,35 @@ static void ctl_read(struct ctl_conn *c)
 	}
 }
 
+/* After its request, a client only sends end of file (it went away, e.g.
+ * Ctrl-C on `tail -f`, or gave up waiting): anything else is dropped. */
+static int ctl_gone(struct ctl_conn *c)
+{
+	char buf[256];
+	ssize_t n;
+
+	for (;;) {
+		n = read(c->fd, buf, sizeof(buf));
+		if (n > 0)
+			continue;
+		if (n == -1 && errno == EINTR)
+			continue;
+		return !(n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK));
+	}
+}
+
 static void ctl_io(struct ev_loop *loop, int fd, uint32_t events, void *arg)
 {
 	struct ctl_conn *c = arg;
 
-	if (c->answered)
+	if (c->handled && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) &&
+	    ctl_gone(c)) {
+		ctl_conn_close(c);
+		return;
+	}
+	if (c->answered && (events & EPOLLOUT))
 		ctl_write(c);
-	else
+	else if (!c->handled)
 		ctl_read(c);
 }
 
@@ -717,6 +911,7 @@ int control_listen(struct ev_loop *loop, const char *path, char *err,
 	}
 	ctl_loop = loop;
 	ctl_fd = fd;
+	logring_hook = ctl_ring_hook;
 	return 0;
 }
 

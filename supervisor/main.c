@@ -20,6 +20,7 @@
 
 #include "call.h"
 #include "caps.h"
+#include "ctl.h"
 #include "log.h"
 #include "main.h"
 #include "notify.h"
@@ -122,9 +123,9 @@ static void on_signal(struct ev_loop *loop, int fd, uint32_t events,
 			sup_shutdown(0);
 			break;
 		case SIGHUP:
-			log_info("received SIGHUP: reloading is not supported; "
-			         "restart the supervisor to apply a new "
-			         "configuration");
+			/* as `yardctl reload` */
+			if (!sup_stopping())
+				reload_on_sighup();
 			break;
 		case SIGCHLD:
 			reap_children();

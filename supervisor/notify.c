@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -106,6 +107,23 @@ int notify_ready(const char *status, char *err, size_t errlen)
 int notify_stopping(char *err, size_t errlen)
 {
 	return notify_send("STOPPING=1\nSTATUS=stopping", err, errlen);
+}
+
+int notify_reloading(char *err, size_t errlen)
+{
+	struct timespec ts;
+	char msg[128];
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1) {
+		snprintf(err, errlen, "clock_gettime: %s", strerror(errno));
+		return -1;
+	}
+	/* systemd (253+) wants the time to tell this reload from the next */
+	snprintf(msg, sizeof(msg),
+	         "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading",
+	         (unsigned long long)ts.tv_sec * 1000000ull +
+	             (unsigned long long)ts.tv_nsec / 1000u);
+	return notify_send(msg, err, errlen);
 }
 
 void notify_fini(void)

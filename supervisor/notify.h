@@ -21,6 +21,9 @@ int notify_init(char *err, size_t errlen);
 int notify_ready(const char *status, char *err, size_t errlen);
 /* STOPPING=1: the service manager shows "deactivating" while we stop. */
 int notify_stopping(char *err, size_t errlen);
+/* RELOADING=1 with MONOTONIC_USEC: the configuration is being re-read;
+ * notify_ready() says when it is done. */
+int notify_reloading(char *err, size_t errlen);
 /* Closes the socket; safe to call more than once. */
 void notify_fini(void);
 

@@ -27,7 +27,7 @@
 #define START_TIMEOUT_MS 10000   /* from exec to HELLO */
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 10000
-#define LOG_READS 16             /* reads of a log pipe per event */
+#define FATAL_STARTS 5           /* failed starts in a row: FATAL */
 #define INSECURE_NAG_TICKS 600   /* 60 s between "not jailed" warnings */
 
 struct pool {
@@ -46,6 +46,10 @@ struct pool {
 	uint64_t violations;          /* platform rules its processes broke */
 	struct spawn_tmpl *tmpl;      /* what its spawns share (spawn.c) */
 	int dying;                    /* pool_destroy() is running */
+	enum { RUN = 0, HELD_STOPPED, HELD_FATAL } held; /* see pool.h */
+	unsigned startfails;          /* deaths before HELLO in a row */
+	uint64_t cpu_us;              /* of its processes once stopped */
+	struct logring ring[2];       /* its stdout and stderr */
 	struct pool *next, *prev;
 };
 
@@ -72,6 +76,7 @@ static const unsigned transitions[] = {
 };
 
 static void pool_kick(struct pool *pl);
+static void start_fail_count(struct pool *pl);
 
 static uint64_t now_ms(void)
 {
@@ -89,6 +94,16 @@ static void idle_remove(struct pool *pl, struct proc *p)
 		}
 	}
 	p->idle_next = NULL;
+}
+
+/* CPU time of a process not yet reaped (0 if its clock is unreadable). */
+static uint64_t proc_cpu_us(const struct proc *p)
+{
+	struct timespec ts;
+
+	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static int proc_set(struct proc *p, enum proc_state to)
@@ -115,6 +130,7 @@ static int proc_set(struct proc *p, enum proc_state to)
 			pl->nbusy++;
 		} else if (to == PROC_DEAD) {
 			pl->nlive--;
+			pl->cpu_us += proc_cpu_us(p);
 		}
 	}
 	if (to == PROC_READY)
@@ -248,95 +264,6 @@ void pool_channel_lost(struct proc *p, const char *why)
 		pool_kick(pl);
 }
 
-/* ---- worker output ---- */
-
-static void logpipe_close(struct logpipe *lp)
-{
-	if (lp->fd < 0)
-		return;
-	ev_del(sup_loop, lp->fd);
-	close(lp->fd);
-	lp->fd = -1;
-}
-
-/* Control characters would let a worker forge our log's lines. */
-static void logpipe_emit(const struct proc *p, const char *s, size_t n)
-{
-	char line[LOGPIPE_LINE + 1];
-	size_t i;
-
-	if (n > 0 && s[n - 1] == '\r')
-		n--;
-	for (i = 0; i < n; i++)
-		line[i] = ((unsigned char)s[i] < 0x20 && s[i] != '\t') ||
-		          s[i] == 0x7f ? '?' : s[i];
-	line[n] = '\0';
-	log_info("worker %s[%d]: %s", p->worker, (int)p->pid, line);
-}
-
-static void logpipe_lines(const struct proc *p, struct logpipe *lp)
-{
-	size_t start = 0;
-	char *nl;
-
-	while ((nl = memchr(lp->buf + start, '\n', lp->len - start)) != NULL) {
-		logpipe_emit(p, lp->buf + start, (size_t)(nl - lp->buf) - start);
-		start = (size_t)(nl - lp->buf) + 1;
-	}
-	if (start == 0 && lp->len == sizeof(lp->buf)) {
-		logpipe_emit(p, lp->buf, lp->len);
-		start = lp->len;
-	}
-	memmove(lp->buf, lp->buf + start, lp->len - start);
-	lp->len -= start;
-}
-
-static void logpipe_read(const struct proc *p, struct logpipe *lp)
-{
-	ssize_t n;
-	int i;
-
-	for (i = 0; i < LOG_READS && lp->fd >= 0; i++) {
-		n = read(lp->fd, lp->buf + lp->len, sizeof(lp->buf) - lp->len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return;
-		if (n <= 0) {
-			if (lp->len > 0)
-				logpipe_emit(p, lp->buf, lp->len);
-			lp->len = 0;
-			logpipe_close(lp);
-			return;
-		}
-		lp->len += (size_t)n;
-		logpipe_lines(p, lp);
-	}
-}
-
-static void logpipe_io(struct ev_loop *loop, int fd, uint32_t events,
-                       void *arg)
-{
-	struct proc *p = arg;
-
-	(void)loop;
-	(void)events;
-	logpipe_read(p, fd == p->out.fd ? &p->out : &p->err);
-}
-
-static void logpipe_open(struct proc *p, struct logpipe *lp, int fd)
-{
-	lp->len = 0;
-	lp->fd = fd;
-	if (sy_set_nonblock(fd) == -1 ||
-	    ev_add(sup_loop, fd, EPOLLIN, logpipe_io, p) == -1) {
-		log_warn("worker %s[%d]: cannot watch its output", p->worker,
-		         (int)p->pid);
-		close(fd);
-		lp->fd = -1;
-	}
-}
-
 /* ---- starting ---- */
 
 static void fail_queued(struct pool *pl, Switchyard__Outcome o,
@@ -352,6 +279,7 @@ static void spawn_failed(struct pool *pl, const char *why)
 {
 	log_warnx("worker %s: cannot start: %s", pl->label, why);
 	pool_failed(pl);
+	start_fail_count(pl);
 	if (pl->nlive == 0)
 		fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
 }
@@ -416,8 +344,8 @@ static int proc_spawn(struct pool *pl)
 		spawn_failed(pl, "out of memory");
 		return -1;
 	}
-	logpipe_open(p, &p->out, rs.out);
-	logpipe_open(p, &p->err, rs.err);
+	logpipe_open(&p->out, rs.out, p->worker, p->pid, &pl->ring[0]);
+	logpipe_open(&p->err, rs.err, p->worker, p->pid, &pl->ring[1]);
 	/* A worker's queue holds at most one request with its body, plus
 	 * answers to its subrequests whose producers are throttled. */
 	out_max = 2 * SY_FRAME_MAX + sup_conf->max_body_bytes + 64 * 1024;
@@ -453,7 +381,7 @@ static void pool_kick(struct pool *pl)
 		pool_unqueue(c);
 		assign(pl, c);
 	}
-	while (!stopping && pl->nqueued > pl->nstarting &&
+	while (!stopping && !pl->held && pl->nqueued > pl->nstarting &&
 	       pl->nlive < pl->w->plan->instances &&
 	       now_ms() >= pl->backoff_until) {
 		if (proc_spawn(pl) == -1)
@@ -506,6 +434,17 @@ void pool_submit(struct worker *w, struct call *c)
 	}
 	if (pl->idle != NULL && pl->qhead == NULL) {
 		assign(pl, c);
+		return;
+	}
+	if (pl->held == HELD_STOPPED) {
+		call_fail(c, SWITCHYARD__OUTCOME__LOAD_SHED,
+		          "worker stopped by the operator (yardctl start)", 1);
+		return;
+	}
+	if (pl->held == HELD_FATAL) {
+		call_fail(c, SWITCHYARD__OUTCOME__EXCEPTION,
+		          "worker FATAL: it failed to start 5 times in a row "
+		          "(yardctl start, or deploy, to try again)", 0);
 		return;
 	}
 	if (!queue_room(pl)) {
@@ -598,6 +537,8 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 		return;
 	}
 	p->ready_once = 1;
+	if (p->pool != NULL)
+		p->pool->startfails = 0;
 	log_debug("worker %s[%d]: ready %llu us after its spawn began%s",
 	          p->worker, (int)p->pid,
 	          (unsigned long long)(ev_clock_us() - p->spawn_us),
@@ -629,14 +570,8 @@ static void proc_free(struct proc *p)
 {
 	struct pool *pl = p->pool;
 
-	logpipe_read(p, &p->out);
-	logpipe_read(p, &p->err);
-	if (p->out.len > 0)
-		logpipe_emit(p, p->out.buf, p->out.len);
-	if (p->err.len > 0)
-		logpipe_emit(p, p->err.buf, p->err.len);
-	logpipe_close(&p->out);
-	logpipe_close(&p->err);
+	logpipe_drain(&p->out);
+	logpipe_drain(&p->err);
 	peer_close(&p->peer);
 	if (p->kill_timer != 0)
 		ev_timer_del(sup_loop, p->kill_timer);
@@ -658,6 +593,16 @@ static void proc_free(struct proc *p)
 	free(p);
 }
 
+static void start_fail_count(struct pool *pl)
+{
+	if (++pl->startfails < FATAL_STARTS || pl->held)
+		return;
+	log_warnx("worker %s: FATAL: failed to start %u times in a row; not "
+	          "starting it again until `yardctl start` or a deploy",
+	          pl->label, pl->startfails);
+	pl->held = HELD_FATAL;
+}
+
 /* A worker that dies before it is ready fails the calls waiting for it
  * when no other process is left to serve them. */
 static void startup_failed(struct proc *p, const char *how)
@@ -665,7 +610,10 @@ static void startup_failed(struct proc *p, const char *how)
 	struct pool *pl = p->pool;
 	char why[256];
 
-	if (p->ready_once || p->stopped || pl == NULL || pl->nlive > 0)
+	if (p->ready_once || p->stopped || pl == NULL)
+		return;
+	start_fail_count(pl);
+	if (pl->nlive > 0)
 		return;
 	if (p->why[0] != '\0')
 		snprintf(why, sizeof(why), "worker failed before it was ready: "
@@ -784,6 +732,9 @@ void pool_version_changed(struct worker *w)
 	         worker_version(w)->number);
 	pl->fails = 0;
 	pl->backoff_until = 0;
+	pl->startfails = 0;
+	if (pl->held == HELD_FATAL)
+		pl->held = RUN;
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
 		if (p->version == worker_version(w)->number)
@@ -803,7 +754,7 @@ void pool_stats(const struct worker *w, struct pool_stats *st)
 	const struct proc *p;
 
 	memset(st, 0, sizeof(*st));
-	st->state = "STOPPED";
+	st->state = "IDLE";
 	if (pl == NULL)
 		return;
 	st->live = pl->nlive;
@@ -820,7 +771,11 @@ void pool_stats(const struct worker *w, struct pool_stats *st)
 		if (st->started_ms == 0 || p->started_ms < st->started_ms)
 			st->started_ms = p->started_ms;
 	}
-	if (pl->nlive > pl->nstarting)
+	if (pl->held == HELD_STOPPED)
+		st->state = pl->procs != NULL ? "STOPPING" : "STOPPED";
+	else if (pl->held == HELD_FATAL)
+		st->state = "FATAL";
+	else if (pl->nlive > pl->nstarting)
 		st->state = "RUNNING";
 	else if (pl->nstarting > 0)
 		st->state = "STARTING";
@@ -844,7 +799,10 @@ void pool_destroy(struct worker *w)
 			          "worker removed");
 		proc_stop(p, "worker removed");
 		p->pool = NULL;
+		p->out.ring = p->err.ring = NULL;
 	}
+	logring_free(&pl->ring[0]);
+	logring_free(&pl->ring[1]);
 	if (pl->prev != NULL)
 		pl->prev->next = pl->next;
 	else
@@ -876,4 +834,133 @@ void pool_shutdown(void)
 unsigned pool_children(void)
 {
 	return nchildren;
+}
+
+/* ---- operator commands ---- */
+
+int pool_op_held(const struct worker *w)
+{
+	return w->pool != NULL && w->pool->held != RUN;
+}
+
+int pool_op_start(struct worker *w, char *err, size_t errlen)
+{
+	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
+
+	if (pl == NULL || stopping) {
+		snprintf(err, errlen, "%s", stopping ? "the platform is "
+		         "shutting down" : "out of memory");
+		return -1;
+	}
+	if (pl->held != RUN)
+		log_info("worker %s: started by the operator", pl->label);
+	pl->held = RUN;
+	pl->fails = pl->startfails = 0;
+	pl->backoff_until = 0;
+	while (pl->nlive < w->plan->instances) {
+		if (proc_spawn(pl) == -1) {
+			snprintf(err, errlen, "cannot start a process (see the "
+			         "supervisor's log)");
+			return -1;
+		}
+	}
+	pool_kick(pl);
+	return 0;
+}
+
+int pool_op_stop(struct worker *w, char *err, size_t errlen)
+{
+	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
+	struct proc *p, *next;
+
+	if (pl == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (pl->held != HELD_STOPPED)
+		log_info("worker %s: stopped by the operator", pl->label);
+	pl->held = HELD_STOPPED;
+	fail_queued(pl, SWITCHYARD__OUTCOME__LOAD_SHED,
+	            "worker stopped by the operator");
+	for (p = pl->procs; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PROC_STARTING || p->state == PROC_READY)
+			proc_stop(p, "stopped by the operator");
+		else if (p->state == PROC_BUSY)
+			proc_set(p, PROC_DRAINING);
+	}
+	sup_settle();
+	return 0;
+}
+
+int pool_op_none_left(const struct worker *w)
+{
+	return w->pool == NULL || w->pool->procs == NULL;
+}
+
+unsigned pool_op_signal(struct worker *w, int sig)
+{
+	struct proc *p, *next;
+	unsigned n = 0;
+
+	if (w->pool == NULL)
+		return 0;
+	for (p = w->pool->procs; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == PROC_DEAD)
+			continue;
+		/* As pid 1 of its namespace a worker ignores TERM unless it
+		 * handles it: TERM is the platform's own graceful stop. */
+		if (sig == SIGTERM) {
+			if (p->state == PROC_BUSY)
+				proc_set(p, PROC_DRAINING);
+			else if (p->state != PROC_DRAINING)
+				proc_stop(p, "SIGTERM from the operator");
+			n++;
+		} else if (kill(p->pid, sig) == -1)
+			log_warn("worker %s[%d]: kill %d", p->worker,
+			         (int)p->pid, sig);
+		else
+			n++;
+	}
+	sup_settle();
+	return n;
+}
+
+struct logring *pool_logring(struct worker *w, int stream)
+{
+	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
+
+	if (pl == NULL || stream < 1 || stream > 2)
+		return NULL;
+	return &pl->ring[stream - 1];
+}
+
+void pool_plan_changed(struct worker *w)
+{
+	struct pool *pl = w->pool;
+
+	if (pl == NULL)
+		return;
+	/* rebuilt at the next spawn from the new plan */
+	spawn_tmpl_free(pl->tmpl);
+	pl->tmpl = NULL;
+	while (pl->nlive > w->plan->instances && pl->idle != NULL)
+		proc_stop(pl->idle, "fewer instances in its plan");
+	pool_kick(pl);
+}
+
+uint64_t pool_cpu_us(const struct worker *w)
+{
+	const struct proc *p;
+	uint64_t us;
+
+	if (w->pool == NULL)
+		return 0;
+	us = w->pool->cpu_us;
+	for (p = w->pool->procs; p != NULL; p = p->next) {
+		if (p->state != PROC_DEAD)
+			us += proc_cpu_us(p);
+	}
+	return us;
 }

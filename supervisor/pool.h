@@ -16,21 +16,13 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "logring.h"
 #include "peer.h"
 #include "supervisor.h"
 #include "switchyard.pb-c.h"
 
 enum proc_state { PROC_STARTING, PROC_READY, PROC_BUSY, PROC_DRAINING,
 	          PROC_DEAD };
-
-#define LOGPIPE_LINE 512 /* longer lines are logged in pieces */
-
-/* A worker's stdout or stderr: each line is logged under its name. */
-struct logpipe {
-	int fd;
-	size_t len;
-	char buf[LOGPIPE_LINE];
-};
 
 struct call;
 struct spawn_slot;
@@ -66,6 +58,7 @@ struct proc {
 	uint64_t kill_timer;       /* SIGKILL deadline of a stop, or 0 */
 	int stopped;               /* we ended it: its death is expected */
 	int ready_once;            /* it sent HELLO */
+	uint64_t cpu_us;           /* CPU time read when it was stopped */
 	char why[160];             /* why we killed it, for its reap */
 	struct proc *next, *prev;  /* its pool's processes */
 	struct proc *idle_next;    /* its pool's READY processes (a stack) */
@@ -105,5 +98,31 @@ int pool_reaped(pid_t pid, int status);
 void pool_shutdown(void);
 /* Worker processes not yet reaped. */
 unsigned pool_children(void);
+
+/* ---- operator commands (yardctl start, stop, signal, tail; reload) ---- */
+
+/* STOPPED (by the operator) or FATAL (failed to start FATAL_STARTS times
+ * in a row): serves nothing until started. */
+int pool_op_held(const struct worker *w);
+/* Clears STOPPED and FATAL and starts the plan's instances now. 0, or -1
+ * with err (the worker's name not included). */
+int pool_op_start(struct worker *w, char *err, size_t errlen);
+/* STOPPING then STOPPED: queued requests are shed, idle processes stop,
+ * busy ones after their request; new requests are shed until started. */
+int pool_op_stop(struct worker *w, char *err, size_t errlen);
+/* 1 when none of w's processes is left (all reaped). */
+int pool_op_none_left(const struct worker *w);
+/* Sends sig to each live process of w; returns how many got it. TERM is
+ * a graceful stop (busy processes finish their request first): a worker,
+ * pid 1 of its pid namespace, would ignore it unless it handles it. */
+unsigned pool_op_signal(struct worker *w, int sig);
+/* The worker's ring for stream 1 (stdout) or 2 (stderr); NULL when out
+ * of memory. */
+struct logring *pool_logring(struct worker *w, int stream);
+/* w->plan was replaced or changed: processes started from now on get the
+ * new jail; idle processes above the new instances stop. */
+void pool_plan_changed(struct worker *w);
+/* CPU microseconds used by w's processes since the supervisor started. */
+uint64_t pool_cpu_us(const struct worker *w);
 
 #endif

@@ -209,10 +209,9 @@ def test_unit_contents(destdir):
                  f"Documentation=file:{PREFIX}/share/doc/switchyard/"
                  "operations.md"):
         assert re.search(rf"^{re.escape(line)}$", unit, re.M), line
-    # Reloading is not implemented (SIGHUP is only logged): the unit must
-    # not pretend it is. The others would break the jail: a read-only
-    # cgroup tree, no new namespaces, no worker uids.
-    for key in ("ExecReload", "ProtectControlGroups", "RestrictNamespaces",
+    # These would break the jail: a read-only cgroup tree, no new
+    # namespaces, no worker uids.
+    for key in ("ProtectControlGroups", "RestrictNamespaces",
                 "PrivateUsers"):
         assert not re.search(rf"^{key}=", unit, re.M), key
 

@@ -1,0 +1,281 @@
+/*
+ * Re-reading the configuration file (yardctl reread, update; SIGHUP).
+ * Only what can change under running workers is applied: plans (new
+ * limits reach new requests and new processes; fewer instances stop idle
+ * processes above the number) and [deploy] sections (deployed as at
+ * start). The rest takes effect at the next start, and reread says so.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "log.h"
+#include "notify.h"
+#include "pool.h"
+#include "supervisor.h"
+
+struct diff {
+	char ***lines;
+	size_t *nlines;
+	int oom;
+};
+
+static void add(struct diff *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void add(struct diff *d, const char *fmt, ...)
+{
+	va_list ap;
+	char **grown, *line;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0) {
+		va_end(ap);
+		d->oom = 1;
+		return;
+	}
+	va_end(ap);
+	grown = realloc(*d->lines, (*d->nlines + 1) * sizeof(*grown));
+	if (grown == NULL) {
+		free(line);
+		d->oom = 1;
+		return;
+	}
+	*d->lines = grown;
+	grown[(*d->nlines)++] = line;
+}
+
+static const struct {
+	const char *key;
+	size_t off;
+} plan_keys[] = {
+#define K(f) { #f, offsetof(struct plan, f) }
+	K(instances), K(queue), K(queue_timeout_ms), K(idle_timeout_s),
+	K(cpu_ms), K(wall_ms), K(subrequests), K(memory_mb), K(cpu_pct),
+	K(pids), K(tmp_mb), K(nofile),
+#undef K
+};
+
+static void plan_diff(struct diff *d, const struct plan *a,
+                      const struct plan *b)
+{
+	char what[512];
+	size_t i, n = 0;
+	uint32_t x, y;
+
+	what[0] = '\0';
+	for (i = 0; i < sizeof(plan_keys) / sizeof(plan_keys[0]); i++) {
+		memcpy(&x, (const char *)a + plan_keys[i].off, sizeof(x));
+		memcpy(&y, (const char *)b + plan_keys[i].off, sizeof(y));
+		if (x != y && n < sizeof(what))
+			n += (size_t)snprintf(what + n, sizeof(what) - n,
+			                      "%s%s %u -> %u", n ? ", " : "",
+			                      plan_keys[i].key, x, y);
+	}
+	if (strcmp(a->seccomp, b->seccomp) != 0 && n < sizeof(what))
+		snprintf(what + n, sizeof(what) - n, "%sseccomp %s -> %s",
+		         n ? ", " : "", a->seccomp, b->seccomp);
+	if (what[0] != '\0')
+		add(d, "plan %s: changed (%s)", a->name, what);
+}
+
+/* A removed plan still used by a worker's current version refuses the
+ * whole update: its processes would have no plan. */
+static int plans_diff(struct diff *d, const struct sup_config *nc, char *err,
+                      size_t errlen)
+{
+	const struct plan *o, *n;
+	struct worker *w;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < nc->nplans; i++) {
+		n = &nc->plans[i];
+		if ((o = config_plan(sup_conf, n->name)) == NULL)
+			add(d, "plan %s: added", n->name);
+		else
+			plan_diff(d, o, n);
+	}
+	for (i = 0; i < sup_conf->nplans; i++) {
+		o = &sup_conf->plans[i];
+		if (config_plan(nc, o->name) != NULL)
+			continue;
+		add(d, "plan %s: removed", o->name);
+		for (w = registry_first(); w != NULL; w = registry_next(w)) {
+			if (w->plan != o || rc == -1)
+				continue;
+			snprintf(err, errlen, "%s: plan %s is removed but "
+			         "worker %s/%s uses it (deploy it with another "
+			         "plan first, or keep [plan.%s])", nc->path,
+			         o->name, w->ns, w->name, o->name);
+			rc = -1;
+		}
+	}
+	return rc;
+}
+
+static const struct boot_deploy *boot_find(const struct sup_config *c,
+                                           const struct boot_deploy *b)
+{
+	size_t i;
+
+	for (i = 0; i < c->nboot; i++) {
+		if (strcmp(c->boot[i].ns, b->ns) == 0 &&
+		    strcmp(c->boot[i].name, b->name) == 0)
+			return &c->boot[i];
+	}
+	return NULL;
+}
+
+static int boot_same(const struct boot_deploy *a, const struct boot_deploy *b)
+{
+	size_t i;
+
+	if (strcmp(a->exe, b->exe) != 0 || strcmp(a->plan, b->plan) != 0 ||
+	    a->nenv != b->nenv)
+		return 0;
+	for (i = 0; i < a->nenv; i++) {
+		if (strcmp(a->env[i], b->env[i]) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+static void boots_diff(struct diff *d, const struct sup_config *nc)
+{
+	const struct boot_deploy *o;
+	size_t i;
+
+	for (i = 0; i < nc->nboot; i++) {
+		o = boot_find(sup_conf, &nc->boot[i]);
+		if (o == NULL)
+			add(d, "deploy %s/%s: added", nc->boot[i].ns,
+			    nc->boot[i].name);
+		else if (!boot_same(o, &nc->boot[i]))
+			add(d, "deploy %s/%s: changed", o->ns, o->name);
+	}
+	for (i = 0; i < sup_conf->nboot; i++) {
+		if (boot_find(nc, &sup_conf->boot[i]) == NULL)
+			add(d, "deploy %s/%s: removed (its deployment stays)",
+			    sup_conf->boot[i].ns, sup_conf->boot[i].name);
+	}
+}
+
+static int str_differ(const char *a, const char *b)
+{
+	return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* What only a restart applies: said, never applied. */
+static void rest_diff(struct diff *d, const struct sup_config *nc)
+{
+	const struct sup_config *oc = sup_conf;
+	size_t i;
+	int listen = oc->nlisten != nc->nlisten;
+
+	for (i = 0; !listen && i < nc->nlisten; i++)
+		listen = strcmp(oc->listen[i], nc->listen[i]) != 0;
+	if (listen || str_differ(oc->state_dir, nc->state_dir) ||
+	    str_differ(oc->run_dir, nc->run_dir) ||
+	    str_differ(oc->control_socket, nc->control_socket) ||
+	    strcmp(oc->dispatch_ns, nc->dispatch_ns) != 0 ||
+	    strcmp(oc->dispatch_name, nc->dispatch_name) != 0 ||
+	    str_differ(oc->router_user, nc->router_user) ||
+	    oc->uid_min != nc->uid_min || oc->uid_max != nc->uid_max ||
+	    str_differ(oc->seccomp_dir, nc->seccomp_dir) ||
+	    oc->log_level != nc->log_level)
+		add(d, "[switchyard]: changed (applies at the next start)");
+	if (oc->max_header_bytes != nc->max_header_bytes ||
+	    oc->max_body_bytes != nc->max_body_bytes ||
+	    oc->header_timeout_ms != nc->header_timeout_ms ||
+	    oc->idle_timeout_ms != nc->idle_timeout_ms ||
+	    oc->max_connections != nc->max_connections)
+		add(d, "[router]: changed (applies at the next start)");
+}
+
+/* Takes nc's plans and [deploy] sections; nc keeps the old ones, to be
+ * freed with it. Every worker's plan pointer moves to the new array. */
+static void apply(struct sup_config *nc)
+{
+	struct plan *plans = sup_conf->plans;
+	struct boot_deploy *boot = sup_conf->boot;
+	size_t nplans = sup_conf->nplans, nboot = sup_conf->nboot;
+	struct worker *w;
+
+	sup_conf->plans = nc->plans;
+	sup_conf->nplans = nc->nplans;
+	sup_conf->boot = nc->boot;
+	sup_conf->nboot = nc->nboot;
+	nc->plans = plans;
+	nc->nplans = nplans;
+	nc->boot = boot;
+	nc->nboot = nboot;
+	for (w = registry_first(); w != NULL; w = registry_next(w)) {
+		w->plan = config_plan(sup_conf, worker_version(w)->plan);
+		pool_plan_changed(w);
+	}
+}
+
+/* As at start: skipped when the content is already the current version. */
+static void deploy_boot(struct diff *d)
+{
+	const struct boot_deploy *b;
+	char err[1024];
+	size_t i;
+
+	for (i = 0; i < sup_conf->nboot; i++) {
+		b = &sup_conf->boot[i];
+		if (registry_deploy_path(b->ns, b->name, b->exe, b->plan,
+		                         b->env, b->nenv, err,
+		                         sizeof(err)) == -1)
+			add(d, "deploy %s/%s: failed: %s", b->ns, b->name, err);
+	}
+}
+
+int reload_config(int doit, char ***lines, size_t *nlines, char *err,
+                  size_t errlen)
+{
+	struct diff d = { lines, nlines, 0 };
+	struct sup_config *nc;
+	int rc;
+
+	if ((nc = config_load(sup_conf->path, err, errlen)) == NULL)
+		return -1;
+	rc = plans_diff(&d, nc, err, errlen);
+	boots_diff(&d, nc);
+	rest_diff(&d, nc);
+	if (rc == 0 && doit) {
+		apply(nc);
+		deploy_boot(&d);
+	}
+	config_free(nc);
+	if (rc == 0 && d.oom) {
+		snprintf(err, errlen, "out of memory");
+		rc = -1;
+	}
+	return rc;
+}
+
+void reload_on_sighup(void)
+{
+	char err[1024], nerr[256], **lines = NULL;
+	size_t i, n = 0;
+
+	if (notify_reloading(nerr, sizeof(nerr)) == -1)
+		log_warnx("%s", nerr);
+	if (reload_config(1, &lines, &n, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: configuration not reloaded: %s", err);
+	else
+		log_info("SIGHUP: %s reloaded (%zu change%s)", sup_conf->path,
+		         n, n == 1 ? "" : "s");
+	for (i = 0; i < n; i++) {
+		log_info("reload: %s", lines[i]);
+		free(lines[i]);
+	}
+	free(lines);
+	if (notify_ready("running", nerr, sizeof(nerr)) == -1)
+		log_warnx("%s", nerr);
+}
