@@ -17,7 +17,7 @@ OPT = -O2 -g
 endif
 
 CC ?= cc
-PKGS = libprotobuf-c inih libseccomp libcap libmd jansson
+PKGS = libprotobuf-c inih libseccomp libcap libmd jansson lmdb
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 CFLAGS_BASE = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
 	-Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter \
@@ -38,7 +38,7 @@ GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
-	router/egress.c
+	router/egress.c router/admin.c
 SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
 	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
@@ -46,13 +46,14 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
 	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \
 	supervisor/fetch.c supervisor/netpolicy.c \
-	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c
+	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c \
+	supervisor/stats.c supervisor/kv.c supervisor/kvops.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
-	worker-shim/env.c worker-shim/errors.c
-EXAMPLES = hello alice bob echo crash dispatcher limits fetch
+	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c
+EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 

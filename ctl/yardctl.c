@@ -24,14 +24,17 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv);
 #define SEL "NS/NAME | NS/* | all"
 
 const struct yc_cmd yc_commands[] = {
-    {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]...",
+    {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]... "
+     "[--kv B=KVNS[:ro]]...",
      "deploy EXECUTABLE as the next version of worker NS/NAME",
      "Copies EXECUTABLE into the supervisor's store and makes it the\n"
      "current version of NS/NAME: new requests go to it, idle processes\n"
      "of older versions stop now and busy ones after their request.\n"
      "  -p, --plan PLAN      resources from [plan.PLAN] (default: default)\n"
      "  -e, --env KEY=VALUE  environment variable for the worker; repeat\n"
-     "                       for more. Recorded with the version.\n",
+     "                       for more. Recorded with the version.\n"
+     "  -k, --kv B=KVNS[:ro] KV binding: the worker reaches namespace\n"
+     "                       KVNS as B (read-only with :ro); repeat.\n",
      cmd_deploy},
     {"status", "[-l] [" SEL "]",
      "show workers: state, version, processes, counters",
@@ -87,6 +90,18 @@ const struct yc_cmd yc_commands[] = {
      "and the host's load and memory. q quits. Not on a terminal, or\n"
      "with -n, prints COUNT (default 1) snapshots and exits.\n",
      cmd_top},
+    {"kv", "get|put|delete|list|import KVNS [KEY [VALUE|--file F]]",
+     "read and write the platform's KV namespaces",
+     "  kv get KVNS KEY              print the value (exit 4: no such key)\n"
+     "  kv put KVNS KEY VALUE        or --file F; --ttl S expires it\n"
+     "  kv delete KVNS KEY\n"
+     "  kv list KVNS [PREFIX]        every key; --limit N shows one page\n"
+     "                               and its --cursor on stderr\n"
+     "  kv import KVNS FILE          bulk load: JSON lines {\"key\",\n"
+     "                               \"value\", \"expiration\"} or\n"
+     "                               KEY<TAB>VALUE lines, sent in batches\n"
+     "                               (one transaction each)\n",
+     cmd_kv},
     {"help", "[COMMAND]", "show this help, or one command's", NULL, cmd_help},
 };
 
@@ -225,6 +240,8 @@ struct deploy_args {
 	const char *worker, *exe, *plan;
 	char **env;
 	size_t nenv;
+	char **kv;
+	size_t nkv;
 };
 
 static int deploy_parse(struct yc_opts *o, int argc, char **argv,
@@ -250,6 +267,12 @@ static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 			if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
 				return usage_error(c, "--env needs KEY=VALUE");
 			d->env[d->nenv++] = (char *)v;
+		} else if (opts && (r = take_opt(argc, argv, &i, "--kv", "-k",
+						 &v)) != 0) {
+			if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
+				return usage_error(c, "--kv needs "
+						   "BINDING=KVNS[:ro]");
+			d->kv[d->nkv++] = (char *)v;
 		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
 			return usage_error(c, "unknown option: %s", argv[i]);
 		} else if (npos == 0) {
@@ -313,12 +336,15 @@ static int deploy_open(struct yc_opts *o, const struct deploy_args *d, int *fdp)
 static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
-	struct deploy_args d = {NULL, NULL, "", NULL, 0};
+	struct deploy_args d = {NULL, NULL, "", NULL, 0, NULL, 0};
 	char ns[YC_NAME_MAX], name[YC_NAME_MAX], e[512];
 	int rc, fd = -1;
 
-	if ((d.env = calloc((size_t)argc, sizeof(*d.env))) == NULL)
+	if ((d.env = calloc((size_t)argc, sizeof(*d.env))) == NULL ||
+	    (d.kv = calloc((size_t)argc, sizeof(*d.kv))) == NULL) {
+		free(d.env);
 		return print_error(o, YC_FAIL, "out of memory");
+	}
 	rc = deploy_parse(o, argc, argv, &d);
 	if (rc == YC_OK &&
 	    sy_split_worker(d.worker, ns, name, e, sizeof(e)) == -1)
@@ -332,9 +358,12 @@ static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 		req.plan = (char *)d.plan;
 		req.n_env = d.nenv;
 		req.env = d.env;
+		req.n_kv = d.nkv;
+		req.kv = d.kv;
 		rc = yc_call(o, &req, fd, print_response);
 	}
 	free(d.env);
+	free(d.kv);
 	return rc;
 }
 

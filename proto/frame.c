@@ -22,6 +22,10 @@ static const char *const msg_names[] = {
 	[SY_MSG_CANCEL] = "CANCEL",
 	[SY_MSG_CTL_REQUEST] = "CTL_REQUEST",
 	[SY_MSG_CTL_RESPONSE] = "CTL_RESPONSE",
+	[SY_MSG_STATS_REQUEST] = "STATS_REQUEST",
+	[SY_MSG_STATS_RESPONSE] = "STATS_RESPONSE",
+	[SY_MSG_KV_REQUEST] = "KV_REQUEST",
+	[SY_MSG_KV_RESPONSE] = "KV_RESPONSE",
 };
 
 int sy_msg_known(uint8_t type)

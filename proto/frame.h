@@ -42,7 +42,11 @@ enum sy_msg {
 	SY_MSG_RES_BODY = 5,     /* raw response body bytes */
 	SY_MSG_CANCEL = 6,       /* empty: abandon the stream */
 	SY_MSG_CTL_REQUEST = 16, /* yardctl -> supervisor: CtlRequest */
-	SY_MSG_CTL_RESPONSE = 17 /* supervisor -> yardctl: CtlResponse */
+	SY_MSG_CTL_RESPONSE = 17, /* supervisor -> yardctl: CtlResponse */
+	SY_MSG_STATS_REQUEST = 20, /* router -> supervisor: empty */
+	SY_MSG_STATS_RESPONSE = 21, /* supervisor -> router: Stats */
+	SY_MSG_KV_REQUEST = 22,  /* worker -> supervisor: KvRequest */
+	SY_MSG_KV_RESPONSE = 23  /* supervisor -> worker: KvResponse */
 };
 
 #define SY_FLAG_END 0x01   /* last frame of a request or response */

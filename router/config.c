@@ -21,6 +21,7 @@ enum {
 	OPT_MAX_CONN,
 	OPT_LOG_LEVEL,
 	OPT_SECCOMP_POLICY,
+	OPT_ADMIN_FD,
 	OPT_HELP
 };
 
@@ -35,6 +36,7 @@ static const struct option longopts[] = {
 	{ "max-connections", required_argument, NULL, OPT_MAX_CONN },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "seccomp-policy", required_argument, NULL, OPT_SECCOMP_POLICY },
+	{ "admin-fd", required_argument, NULL, OPT_ADMIN_FD },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -48,7 +50,7 @@ void config_usage(const char *prog)
 	        "    [--header-timeout-ms N] [--idle-timeout-ms N]\n"
 	        "    [--max-connections N]\n"
 	        "    [--log-level debug|info|warn|error]\n"
-	        "    [--seccomp-policy PATH]\n",
+	        "    [--seccomp-policy PATH] [--admin-fd FD]\n",
 	        prog);
 }
 
@@ -56,6 +58,7 @@ static void config_defaults(struct router_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->upstream_fd = -1;
+	cfg->admin_fd = -1;
 	cfg->max_header_bytes = 16 * 1024;
 	cfg->max_body_bytes = 16 * 1024 * 1024;
 	cfg->header_timeout_ms = 10000;
@@ -121,6 +124,10 @@ static int config_option(struct router_config *cfg, int ch, const char *arg,
 		if (parse_fd(arg, &cfg->listen_fds[cfg->nlisten]) < 0)
 			goto badfd;
 		cfg->nlisten++;
+		return 0;
+	case OPT_ADMIN_FD:
+		if (parse_fd(arg, &cfg->admin_fd) < 0)
+			goto badfd;
 		return 0;
 	case OPT_USER:
 		cfg->user = arg;

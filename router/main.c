@@ -118,6 +118,8 @@ int main(int argc, char *argv[])
 	egress_init();
 	for (i = 0; i < cfg->nlisten; i++)
 		conn_listen(cfg->listen_fds[i]);
+	if (cfg->admin_fd >= 0)
+		admin_init(cfg->admin_fd);
 	if (ev_add(router.loop, sigfd, EPOLLIN, on_signal, NULL) < 0)
 		fatal("signalfd: epoll_ctl");
 	log_info("serving %zu listening sockets, at most %llu connections",
@@ -126,6 +128,7 @@ int main(int argc, char *argv[])
 	if (ev_run(router.loop) < 0)
 		fatal("event loop: epoll_wait");
 	conn_cleanup();
+	admin_cleanup();
 	egress_cleanup();
 	upstream_cleanup();
 	ev_del(router.loop, sigfd);

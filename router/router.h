@@ -31,6 +31,7 @@ struct router_config {
 	int upstream_fd;               /* channel to the supervisor */
 	int listen_fds[ROUTER_MAX_LISTEN];
 	size_t nlisten;
+	int admin_fd;                  /* admin listener, or -1 */
 	const char *user;              /* drop to this user; NULL: none given */
 	uint64_t max_header_bytes;     /* request line + headers (431 over) */
 	uint64_t max_body_bytes;       /* request body (413 over) */
@@ -214,6 +215,25 @@ int response_body(struct conn *c, const uint8_t *p, size_t len, uint8_t flags,
 void response_error(struct conn *c, int status, const char *body,
                     unsigned retry_after);
 void response_continue(struct conn *c);
+
+/* ---- admin.c: the admin listener (/ping, /status, /metrics) ----
+ * Answered by the router itself from the supervisor's counters; never
+ * forwarded to a worker. */
+
+struct sy_frame;
+
+/* Starts accepting on the admin socket. Fatal on error. */
+void admin_init(int fd);
+void admin_cleanup(void);
+/* A STATS_RESPONSE frame from the supervisor. -1 with err if malformed. */
+int admin_stats(const struct sy_frame *f, char *err, size_t errlen);
+/* The supervisor is gone: waiting admin requests get 502. */
+void admin_upstream_lost(void);
+
+/* ---- upstream.c ---- */
+
+/* Asks the supervisor for its counters (answered by STATS_RESPONSE). */
+void upstream_stats(uint32_t stream);
 
 /* ---- main.c ---- */
 

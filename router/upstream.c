@@ -31,6 +31,7 @@ static void upstream_lost(int code)
 	up.dead = 1;
 	ev_del(router.loop, up.fd);
 	conn_upstream_lost();
+	admin_upstream_lost();
 	router_stop(code);
 }
 
@@ -143,6 +144,17 @@ void upstream_res_body(uint32_t stream, const void *p, size_t len, int end)
 	upstream_kick();
 }
 
+void upstream_stats(uint32_t stream)
+{
+	if (up.dead)
+		return;
+	if (sy_writer_raw(&up.w, SY_MSG_STATS_REQUEST, SY_FLAG_END, stream,
+	                  NULL, 0) < 0)
+		fatal("supervisor channel: queue STATS_REQUEST for stream %u",
+		      stream);
+	upstream_kick();
+}
+
 static int upstream_on_response(const struct sy_frame *f, char *err,
                                 size_t errlen)
 {
@@ -197,6 +209,8 @@ static int upstream_dispatch(const struct sy_frame *f, char *err,
 	case SY_MSG_CANCEL:
 		egress_cancel(f);
 		return 0;
+	case SY_MSG_STATS_RESPONSE:
+		return admin_stats(f, err, errlen);
 	default:
 		snprintf(err, errlen, "unexpected %s frame on stream %u",
 		         sy_msg_name(f->type), f->stream);

@@ -260,6 +260,7 @@ static void answer_error(struct call *c, Switchyard__Outcome o,
 		r.wall_us = ev_clock_us() - c->recv_us;
 		r.cpu_us = c->cpu_us;
 		r.subrequests = c->subrequests;
+		pool_call_done(c->pool, o, r.wall_us, r.cpu_us, r.subrequests);
 		peer_send_msg(c->origin, SY_MSG_RESPONSE, SY_FLAG_END,
 		              c->origin_stream, &r.base);
 	} else {
@@ -306,6 +307,10 @@ static void call_drop(struct call *c)
 
 	if (!c->done)
 		pool_account(c->pool, !c->answered, 1);
+	if (!c->answered)
+		pool_call_done(c->pool, SWITCHYARD__OUTCOME__CANCELED,
+		               ev_clock_us() - c->recv_us, c->cpu_us,
+		               c->subrequests);
 	detach_origin(c);
 	if (c->queued)
 		pool_unqueue(c);
@@ -799,6 +804,8 @@ void call_response(struct proc *p, const struct sy_frame *f)
 		return;
 	}
 	pool_account(c->pool, 1, r->outcome != SWITCHYARD__OUTCOME__OK);
+	pool_call_done(c->pool, r->outcome, r->wall_us, r->cpu_us,
+	               r->subrequests);
 	c->answered = 1;
 	c->res_left = r->body_len;
 	if (c->origin != NULL)

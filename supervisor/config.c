@@ -292,6 +292,13 @@ static int key_switchyard(struct parse *p, const char *name, const char *value)
 		return set_str(p, &c->control_socket, value, 1);
 	if (strcmp(name, "dispatch_worker") == 0)
 		return set_dispatch(p, value);
+	if (strcmp(name, "admin_listen") == 0) {
+		free(c->admin_listen);
+		c->admin_listen = NULL;
+		if (value[0] == '\0')
+			return 1;
+		return set_str(p, &c->admin_listen, value, 0);
+	}
 	if (strcmp(name, "router_user") == 0)
 		return set_str(p, &c->router_user, value, 0);
 	if (strcmp(name, "router_path") == 0)
@@ -521,6 +528,7 @@ static int config_defaults(struct sup_config *c)
 	c->state_dir = strdup("/var/lib/switchyard");
 	c->run_dir = strdup("/run/switchyard");
 	c->router_user = strdup("nobody");
+	c->admin_listen = strdup("127.0.0.1:9090");
 	snprintf(c->dispatch_ns, sizeof(c->dispatch_ns), "platform");
 	snprintf(c->dispatch_name, sizeof(c->dispatch_name), "dispatcher");
 	c->log_level = SY_LOG_INFO;
@@ -531,7 +539,8 @@ static int config_defaults(struct sup_config *c)
 	c->header_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 1024;
-	return c->state_dir && c->run_dir && c->router_user ? 0 : -1;
+	return c->state_dir && c->run_dir && c->router_user &&
+	       c->admin_listen ? 0 : -1;
 }
 
 /* A build tree (build/ or build-san/ next to policies/) uses its own
@@ -683,6 +692,7 @@ void config_free(struct sup_config *c)
 	free(c->run_dir);
 	free(c->control_socket);
 	free(c->router_user);
+	free(c->admin_listen);
 	free(c->router_path);
 	free(c->seccomp_dir);
 	free(c->plans);

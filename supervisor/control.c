@@ -19,6 +19,7 @@
 
 #include "frame.h"
 #include "ctl.h"
+#include "kv.h"
 #include "log.h"
 #include "main.h"
 #include "logring.h"
@@ -30,7 +31,8 @@
 #include "util.h"
 
 #define CTL_MAX_CONNS 16
-#define CTL_FRAME_MAX (64u * 1024u) /* bytes of one request payload */
+/* bytes of one request payload: a whole frame, for kv import batches */
+#define CTL_FRAME_MAX SY_FRAME_MAX
 #define CTL_TIMEOUT_MS 30000	    /* whole life of one connection */
 #define CTL_MAX_ARGS 8
 #define CTL_POLL_MS 50 /* how often a deferred command looks again */
@@ -285,12 +287,45 @@ static void ctl_status(const Switchyard__CtlRequest *req, int fd,
 	ctl_status_check(rep);
 }
 
+/* Parses deploy's "NAME=KVNS[:ro]" bindings into kv (REG_MAX_KV). */
+static int deploy_kv(const Switchyard__CtlRequest *req, const char *safe,
+		     struct kv_binding *kv, size_t *nkv, struct ctl_reply *rep)
+{
+	const char *why;
+	size_t i, j;
+
+	if (req->n_kv > REG_MAX_KV) {
+		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: more than %d KV "
+			 "bindings", safe, REG_MAX_KV);
+		return -1;
+	}
+	for (i = 0; i < req->n_kv; i++) {
+		if ((why = registry_kv_parse(req->kv[i], &kv[i])) != NULL) {
+			ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: --kv %zu: %s",
+				 safe, i + 1, why);
+			return -1;
+		}
+		for (j = 0; j < i; j++) {
+			if (strcmp(kv[j].name, kv[i].name) == 0) {
+				ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: KV "
+					 "binding %s given twice", safe,
+					 kv[i].name);
+				return -1;
+			}
+		}
+	}
+	*nkv = req->n_kv;
+	return 0;
+}
+
 /* deploy NS/NAME, plan, env, with the executable's descriptor attached */
 static void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 		       struct ctl_reply *rep)
 {
 	char ns[SY_NAME_MAX], name[SY_NAME_MAX], e[384], safe[160];
+	struct kv_binding kv[REG_MAX_KV];
 	struct worker *w;
+	size_t nkv = 0;
 	int n;
 
 	if (req->n_args != 1) {
@@ -314,8 +349,11 @@ static void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 			 safe);
 		return;
 	}
-	n = registry_deploy(ns, name, fd, req->plan, req->env, req->n_env,
-			    rep->error, sizeof(rep->error));
+	if (deploy_kv(req, safe, kv, &nkv, rep) == -1)
+		return;
+	n = registry_deploy_kv(ns, name, fd, req->plan, req->env, req->n_env,
+			       kv, nkv, rep->error,
+			       sizeof(rep->error));
 	if (n == -1) {
 		rep->res.code = errno == EINVAL ? CTL_BAD_INPUT : CTL_FAIL;
 		return;
@@ -345,6 +383,7 @@ static const struct ctl_cmd {
     {"tail", ctl_tail},       {"avail", ctl_avail},
     {"shutdown", ctl_shutdown}, {"reread", ctl_reread},
     {"update", ctl_update},   {"reload", ctl_update},
+    {"kv", ctl_kv},
 };
 
 static void ctl_dispatch(const Switchyard__CtlRequest *req, int fd,

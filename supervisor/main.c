@@ -210,25 +210,32 @@ static int listen_open(const char *addr, char *err, size_t errlen)
 	return fd;
 }
 
-/* The router gets the listening sockets; we keep none of them. */
+/* The router gets the listening sockets, the admin one last; we keep none
+ * of them. */
 static void start_router(void)
 {
 	char err[512];
 	int *fds;
-	size_t i;
+	size_t i, n = sup_conf->nlisten;
 
-	if ((fds = calloc(sup_conf->nlisten, sizeof(*fds))) == NULL)
+	if ((fds = calloc(n + 1, sizeof(*fds))) == NULL)
 		fatalx("listen: %s", strerror(ENOMEM));
-	for (i = 0; i < sup_conf->nlisten; i++) {
+	for (i = 0; i < n; i++) {
 		fds[i] = listen_open(sup_conf->listen[i], err, sizeof(err));
 		if (fds[i] == -1)
 			fatalx("%s", err);
 		log_info("listening on %s", sup_conf->listen[i]);
 	}
-	if (routerproc_start(sup_conf, fds, sup_conf->nlisten, err,
-	                     sizeof(err)) == -1)
+	if (sup_conf->admin_listen != NULL) {
+		fds[n] = listen_open(sup_conf->admin_listen, err, sizeof(err));
+		if (fds[n] == -1)
+			fatalx("admin_listen: %s", err);
+		log_info("admin listener on %s", sup_conf->admin_listen);
+		n++;
+	}
+	if (routerproc_start(sup_conf, fds, n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	for (i = 0; i < sup_conf->nlisten; i++)
+	for (i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);
 }

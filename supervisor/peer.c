@@ -8,11 +8,13 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "kv.h"
 #include "log.h"
 #include "main.h"
 #include "peer.h"
 #include "pool.h"
 #include "routerproc.h"
+#include "stats.h"
 #include "supervisor.h"
 #include "util.h"
 
@@ -313,6 +315,9 @@ void router_dispatch(struct peer *p, const struct sy_frame *f)
 	case SY_MSG_RES_BODY:
 		fetch_res_body(p, f);
 		break;
+	case SY_MSG_STATS_REQUEST:
+		stats_request(p, f);
+		break;
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame",
 		         sy_msg_name(f->type));
@@ -343,6 +348,9 @@ void worker_dispatch(struct proc *proc, const struct sy_frame *f)
 		break;
 	case SY_MSG_RES_BODY:
 		call_res_body(proc, f);
+		break;
+	case SY_MSG_KV_REQUEST:
+		kv_worker_request(proc, f);
 		break;
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame",

@@ -50,6 +50,7 @@ struct pool {
 	unsigned startfails;          /* deaths before HELLO in a row */
 	uint64_t cpu_us;              /* of its processes once stopped */
 	struct logring ring[2];       /* its stdout and stderr */
+	struct pool_metrics m;        /* for the admin listener */
 	struct pool *next, *prev;
 };
 
@@ -81,6 +82,21 @@ static void start_fail_count(struct pool *pl);
 static uint64_t now_ms(void)
 {
 	return ev_now_ms(sup_loop);
+}
+
+const uint64_t pool_bounds_us[POOL_NBOUNDS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+
+static void hist_add(uint64_t *h, uint64_t *sum, uint64_t us)
+{
+	unsigned i = 0;
+
+	while (i < POOL_NBOUNDS && us > pool_bounds_us[i])
+		i++;
+	h[i]++;
+	*sum += us;
 }
 
 static void idle_remove(struct pool *pl, struct proc *p)
@@ -191,13 +207,35 @@ static void proc_stop(struct proc *p, const char *why)
 	call_origin_gone(p);
 }
 
+/* The kind is the first word of the text ("syscall ptrace(101)",
+ * "memory cap 128 MiB", "protocol: ...", "subrequests: ...", "egress:"). */
+static enum viol_kind viol_kind(const char *what)
+{
+	static const char *const kinds[] = {
+		[VIOL_SYSCALL] = "syscall", [VIOL_MEMORY] = "memory",
+		[VIOL_PROTOCOL] = "protocol",
+		[VIOL_SUBREQUESTS] = "subrequests", [VIOL_EGRESS] = "egress",
+	};
+	size_t i, n;
+
+	for (i = 0; i < VIOL_OTHER; i++) {
+		n = strlen(kinds[i]);
+		if (strncmp(what, kinds[i], n) == 0 &&
+		    (what[n] == ' ' || what[n] == ':' || what[n] == '\0'))
+			return (enum viol_kind)i;
+	}
+	return VIOL_OTHER;
+}
+
 /* Every broken platform rule is counted and logged with whom it was. */
 void pool_violation(struct proc *p, const char *what)
 {
 	struct worker *w = p->pool != NULL ? p->pool->w : NULL;
 
-	if (p->pool != NULL)
+	if (p->pool != NULL) {
 		p->pool->violations++;
+		p->pool->m.violations[viol_kind(what)]++;
+	}
 	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
 	          "%s", w != NULL ? w->ns : p->worker,
 	          w != NULL ? w->name : "?", p->version, (int)p->pid,
@@ -298,6 +336,7 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 	p->slot = rs->slot;
 	p->spawn_us = spawn_us;
 	p->state = PROC_STARTING;
+	pl->m.spawns++;
 	p->started_ms = now_ms();
 	p->peer.fd = p->out.fd = p->err.fd = -1;
 	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
@@ -396,6 +435,7 @@ static struct pool *pool_new(struct worker *w)
 	if (pl == NULL)
 		return NULL;
 	pl->w = w;
+	pl->m.created_unix = (int64_t)time(NULL);
 	snprintf(pl->label, sizeof(pl->label), "%s/%s", w->ns, w->name);
 	pl->next = pools;
 	if (pools != NULL)
@@ -468,6 +508,10 @@ void pool_submit(struct worker *w, struct call *c)
 		pl->qhead = c;
 	pl->qtail = c;
 	pl->nqueued++;
+	if (pl->nqueued > pl->m.max_queued)
+		pl->m.max_queued = pl->nqueued;
+	if (pl->nbusy >= pl->w->plan->instances)
+		pl->m.max_children_reached++;
 	pool_kick(pl);
 }
 
@@ -537,8 +581,11 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 		return;
 	}
 	p->ready_once = 1;
-	if (p->pool != NULL)
+	if (p->pool != NULL) {
 		p->pool->startfails = 0;
+		hist_add(p->pool->m.spawn, &p->pool->m.spawn_sum_us,
+		         ev_clock_us() - p->spawn_us);
+	}
 	log_debug("worker %s[%d]: ready %llu us after its spawn began%s",
 	          p->worker, (int)p->pid,
 	          (unsigned long long)(ev_clock_us() - p->spawn_us),
@@ -549,6 +596,33 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 		proc_set(p, PROC_READY);
 	if (p->pool != NULL)
 		pool_kick(p->pool);
+}
+
+void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
+                    uint64_t cpu_us, uint32_t subrequests)
+{
+	uint64_t ignored = 0;
+
+	if (pl == NULL)
+		return;
+	pl->m.outcomes[(unsigned)o < POOL_NOUTCOMES ? (unsigned)o : 0]++;
+	hist_add(pl->m.dur, &pl->m.dur_sum_us, wall_us);
+	hist_add(pl->m.cpu, &ignored, cpu_us);
+	pl->m.cpu_us += cpu_us;
+	pl->m.subrequests += subrequests;
+}
+
+const struct pool_metrics *pool_metrics(const struct worker *w,
+                                        uint32_t *idle)
+{
+	const struct proc *p;
+
+	*idle = 0;
+	if (w->pool == NULL)
+		return NULL;
+	for (p = w->pool->idle; p != NULL; p = p->idle_next)
+		(*idle)++;
+	return &w->pool->m;
 }
 
 void pool_account(struct pool *pl, unsigned requests, unsigned errors)

@@ -125,4 +125,38 @@ void pool_plan_changed(struct worker *w);
 /* CPU microseconds used by w's processes since the supervisor started. */
 uint64_t pool_cpu_us(const struct worker *w);
 
+/* ---- counters for the admin listener (stats.c) ----
+ * Per worker, not per process: they live as long as its pool. Histograms
+ * count per bucket (not cumulative); the last bucket is above every bound. */
+
+#define POOL_NBOUNDS 13
+#define POOL_NBUCKETS (POOL_NBOUNDS + 1)
+#define POOL_NOUTCOMES 16
+
+enum viol_kind { VIOL_SYSCALL, VIOL_MEMORY, VIOL_PROTOCOL, VIOL_SUBREQUESTS,
+	         VIOL_EGRESS, VIOL_OTHER, VIOL_COUNT };
+
+struct pool_metrics {
+	uint64_t outcomes[POOL_NOUTCOMES]; /* by Switchyard__Outcome */
+	uint64_t cpu_us, dur_sum_us, subrequests;
+	uint64_t dur[POOL_NBUCKETS], cpu[POOL_NBUCKETS];
+	uint64_t violations[VIOL_COUNT];
+	uint64_t spawns, spawn_sum_us, spawn[POOL_NBUCKETS];
+	uint64_t max_children_reached; /* calls queued with all busy */
+	uint32_t max_queued;
+	int64_t created_unix;
+};
+
+/* Upper bounds of the histogram buckets, microseconds. */
+extern const uint64_t pool_bounds_us[POOL_NBOUNDS];
+
+/* A call of pl (may be NULL) was answered with o (CANCELED: dropped
+ * unanswered). */
+void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
+                    uint64_t cpu_us, uint32_t subrequests);
+/* w's counters, or NULL if it has no pool yet; *idle gets its READY
+ * processes. */
+const struct pool_metrics *pool_metrics(const struct worker *w,
+                                        uint32_t *idle);
+
 #endif

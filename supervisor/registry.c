@@ -22,6 +22,19 @@
 #include "util.h"
 
 static struct sup_config *reg_conf;
+
+/* KV bindings per version (store.h): a list, as few versions have any. */
+struct reg_kv {
+	char worker[2 * SY_NAME_MAX];
+	uint32_t version;
+	struct kv_binding *b;
+	size_t n;
+	struct reg_kv *next;
+};
+static struct reg_kv *reg_kvs;
+/* The bindings registry_deploy_kv hands to deploy_commit. */
+static const struct kv_binding *pend_kv;
+static size_t pend_nkv;
 static struct worker **reg_sorted;
 static size_t reg_n, reg_cap;
 
@@ -175,6 +188,100 @@ void registry_free(void)
 	reg_sorted = NULL;
 	reg_n = reg_cap = 0;
 	reg_conf = NULL;
+	while (reg_kvs != NULL) {
+		struct reg_kv *k = reg_kvs;
+
+		reg_kvs = k->next;
+		free(k->b);
+		free(k);
+	}
+}
+
+static int kv_name_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= SY_NAME_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		      (s[i] >= 'A' && s[i] <= 'Z') ||
+		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+const char *registry_kv_parse(const char *spec, struct kv_binding *b)
+{
+	const char *eq = strchr(spec, '='), *ns;
+	size_t nslen;
+
+	memset(b, 0, sizeof(*b));
+	if (eq == NULL || !kv_name_valid(spec, (size_t)(eq - spec)))
+		return "binding name must be 1-63 of [A-Za-z0-9_] before '='";
+	ns = eq + 1;
+	nslen = strlen(ns);
+	if (nslen > 3 && strcmp(ns + nslen - 3, ":ro") == 0) {
+		b->ro = 1;
+		nslen -= 3;
+	}
+	if (nslen == 0 || nslen >= SY_NAME_MAX)
+		return "invalid KV namespace name";
+	memcpy(b->name, spec, (size_t)(eq - spec));
+	memcpy(b->ns, ns, nslen);
+	if (!sy_valid_name(b->ns))
+		return "invalid KV namespace name (1-63 of [a-z0-9_-])";
+	return NULL;
+}
+
+static struct reg_kv **kv_slot(const char *worker, uint32_t version)
+{
+	struct reg_kv **pp;
+
+	for (pp = &reg_kvs; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->version == version &&
+		    strcmp((*pp)->worker, worker) == 0)
+			break;
+	return pp;
+}
+
+int registry_kv_set(const char *ns, const char *name, uint32_t version,
+		    const struct kv_binding *b, size_t n)
+{
+	char worker[2 * SY_NAME_MAX];
+	struct reg_kv **pp, *k;
+
+	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
+	pp = kv_slot(worker, version);
+	if ((k = *pp) != NULL) {
+		*pp = k->next;
+		free(k->b);
+		free(k);
+	}
+	if (n == 0)
+		return 0;
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (k->b = calloc(n, sizeof(*b))) == NULL) {
+		free(k);
+		errno = ENOMEM;
+		return -1;
+	}
+	memcpy(k->worker, worker, sizeof(worker));
+	k->version = version;
+	memcpy(k->b, b, n * sizeof(*b));
+	k->n = n;
+	k->next = reg_kvs;
+	reg_kvs = k;
+	return 0;
+}
+
+const struct kv_binding *registry_kv_get(const char *worker, uint32_t version,
+					 size_t *n)
+{
+	struct reg_kv *k = *kv_slot(worker, version);
+
+	*n = k != NULL ? k->n : 0;
+	return k != NULL ? k->b : NULL;
 }
 
 static int uid_cmp(const void *a, const void *b)
@@ -545,8 +652,12 @@ static int deploy_commit(const char *ns, const char *name, struct version *v,
 	w->versions[w->nversions] = *v;
 	w->current = w->nversions++;
 	w->plan = p;
-	if (store_save(reg_conf->state_dir, serr, sizeof(serr)) == 0)
+	if (registry_kv_set(ns, name, v->number, pend_kv, pend_nkv) == 0 &&
+	    store_save(reg_conf->state_dir, serr, sizeof(serr)) == 0)
 		return (int)v->number;
+	if (errno == ENOMEM)
+		snprintf(serr, sizeof(serr), "%s", strerror(ENOMEM));
+	registry_kv_set(ns, name, v->number, NULL, 0);
 
 	e = errno;
 	snprintf(err, errlen, "deploy %s/%s: version not recorded: %s", ns,
@@ -602,6 +713,27 @@ int registry_deploy(const char *ns, const char *name, int exe_fd,
 	w = registry_find(ns, name);
 	if (w->pool != NULL)
 		pool_version_changed(w);
+	return n;
+}
+
+int registry_deploy_kv(const char *ns, const char *name, int exe_fd,
+		       const char *plan, char *const *env, size_t nenv,
+		       const struct kv_binding *kv, size_t nkv, char *err,
+		       size_t errlen)
+{
+	int n;
+
+	if (nkv > REG_MAX_KV) {
+		snprintf(err, errlen, "deploy %s/%s: more than %d KV bindings",
+			 ns, name, REG_MAX_KV);
+		errno = EINVAL;
+		return -1;
+	}
+	pend_kv = kv;
+	pend_nkv = nkv;
+	n = registry_deploy(ns, name, exe_fd, plan, env, nenv, err, errlen);
+	pend_kv = NULL;
+	pend_nkv = 0;
 	return n;
 }
 

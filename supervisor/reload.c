@@ -178,7 +178,8 @@ static void rest_diff(struct diff *d, const struct sup_config *nc)
 
 	for (i = 0; !listen && i < nc->nlisten; i++)
 		listen = strcmp(oc->listen[i], nc->listen[i]) != 0;
-	if (listen || str_differ(oc->state_dir, nc->state_dir) ||
+	if (listen || str_differ(oc->admin_listen, nc->admin_listen) ||
+	    str_differ(oc->state_dir, nc->state_dir) ||
 	    str_differ(oc->run_dir, nc->run_dir) ||
 	    str_differ(oc->control_socket, nc->control_socket) ||
 	    strcmp(oc->dispatch_ns, nc->dispatch_ns) != 0 ||

@@ -134,10 +134,12 @@ static const char *level_name(int level)
 	return level >= 0 && level <= 3 ? names[level] : "info";
 }
 
-/* argv and the strings its numbers live in, in one allocation. */
+/* argv and the strings its numbers live in, in one allocation. The last
+ * of the n descriptors is the admin listener when one is configured. */
 static char **make_argv(const struct sup_config *c, size_t n)
 {
 	size_t nargs = 3 + 2 * n + 16 + 1, i, k = 0, s = 0;
+	size_t npub = c->admin_listen != NULL && n > 0 ? n - 1 : n;
 	size_t plen = strlen(c->seccomp_dir) + sizeof("/router.policy");
 	char **argv, (*num)[24], *policy;
 
@@ -153,9 +155,13 @@ static char **make_argv(const struct sup_config *c, size_t n)
 	argv[k++] = c->router_path;
 	argv[k++] = (char *)"--upstream-fd";
 	argv[k++] = NUM(FD_CHANNEL);
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < npub; i++) {
 		argv[k++] = (char *)"--listen-fd";
 		argv[k++] = NUM(FD_LISTEN + i);
+	}
+	if (npub < n) {
+		argv[k++] = (char *)"--admin-fd";
+		argv[k++] = NUM(FD_LISTEN + npub);
 	}
 	argv[k++] = (char *)"--user";
 	argv[k++] = c->router_user;

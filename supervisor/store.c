@@ -225,8 +225,35 @@ static int json_add(json_t *obj, const char *key, json_t *val)
 	return val == NULL ? -1 : json_object_set_new(obj, key, val);
 }
 
-static json_t *version_json(const struct version *v)
+/* {"name", "ns", "ro"} per binding; NULL when the version has none. */
+static json_t *kv_json(const struct worker *w, const struct version *v)
 {
+	char label[2 * SY_NAME_MAX];
+	const struct kv_binding *b;
+	json_t *a, *o;
+	size_t i, n;
+
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	if ((b = registry_kv_get(label, v->number, &n)) == NULL)
+		return NULL;
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		o = json_pack("{s:s, s:s, s:b}", "name", b[i].name, "ns",
+			      b[i].ns, "ro", b[i].ro);
+		if (json_array_append_new(a, o) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
+static json_t *version_json(const struct worker *w, const struct version *v)
+{
+	char label[2 * SY_NAME_MAX];
+	size_t nkv;
+
 	json_t *o = json_object(), *env = json_array();
 	size_t i;
 
@@ -245,6 +272,12 @@ static json_t *version_json(const struct version *v)
 		json_decref(o);
 		return NULL;
 	}
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	if (registry_kv_get(label, v->number, &nkv) != NULL &&
+	    json_add(o, "kv", kv_json(w, v)) == -1) {
+		json_decref(o);
+		return NULL;
+	}
 	return o;
 fail:
 	json_decref(env);
@@ -260,7 +293,7 @@ static json_t *worker_json(const struct worker *w)
 	if (o == NULL || vers == NULL)
 		goto fail;
 	for (i = 0; i < w->nversions; i++) {
-		if (json_array_append_new(vers, version_json(&w->versions[i])))
+		if (json_array_append_new(vers, version_json(w, &w->versions[i])))
 			goto fail;
 	}
 	if (json_add(o, "ns", json_string(w->ns)) == -1 ||
@@ -476,6 +509,40 @@ static int load_exe(struct load_ctx *lc, const struct worker *w,
 	return 0;
 }
 
+/* "kv": [{"name", "ns", "ro"}]; absent in files from before KV. */
+static int load_kv(struct load_ctx *lc, const struct worker *w,
+		   const struct version *v, json_t *kv)
+{
+	struct kv_binding b[REG_MAX_KV];
+	char spec[2 * SY_NAME_MAX + 8];
+	const char *name, *ns, *why;
+	json_error_t je;
+	size_t i, n;
+	int ro;
+
+	if (kv == NULL)
+		return 0;
+	if (!json_is_array(kv) || (n = json_array_size(kv)) > REG_MAX_KV)
+		return load_fail(lc, "%s/%s version %u: kv must be an array "
+				 "of at most %d bindings", w->ns, w->name,
+				 v->number, REG_MAX_KV);
+	for (i = 0; i < n; i++) {
+		if (json_unpack_ex(json_array_get(kv, i), &je, JSON_STRICT,
+				   "{s:s, s:s, s:b}", "name", &name, "ns", &ns,
+				   "ro", &ro) == -1)
+			return load_fail(lc, "%s/%s version %u: kv %zu: %s",
+					 w->ns, w->name, v->number, i, je.text);
+		snprintf(spec, sizeof(spec), "%.63s=%.63s%s", name, ns,
+			 ro ? ":ro" : "");
+		if ((why = registry_kv_parse(spec, &b[i])) != NULL)
+			return load_fail(lc, "%s/%s version %u: kv %zu: %s",
+					 w->ns, w->name, v->number, i, why);
+	}
+	if (registry_kv_set(w->ns, w->name, v->number, b, n) == -1)
+		return load_fail(lc, "%s", strerror(ENOMEM));
+	return 0;
+}
+
 static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 			uint32_t prev)
 {
@@ -483,11 +550,12 @@ static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 	const char *sha, *plan;
 	json_int_t num, at;
 	json_error_t je;
-	json_t *env;
+	json_t *env, *kv = NULL;
 
-	if (json_unpack_ex(vj, &je, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:o}",
-			   "version", &num, "sha256", &sha, "plan", &plan,
-			   "deployed_at", &at, "env", &env) == -1)
+	if (json_unpack_ex(vj, &je, JSON_STRICT,
+			   "{s:I, s:s, s:s, s:I, s:o, s?o}", "version", &num,
+			   "sha256", &sha, "plan", &plan, "deployed_at", &at,
+			   "env", &env, "kv", &kv) == -1)
 		return load_fail(lc, "%s/%s version %zu: %s", w->ns, w->name,
 				 w->nversions + 1, je.text);
 	if (num <= (json_int_t)prev || num > INT_MAX)
@@ -506,7 +574,7 @@ static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 	memcpy(v->sha256, sha, sizeof(v->sha256));
 	snprintf(v->plan, sizeof(v->plan), "%s", plan);
 	v->deployed_at = (int64_t)at;
-	if (load_env(lc, w, v, env) == -1)
+	if (load_env(lc, w, v, env) == -1 || load_kv(lc, w, v, kv) == -1)
 		return -1;
 	return load_exe(lc, w, v);
 }

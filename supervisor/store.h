@@ -7,6 +7,7 @@
 #define SY_STORE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "supervisor.h"
 
@@ -39,6 +40,34 @@ const char *registry_env_problem(const char *kv);
  * offset 0, so the file offset is untouched), as 64 lowercase hex digits.
  * 0 or -1 with err. */
 int store_hash_fd(int fd, char sha256[65], char *err, size_t errlen);
+
+/*
+ * KV bindings of a version (docs/kv.md): what a worker may name in
+ * ws_kv_*. Kept beside the versions, keyed by worker and version number,
+ * and saved with them in deployments.json ("kv": [{name, ns, ro}]).
+ */
+#define REG_MAX_KV 64 /* bindings per version */
+
+struct kv_binding {
+	char name[SY_NAME_MAX]; /* what the worker names: [A-Za-z0-9_], 1-63 */
+	char ns[SY_NAME_MAX];   /* the KV namespace (kv_valid_ns) */
+	int ro;                 /* writes are denied */
+};
+
+/* Parses "NAME=KVNS" or "NAME=KVNS:ro" into b. NULL if valid, or why. */
+const char *registry_kv_parse(const char *spec, struct kv_binding *b);
+/* Records (replacing) the bindings of ns/name's version. 0 or -1 (ENOMEM).
+ * n 0 forgets them. */
+int registry_kv_set(const char *ns, const char *name, uint32_t version,
+                    const struct kv_binding *b, size_t n);
+/* The bindings of worker "ns/name" version, or NULL with *n 0. */
+const struct kv_binding *registry_kv_get(const char *worker, uint32_t version,
+                                         size_t *n);
+/* registry_deploy, with the KV bindings recorded for the new version. */
+int registry_deploy_kv(const char *ns, const char *name, int exe_fd,
+                       const char *plan, char *const *env, size_t nenv,
+                       const struct kv_binding *kv, size_t nkv, char *err,
+                       size_t errlen);
 
 /*
  * registry_deploy() and registry_deploy_path() set errno to EINVAL when the

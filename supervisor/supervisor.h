@@ -50,6 +50,7 @@ struct sup_config {
 	char *path;            /* the file read, absolute */
 	char **listen;         /* "ip:port" strings */
 	size_t nlisten;
+	char *admin_listen;    /* admin HTTP "ip:port"; NULL: none */
 	char *state_dir, *run_dir, *control_socket;
 	char dispatch_ns[SY_NAME_MAX], dispatch_name[SY_NAME_MAX];
 	char *router_user;

@@ -230,6 +230,46 @@ int ws_fetch(ws_request *req, ws_response *out);
  */
 int ws_limits_remaining(ws_limits *lim);
 
+/* ---- KV (docs/kv.md) ----
+ *
+ * Key-value namespaces kept by the platform, reached through bindings
+ * declared at deploy (yardctl deploy ... --kv BINDING=KVNS[:ro]). Keys are
+ * 1-511 bytes without NUL; values at most WS_KV_VALUE_MAX bytes. A write is
+ * durable and visible to every later read, from any worker, once the call
+ * returns. Each call is one round trip to the platform.
+ * Errors: WS_EDENIED (no such binding in this version, or a write through
+ * a read-only one), WS_ENOTFOUND (no such key, or it expired), WS_EINVAL,
+ * WS_ENOMEM, WS_EIO, WS_EINTERNAL (the store failed, e.g. it is full).
+ */
+#define WS_KV_VALUE_MAX (200u * 1024u)
+#define WS_KV_KEY_MAX 511
+
+/* Reads key: *val is a malloc'd copy the caller releases with ws_kv_free()
+ * (or free()), NUL-terminated for convenience (the NUL is not counted in
+ * *len); len may be NULL. */
+int ws_kv_get(const char *binding, const char *key, void **val, size_t *len);
+/* Writes key; ttl_s > 0 makes it expire that many seconds from now. */
+int ws_kv_put(const char *binding, const char *key, const void *val,
+              size_t len, uint32_t ttl_s);
+/* Deletes key: 0, or WS_ENOTFOUND when it did not exist. */
+int ws_kv_delete(const char *binding, const char *key);
+void ws_kv_free(void *val);
+
+/* One page of keys from ws_kv_list. */
+typedef struct {
+	char **keys;  /* n keys in byte order, each NUL-terminated */
+	size_t n;
+	char *cursor; /* pass to the next ws_kv_list; NULL when no key is
+	               * left */
+} ws_kv_keys;
+
+/* Keys starting with prefix (NULL: all), after cursor (NULL: from the
+ * first): at most 1000 (fewer when they are long). Fills *out, which the
+ * caller releases with ws_kv_keys_free(). */
+int ws_kv_list(const char *binding, const char *prefix, const char *cursor,
+               ws_kv_keys *out);
+void ws_kv_keys_free(ws_kv_keys *k);
+
 /* ---- environment and logging ---- */
 
 /* Value of an environment variable set at deploy (yardctl deploy --env),

@@ -126,6 +126,9 @@ class Platform:
         # Workers may run as another user: let them reach their files.
         self.tmp.chmod(0o755)
         self.port = free_port()
+        # the admin listener (test_admin.py); its own free port, never the
+        # default 9090, so platforms never collide on it
+        self.admin_port = free_port()
         self.state_dir = self.tmp / "state"
         self.run_dir = self.tmp / "run"
         self.socket = self.run_dir / "control.sock"
@@ -152,6 +155,7 @@ class Platform:
         lines = [
             "[switchyard]",
             f"listen = 127.0.0.1:{self.port}",
+            f"admin_listen = 127.0.0.1:{self.admin_port}",
             f"state_dir = {self.state_dir}",
             f"run_dir = {self.run_dir}",
             f"control_socket = {self.socket}",

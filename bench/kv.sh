@@ -1,0 +1,98 @@
+#!/bin/bash
+# bench/kv.sh [BUILD_DIR]: the KV store's two numbers (docs/kv.md).
+#  1. ws_kv_get latency from inside a worker (examples/kv /bench: N gets of
+#     one key, then N calls through an undeclared binding, which the
+#     supervisor refuses without touching the store: one bare IPC round
+#     trip to compare with), p50/p99 in microseconds.
+#  2. `yardctl kv import` of KEYS [1000000] KEY<TAB>VALUE lines generated
+#     in a temporary file, wall seconds, then a few gets to check it.
+# Knobs: KEYS, GETS [20000]. Everything started here is stopped at exit.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+B=${1:-$REPO/build}
+KEYS=${KEYS:-1000000}
+GETS=${GETS:-20000}
+
+log() { printf '[kv-bench] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for f in "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
+	"$B/examples/kv"; do
+	[ -x "$f" ] || die "$f not built (run make)"
+done
+
+T=$(mktemp -d /tmp/sy-kvbench.XXXXXX)
+chmod 755 "$T"
+SUP=""
+
+cleanup() {
+	local rc=$? i
+	trap - EXIT INT TERM
+	if [ -n "$SUP" ]; then
+		kill -TERM "$SUP" 2>/dev/null || true
+		for i in $(seq 150); do
+			kill -0 "$SUP" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$SUP" 2>/dev/null && kill -KILL -- "-$SUP" 2>/dev/null
+		wait "$SUP" 2>/dev/null || true
+	fi
+	rm -rf "$T"
+	exit $rc
+}
+trap cleanup EXIT INT TERM
+
+PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >"$T/switchyard.ini" <<EOF
+[switchyard]
+listen = 127.0.0.1:$PORT
+state_dir = $T/state
+run_dir = $T/run
+control_socket = $T/run/control.sock
+dispatch_worker = platform/dispatcher
+router_user = nobody
+log_level = warn
+
+[plan.default]
+instances = 1
+queue = 1024
+queue_timeout_ms = 10000
+idle_timeout_s = 300
+wall_ms = 60000
+cpu_ms = 60000
+
+[deploy platform/dispatcher]
+exe = $B/examples/dispatcher
+EOF
+setsid "$B/switchyard-supervisor" -c "$T/switchyard.ini" \
+	>"$T/supervisor.log" 2>&1 </dev/null &
+SUP=$!
+CTL=("$B/yardctl" -s "$T/run/control.sock")
+for i in $(seq 100); do
+	"${CTL[@]}" pid >/dev/null 2>&1 && break
+	kill -0 "$SUP" 2>/dev/null || { tail -n 20 "$T/supervisor.log" >&2; die "supervisor exited"; }
+	sleep 0.1
+done
+"${CTL[@]}" deploy tenants/kvbench "$B/examples/kv" --kv C=bench >/dev/null
+get() { curl -sS -m 120 -H 'Host: kvbench.example.com' "http://127.0.0.1:$PORT$1"; }
+
+"${CTL[@]}" kv put bench hot "$(head -c 100 /dev/zero | tr '\0' x)"
+get "/get?b=C&k=hot" >/dev/null
+log "ws_kv_get, $GETS calls from one worker (100-byte value):"
+get "/bench?b=C&k=hot&n=$GETS"
+
+log "generating $KEYS KEY<TAB>VALUE lines"
+awk -v n="$KEYS" 'BEGIN { for (i = 0; i < n; i++) printf "key%08d\tvalue-%d-abcdefghijklmnop\n", i, i }' >"$T/import.tsv"
+log "file: $(du -h "$T/import.tsv" | cut -f1)"
+start=$(date +%s.%N)
+"${CTL[@]}" kv import bench "$T/import.tsv"
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" -v n="$KEYS" 'BEGIN { printf "import: %d keys in %.2f s (%.0f keys/s)\n", n, e - s, n / (e - s) }'
+for k in 0 $((KEYS / 2)) $((KEYS - 1)); do
+	key=$(printf 'key%08d' "$k")
+	[ "$(get "/get?b=C&k=$key")" = "value-$k-abcdefghijklmnop" ] || die "$key not imported"
+done
+log "store size: $(du -sh "$T/state/kv" | cut -f1)"
+log "ws_kv_get after the import (1M-key database, random key):"
+get "/bench?b=C&k=$(printf 'key%08d' $((KEYS / 3)))&n=$GETS"

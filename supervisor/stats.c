@@ -1,0 +1,122 @@
+/*
+ * The Stats message: what each worker's pool counted, for the router to
+ * render as a status page or Prometheus metrics. The supervisor never sees
+ * the HTTP request; it only answers with numbers.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pool.h"
+#include "stats.h"
+#include "supervisor.h"
+
+/* Room kept for the Stats envelope (bounds, flags, counts). */
+#define STATS_SLACK 1024u
+
+/* The counters are read-only here; protobuf-c wants non-const arrays. */
+#define ARR(msg, field, src, n) do { \
+		(msg)->n_##field = (n); \
+		(msg)->field = (uint64_t *)(uintptr_t)(src); \
+	} while (0)
+
+static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
+{
+	static const struct pool_metrics none; /* a worker not used yet */
+	const struct pool_metrics *m;
+	struct pool_stats st;
+	uint32_t idle;
+
+	pool_stats(w, &st);
+	ws->ns = (char *)w->ns;
+	ws->name = (char *)w->name;
+	ws->state = (char *)st.state;
+	ws->live = st.live;
+	ws->busy = st.busy;
+	ws->queued = st.queued;
+	ws->requests = st.requests;
+	ws->errors = st.errors;
+	ws->process_cpu_us = pool_cpu_us(w);
+	if ((m = pool_metrics(w, &idle)) == NULL)
+		m = &none;
+	ws->idle = idle;
+	ws->max_queued = m->max_queued;
+	ws->max_children_reached = m->max_children_reached;
+	ws->accepted_since = m->created_unix;
+	ARR(ws, outcomes, m->outcomes, POOL_NOUTCOMES);
+	ws->cpu_us = m->cpu_us;
+	ARR(ws, duration_buckets, m->dur, POOL_NBUCKETS);
+	ws->duration_sum_us = m->dur_sum_us;
+	ARR(ws, cpu_buckets, m->cpu, POOL_NBUCKETS);
+	ws->subrequests = m->subrequests;
+	ARR(ws, violations, m->violations, VIOL_COUNT);
+	ws->spawns = m->spawns;
+	ARR(ws, spawn_buckets, m->spawn, POOL_NBUCKETS);
+	ws->spawn_sum_us = m->spawn_sum_us;
+}
+
+static size_t count_workers(void)
+{
+	struct worker *w;
+	size_t n = 0;
+
+	for (w = registry_first(); w != NULL; w = registry_next(w))
+		n++;
+	return n;
+}
+
+/* Workers in registry order while they fit in one frame; the rest are
+ * left out and the answer says so. */
+static void build(Switchyard__Stats *s, Switchyard__WorkerStats *ws,
+                  Switchyard__WorkerStats **wp, size_t n)
+{
+	size_t used = STATS_SLACK, sz;
+	struct worker *w;
+
+	s->nworkers = (uint32_t)n;
+	for (w = registry_first(); w != NULL && s->n_workers < n;
+	     w = registry_next(w)) {
+		Switchyard__WorkerStats *one = &ws[s->n_workers];
+
+		switchyard__worker_stats__init(one);
+		fill_worker(one, w);
+		sz = switchyard__worker_stats__get_packed_size(one) + 8;
+		if (used + sz > SY_FRAME_MAX) {
+			s->truncated = 1;
+			break;
+		}
+		used += sz;
+		wp[s->n_workers++] = one;
+	}
+	s->workers = wp;
+}
+
+void stats_request(struct peer *router, const struct sy_frame *f)
+{
+	Switchyard__Stats s = SWITCHYARD__STATS__INIT;
+	Switchyard__WorkerStats *ws;
+	Switchyard__WorkerStats **wp;
+	double bounds[POOL_NBOUNDS];
+	size_t n = count_workers(), i;
+
+	for (i = 0; i < POOL_NBOUNDS; i++)
+		bounds[i] = (double)pool_bounds_us[i] / 1e6;
+	s.n_bounds = POOL_NBOUNDS;
+	s.bounds = bounds;
+	ws = calloc(n + 1, sizeof(*ws));
+	wp = calloc(n + 1, sizeof(*wp));
+	if (ws == NULL || wp == NULL) {
+		log_warnx("stats: out of memory for %zu workers", n);
+		s.truncated = 1;
+		s.nworkers = (uint32_t)n;
+	} else {
+		build(&s, ws, wp, n);
+	}
+	if (s.truncated)
+		log_warnx("stats: %zu of %zu workers fit in the answer",
+		          s.n_workers, n);
+	peer_send_msg(router, SY_MSG_STATS_RESPONSE, SY_FLAG_END, f->stream,
+	              &s.base);
+	free(ws);
+	free(wp);
+}

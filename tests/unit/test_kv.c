@@ -1,0 +1,229 @@
+/*
+ * supervisor/kv.c against a real LMDB environment in a temporary directory:
+ * put/get/delete, list with prefix and cursor, expiry, limits, persistence
+ * across a reopen and batch writes.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "kv.h"
+
+#define NOW 1700000000
+
+static char dir[64];
+
+static struct kv *open_kv(void)
+{
+	struct kv *kv = NULL;
+	char err[512];
+
+	assert_int_equal(kv_open(dir, 64u << 20, &kv, err, sizeof(err)), 0);
+	return kv;
+}
+
+static int setup(void **state)
+{
+	snprintf(dir, sizeof(dir), "/tmp/sy-kv-XXXXXX");
+	if (mkdtemp(dir) == NULL)
+		return -1;
+	*state = open_kv();
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	kv_close(*state);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void check_value(struct kv *kv, const char *ns, const char *key,
+                         const char *want)
+{
+	size_t len;
+	void *v;
+
+	assert_int_equal(kv_get(kv, ns, key, NOW, &v, &len, NULL), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(v, want, len);
+	free(v);
+}
+
+static void test_put_get_delete(void **state)
+{
+	struct kv *kv = *state;
+	size_t len;
+	void *v;
+
+	assert_int_equal(kv_get(kv, "a", "k", NOW, &v, &len, NULL), -ENOENT);
+	assert_int_equal(kv_put(kv, "a", "k", "one", 3, 0), 0);
+	check_value(kv, "a", "k", "one");
+	assert_int_equal(kv_put(kv, "a", "k", "two!", 4, 0), 0);
+	check_value(kv, "a", "k", "two!");
+	/* namespaces are separate */
+	assert_int_equal(kv_get(kv, "b", "k", NOW, &v, &len, NULL), -ENOENT);
+	assert_int_equal(kv_put(kv, "b", "k", "", 0, 0), 0);
+	assert_int_equal(kv_get(kv, "b", "k", NOW, &v, &len, NULL), 0);
+	assert_null(v);
+	assert_int_equal(len, 0);
+	assert_int_equal(kv_delete(kv, "a", "k"), 0);
+	assert_int_equal(kv_delete(kv, "a", "k"), -ENOENT);
+	assert_int_equal(kv_delete(kv, "nons", "k"), -ENOENT);
+	assert_int_equal(kv_get(kv, "a", "k", NOW, &v, &len, NULL), -ENOENT);
+}
+
+static void test_limits(void **state)
+{
+	struct kv *kv = *state;
+	char key[KV_KEY_MAX + 2];
+	char *big = calloc(1, KV_VALUE_MAX + 1);
+	size_t len;
+	void *v;
+
+	assert_non_null(big);
+	memset(key, 'k', sizeof(key));
+	key[KV_KEY_MAX] = '\0';
+	assert_int_equal(kv_put(kv, "a", key, "x", 1, 0), 0);
+	check_value(kv, "a", key, "x");
+	key[KV_KEY_MAX] = 'k';
+	key[KV_KEY_MAX + 1] = '\0';
+	assert_int_equal(kv_put(kv, "a", key, "x", 1, 0), -EINVAL);
+	assert_int_equal(kv_get(kv, "a", key, NOW, &v, &len, NULL), -EINVAL);
+	assert_int_equal(kv_put(kv, "a", "", "x", 1, 0), -EINVAL);
+	assert_int_equal(kv_put(kv, "a", "big", big, KV_VALUE_MAX, 0), 0);
+	assert_int_equal(kv_get(kv, "a", "big", NOW, &v, &len, NULL), 0);
+	assert_int_equal(len, KV_VALUE_MAX);
+	free(v);
+	assert_int_equal(kv_put(kv, "a", "big", big, KV_VALUE_MAX + 1, 0),
+	                 -EINVAL);
+	assert_int_equal(kv_put(kv, "Bad NS", "k", "x", 1, 0), -EINVAL);
+	assert_int_equal(kv_put(kv, "../x", "k", "x", 1, 0), -EINVAL);
+	free(big);
+}
+
+static void test_expiry(void **state)
+{
+	struct kv *kv = *state;
+	struct kv_keys keys;
+	int64_t exp;
+	size_t len;
+	void *v;
+
+	assert_int_equal(kv_put(kv, "e", "soon", "s", 1, NOW + 10), 0);
+	assert_int_equal(kv_put(kv, "e", "never", "n", 1, 0), 0);
+	assert_int_equal(kv_get(kv, "e", "soon", NOW, &v, &len, &exp), 0);
+	assert_int_equal(exp, NOW + 10);
+	free(v);
+	assert_int_equal(kv_list(kv, "e", "", NULL, 0, NOW + 10, &keys), 0);
+	assert_int_equal(keys.n, 1);
+	assert_string_equal(keys.keys[0], "never");
+	kv_keys_free(&keys);
+	/* expired: invisible, then deleted by the read */
+	assert_int_equal(kv_get(kv, "e", "soon", NOW + 10, &v, &len, NULL),
+	                 -ENOENT);
+	assert_int_equal(kv_delete(kv, "e", "soon"), -ENOENT);
+}
+
+static void test_list(void **state)
+{
+	struct kv *kv = *state;
+	struct kv_keys keys;
+	char key[32];
+	size_t total = 0;
+	char *cursor = NULL;
+	int i;
+
+	for (i = 0; i < 2500; i++) {
+		snprintf(key, sizeof(key), "user:%05d", i);
+		assert_int_equal(kv_put(kv, "l", key, "v", 1, 0), 0);
+	}
+	assert_int_equal(kv_put(kv, "l", "other", "v", 1, 0), 0);
+	assert_int_equal(kv_put(kv, "l", "usez", "v", 1, 0), 0);
+	do {
+		assert_int_equal(kv_list(kv, "l", "user:", cursor, 0, NOW,
+		                         &keys), 0);
+		free(cursor);
+		cursor = keys.cursor ? strdup(keys.cursor) : NULL;
+		for (i = 0; i < (int)keys.n; i++) {
+			snprintf(key, sizeof(key), "user:%05zu", total++);
+			assert_string_equal(keys.keys[i], key);
+		}
+		kv_keys_free(&keys);
+	} while (cursor != NULL);
+	assert_int_equal(total, 2500);
+	assert_int_equal(kv_list(kv, "l", "", NULL, 3, NOW, &keys), 0);
+	assert_int_equal(keys.n, 3);
+	assert_string_equal(keys.keys[0], "other");
+	assert_string_equal(keys.cursor, "user:00001");
+	kv_keys_free(&keys);
+	assert_int_equal(kv_list(kv, "l", "zzz", NULL, 0, NOW, &keys), 0);
+	assert_int_equal(keys.n, 0);
+	assert_null(keys.cursor);
+	kv_keys_free(&keys);
+	assert_int_equal(kv_list(kv, "nothere", "", NULL, 0, NOW, &keys), 0);
+	assert_int_equal(keys.n, 0);
+	kv_keys_free(&keys);
+}
+
+static void test_batch_and_reopen(void **state)
+{
+	struct kv_item *items = calloc(20000, sizeof(*items));
+	char (*keys)[16] = calloc(20000, 16);
+	size_t bad = 0;
+	int i;
+
+	assert_non_null(items);
+	assert_non_null(keys);
+	for (i = 0; i < 20000; i++) {
+		snprintf(keys[i], 16, "k%d", i);
+		items[i].key = keys[i];
+		items[i].val = keys[i];
+		items[i].len = strlen(keys[i]);
+	}
+	assert_int_equal(kv_put_batch(*state, "bulk", items, 20000, NULL), 0);
+	/* one bad item: nothing of the batch is written */
+	items[7].key = "";
+	items[3].key = "new-one";
+	assert_int_equal(kv_put_batch(*state, "bulk", items, 20000, &bad),
+	                 -EINVAL);
+	assert_int_equal(bad, 7);
+	kv_close(*state);
+	*state = open_kv();
+	check_value(*state, "bulk", "k0", "k0");
+	check_value(*state, "bulk", "k19999", "k19999");
+	{
+		size_t len;
+		void *v;
+
+		assert_int_equal(kv_get(*state, "bulk", "new-one", NOW, &v,
+		                        &len, NULL), -ENOENT);
+	}
+	free(items);
+	free(keys);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_put_get_delete, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_and_reopen, setup,
+		                                teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
