@@ -12,11 +12,11 @@
 
 #include "yardctl.h"
 
-#define COLS 10 /* the last two only with status -l */
+#define COLS 10 /* the last only with status -l */
 
 static const char *const col_names[COLS] = {
-    "NAME",   "STATE", "VERSION", "PROCS", "REQUESTS", "ERRORS",
-    "UPTIME", "PIDS",  "CPU",	  "VIOLATIONS"};
+    "NAME",	  "STATE",  "VERSION", "PROCS", "REQUESTS",
+    "ERRORS", "VIOLATIONS", "UPTIME",  "PIDS",  "CPU"};
 
 /* Copies s with control characters replaced by '?'. */
 static void safe_copy(char *dst, size_t size, const char *s)
@@ -97,6 +97,19 @@ static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 	    (int)ws->jailed);
 }
 
+/* {"exception": 2, ...}: the non-OK outcomes of a worker's requests. */
+static json_t *outcomes_json(const Switchyard__WorkerStatus *ws)
+{
+	json_t *o = json_object();
+	size_t i;
+
+	for (i = 0; o != NULL && i < ws->n_outcomes; i++)
+		json_object_set_new(o, ws->outcomes[i]->outcome,
+				    json_integer((json_int_t)ws->outcomes[i]
+						     ->count));
+	return o;
+}
+
 static void print_json(const Switchyard__CtlResponse *res, int code)
 {
 	json_t *workers = json_array(), *lines = json_array(), *j, *out;
@@ -107,6 +120,8 @@ static void print_json(const Switchyard__CtlResponse *res, int code)
 		json_object_set_new(j, "cpu_us",
 				    json_integer((json_int_t)res->workers[i]
 						     ->cpu_us));
+		json_object_set_new(j, "outcomes",
+				    outcomes_json(res->workers[i]));
 		json_array_append_new(workers, j);
 	}
 	for (i = 0; lines != NULL && i < res->n_lines; i++)
@@ -149,6 +164,27 @@ static void fmt_pids(char *buf, size_t size, const Switchyard__WorkerStatus *ws)
 		snprintf(buf, size, "-");
 }
 
+/* "3 (exception=2,exceededCpu=1)": the errors and the outcomes they had,
+ * as supervisorctl users expect to see why a program failed. */
+static void fmt_errors(char *buf, size_t size,
+		       const Switchyard__WorkerStatus *ws)
+{
+	char name[64];
+	size_t i, len;
+
+	len = (size_t)snprintf(buf, size, "%llu",
+			       (unsigned long long)ws->errors);
+	for (i = 0; i < ws->n_outcomes && len + 1 < size; i++) {
+		safe_copy(name, sizeof(name), ws->outcomes[i]->outcome);
+		len += (size_t)snprintf(buf + len, size - len, "%s%s=%llu",
+					i == 0 ? " (" : ",", name,
+					(unsigned long long)ws->outcomes[i]
+					    ->count);
+	}
+	if (ws->n_outcomes > 0 && len + 1 < size)
+		snprintf(buf + len, size - len, ")");
+}
+
 /* One row of cells for ws. */
 static void status_row(char cells[COLS][512],
 		       const Switchyard__WorkerStatus *ws)
@@ -162,11 +198,11 @@ static void status_row(char cells[COLS][512],
 	snprintf(cells[2], 512, "%u", ws->version);
 	snprintf(cells[3], 512, "%u/%u", ws->live, ws->busy);
 	snprintf(cells[4], 512, "%llu", (unsigned long long)ws->requests);
-	snprintf(cells[5], 512, "%llu", (unsigned long long)ws->errors);
-	fmt_uptime(cells[6], 512, ws);
-	fmt_pids(cells[7], 512, ws);
-	snprintf(cells[8], 512, "%.2f", (double)ws->cpu_us / 1e6);
-	snprintf(cells[9], 512, "%llu", (unsigned long long)ws->violations);
+	fmt_errors(cells[5], 512, ws);
+	snprintf(cells[6], 512, "%llu", (unsigned long long)ws->violations);
+	fmt_uptime(cells[7], 512, ws);
+	fmt_pids(cells[8], 512, ws);
+	snprintf(cells[9], 512, "%.2f", (double)ws->cpu_us / 1e6);
 }
 
 static void print_row(char cells[COLS][512], const int width[COLS],
@@ -276,7 +312,7 @@ static int status_show(const struct yc_opts *o,
 int print_status_response(const struct yc_opts *o,
 			  const Switchyard__CtlResponse *res)
 {
-	return status_show(o, res, COLS - 2);
+	return status_show(o, res, COLS - 1);
 }
 
 int print_status_long(const struct yc_opts *o,

@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "kv.h"
 #include "log.h"
+#include "outcome.h"
 #include "main.h"
 #include "logring.h"
 #include "pool.h"
@@ -129,6 +130,32 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 	ws->pids = pids;
 }
 
+/* The non-OK outcomes w's requests ended with, for "errors by outcome";
+ * oc and ocp have room for POOL_NOUTCOMES entries. */
+static void ctl_worker_outcomes(const struct worker *w,
+                                Switchyard__WorkerStatus *ws,
+                                Switchyard__OutcomeCount *oc,
+                                Switchyard__OutcomeCount **ocp)
+{
+	const struct pool_metrics *m;
+	uint32_t idle;
+	size_t o, n = 0;
+
+	if ((m = pool_metrics(w, &idle)) == NULL)
+		return;
+	for (o = 0; o < POOL_NOUTCOMES; o++) {
+		if (o == SWITCHYARD__OUTCOME__OK || m->outcomes[o] == 0)
+			continue;
+		switchyard__outcome_count__init(&oc[n]);
+		oc[n].outcome = (char *)sy_outcome_name((Switchyard__Outcome)o);
+		oc[n].count = m->outcomes[o];
+		ocp[n] = &oc[n];
+		n++;
+	}
+	ws->n_outcomes = n;
+	ws->outcomes = ocp;
+}
+
 /* Allocates room for n WorkerStatus entries in rep. */
 int ctl_reserve(struct ctl_reply *rep, size_t n)
 {
@@ -139,7 +166,10 @@ int ctl_reserve(struct ctl_reply *rep, size_t n)
 	rep->ws = calloc(n, sizeof(*rep->ws));
 	rep->wsp = calloc(n, sizeof(*rep->wsp));
 	rep->pids = calloc(n * CTL_MAX_PIDS, sizeof(*rep->pids));
-	if (rep->ws == NULL || rep->wsp == NULL || rep->pids == NULL)
+	rep->oc = calloc(n * POOL_NOUTCOMES, sizeof(*rep->oc));
+	rep->ocp = calloc(n * POOL_NOUTCOMES, sizeof(*rep->ocp));
+	if (rep->ws == NULL || rep->wsp == NULL || rep->pids == NULL ||
+	    rep->oc == NULL || rep->ocp == NULL)
 		return -1;
 	for (i = 0; i < n; i++)
 		rep->wsp[i] = &rep->ws[i];
@@ -152,6 +182,8 @@ void ctl_add_worker(struct ctl_reply *rep, struct worker *w)
 	size_t i = rep->res.n_workers++;
 
 	ctl_worker_status(w, &rep->ws[i], &rep->pids[i * CTL_MAX_PIDS]);
+	ctl_worker_outcomes(w, &rep->ws[i], &rep->oc[i * POOL_NOUTCOMES],
+	                    &rep->ocp[i * POOL_NOUTCOMES]);
 }
 
 int ctl_parse_sel(const char *cmd, const char *arg, struct ctl_sel *sel,
@@ -446,6 +478,8 @@ static void ctl_reply_free(struct ctl_reply *rep)
 	free(rep->ws);
 	free(rep->wsp);
 	free(rep->pids);
+	free(rep->oc);
+	free(rep->ocp);
 	for (i = 0; i < rep->nlines; i++)
 		free(rep->lines[i]);
 	free(rep->lines);

@@ -36,6 +36,8 @@ struct ctl_reply {
 	Switchyard__WorkerStatus *ws;
 	Switchyard__WorkerStatus **wsp;
 	uint32_t *pids;
+	Switchyard__OutcomeCount *oc;   /* POOL_NOUTCOMES per worker */
+	Switchyard__OutcomeCount **ocp;
 	char **lines;       /* res.lines, each malloc'd */
 	size_t nlines, alines;
 	uint8_t *output;    /* res.output.data, malloc'd */

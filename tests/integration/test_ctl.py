@@ -25,7 +25,7 @@ def test_status_lists_every_worker(platform):
     lines = r.stdout.splitlines()
     header = lines[0].split()
     assert header == ["NAME", "STATE", "VERSION", "PROCS", "REQUESTS",
-                      "ERRORS", "UPTIME", "PIDS"]
+                      "ERRORS", "VIOLATIONS", "UPTIME", "PIDS"]
     names = {line.split()[0] for line in lines[1:]}
     assert names == {"platform/dispatcher", "tenants/alice", "tenants/bob",
                      "tenants/echo", "tenants/crash", "tenants/hello"}
@@ -39,7 +39,7 @@ def test_status_of_one_worker(platform):
     name, state, version, procs = rows[0][:4]
     assert (name, state, version) == ("tenants/bob", "RUNNING", "1")
     live = int(procs.split("/")[0])
-    pids = rows[0][7].split(",")
+    pids = rows[0][8].split(",")
     assert live >= 1 and len(pids) == live
     for pid in pids:
         assert os.path.exists(f"/proc/{pid}")
@@ -160,3 +160,15 @@ def test_status_of_one_namespace(platform):
 def test_command_abbreviation(platform):
     r = platform.ctl_ok("st", "tenants/alice")
     assert "tenants/alice" in r.stdout
+
+
+def test_status_shows_errors_by_outcome(platform):
+    before = platform.workers()["tenants/crash"]
+    status, _, _ = platform.get("/exception", host="crash.example.com")
+    assert status == 500
+    after = platform.workers()["tenants/crash"]
+    assert after["errors"] == before["errors"] + 1
+    assert after["outcomes"].get("exception", 0) == \
+        before["outcomes"].get("exception", 0) + 1
+    row = platform.ctl_ok("status", "tenants/crash").stdout.splitlines()[1]
+    assert f"(exception={after['outcomes']['exception']}" in row, row

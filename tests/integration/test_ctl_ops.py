@@ -66,7 +66,7 @@ def test_status_idle_is_not_an_error_and_lists_states(p):
     assert r.returncode == 0, r.stderr
     assert "tenants/spare" in r.stdout
     r = p.ctl_ok("status", "-l", "all")
-    assert r.stdout.splitlines()[0].split()[-2:] == ["CPU", "VIOLATIONS"]
+    assert r.stdout.splitlines()[0].split()[-3:] == ["UPTIME", "PIDS", "CPU"]
     assert p.ctl("status", "tenants/nope").returncode == 4
     assert p.ctl("status", "Bad Name").returncode == 5
     assert p.ctl("status", "a", "b").returncode == 2
