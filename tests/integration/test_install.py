@@ -401,3 +401,29 @@ def test_installed_tree_starts_and_notifies(destdir, monkeypatch):
             proc.wait(timeout=5)
         listener.close()
         p.cleanup()
+
+
+def test_journal_priorities_only_when_stderr_is_the_journal(make_platform,
+                                                             monkeypatch):
+    """Under systemd (JOURNAL_STREAM naming our stderr) each line starts
+    with its syslog priority, so `journalctl -p warning` selects by level;
+    anywhere else the lines stay plain."""
+    def as_journal(p):
+        p.log_path.touch()
+        st = os.stat(p.log_path)
+        monkeypatch.setenv("JOURNAL_STREAM", f"{st.st_dev}:{st.st_ino}")
+
+    p = make_platform(prepare=as_journal)
+    p.stop()
+    lines = [l for l in p.log_text().splitlines()
+             if "switchyard-supervisor[" in l]
+    assert lines and all(l.startswith(("<3>", "<4>", "<6>", "<7>"))
+                         for l in lines), lines[:5]
+    assert any(l.startswith("<6>switchyard-supervisor[") and ": info: " in l
+               for l in lines)
+
+    monkeypatch.setenv("JOURNAL_STREAM", "1:1")
+    q = make_platform()
+    q.stop()
+    assert not any(l.startswith("<") for l in q.log_text().splitlines()
+                   if "switchyard-supervisor[" in l)
