@@ -52,6 +52,7 @@ run_dir = $T/run
 control_socket = $T/run/control.sock
 dispatch_worker = platform/dispatcher
 router_user = nobody
+admin_listen =
 log_level = warn
 
 [plan.default]
