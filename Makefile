@@ -47,7 +47,7 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \
 	supervisor/fetch.c supervisor/netpolicy.c \
 	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c \
-	supervisor/stats.c supervisor/kv.c supervisor/kvops.c
+	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/events.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \

@@ -71,6 +71,17 @@ const struct yc_cmd yc_commands[] = {
      "-f keeps following until interrupted. Request events are not\n"
      "shown here.\n",
      cmd_tail},
+    {"events", "[-f] [--json] [--outcome OUTCOME] [NS/NAME] | --ring on|off",
+     "show request events (outcome, status, CPU and wall time)",
+     "One event per request per worker, as Cloudflare's tail events: the\n"
+     "supervisor keeps the last 1024. One line each (time, worker,\n"
+     "outcome, status, CPU ms, wall ms, method and URL), or with --json\n"
+     "the whole event as one JSON object per line. --outcome keeps one\n"
+     "outcome (ok, exception, exceededCpu, ...). -f keeps following new\n"
+     "events until interrupted. Events are built only while the ring is\n"
+     "on (--ring on; off at start: they cost CPU) or one follows them.\n"
+     "A worker's own output is `tail`'s.\n",
+     cmd_events},
     {"avail", "", "configured plans and deployed workers", NULL, cmd_simple},
     {"reread", "", "show what changed in the configuration file",
      "Reads the configuration file again and lists plans added, changed\n"

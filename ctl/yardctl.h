@@ -61,6 +61,8 @@ int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
 
 int cmd_simple(struct yc_opts *o, int argc, char **argv);
 int cmd_tail(struct yc_opts *o, int argc, char **argv);
+/* events [-f] [--json] [--outcome X] [NS/NAME] (docs/events.md) */
+int cmd_events(struct yc_opts *o, int argc, char **argv);
 /* kv get|put|delete|list|import (docs/kv.md) */
 int cmd_kv(struct yc_opts *o, int argc, char **argv);
 

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "call.h"
+#include "events.h"
 #include "reqlimits.h"
 #include "log.h"
 #include "main.h"
@@ -178,6 +179,7 @@ static void call_settle(struct call *c)
 {
 	if (c->freed || !c->done || !c->req_end || c->proc != NULL || c->queued)
 		return;
+	events_call_forget(c);
 	detach_origin(c);
 	drop_kept(c);
 	c->freed = 1;
@@ -221,6 +223,16 @@ static void blame(struct peer *from, const char *why)
 
 /* ---- answers ---- */
 
+/* c's outcome is known: counted, and recorded as a request event. */
+static void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
+                      const char *reason, const char *violation,
+                      uint64_t wall_us, uint64_t cpu_us)
+{
+	pool_call_done(c->pool, o, wall_us, cpu_us, c->subrequests);
+	events_call_done(c, o, status, reason, violation, wall_us, cpu_us,
+	                 c->subrequests);
+}
+
 static void send_error(struct peer *to, uint32_t stream, Switchyard__Outcome o,
                        const char *worker, const char *reason,
                        const char *violation, uint32_t retry_after_s,
@@ -260,7 +272,8 @@ static void answer_error(struct call *c, Switchyard__Outcome o,
 		r.wall_us = ev_clock_us() - c->recv_us;
 		r.cpu_us = c->cpu_us;
 		r.subrequests = c->subrequests;
-		pool_call_done(c->pool, o, r.wall_us, r.cpu_us, r.subrequests);
+		call_done(c, o, (uint32_t)sy_outcome_status(o), reason,
+		          violation, r.wall_us, r.cpu_us);
 		peer_send_msg(c->origin, SY_MSG_RESPONSE, SY_FLAG_END,
 		              c->origin_stream, &r.base);
 	} else {
@@ -308,9 +321,9 @@ static void call_drop(struct call *c)
 	if (!c->done)
 		pool_account(c->pool, !c->answered, 1);
 	if (!c->answered)
-		pool_call_done(c->pool, SWITCHYARD__OUTCOME__CANCELED,
-		               ev_clock_us() - c->recv_us, c->cpu_us,
-		               c->subrequests);
+		call_done(c, SWITCHYARD__OUTCOME__CANCELED, 0,
+		          "request canceled", "", ev_clock_us() - c->recv_us,
+		          c->cpu_us);
 	detach_origin(c);
 	if (c->queued)
 		pool_unqueue(c);
@@ -405,6 +418,7 @@ void call_start(struct call *c, struct proc *p)
 		last_id = 1;
 	c->id = last_id;
 	c->cpu_start_ns = cpu_ns(p);
+	events_call_start(c, p);
 	limits_start(c);
 	send_request(c, p);
 	if (c->proc != p)
@@ -804,8 +818,10 @@ void call_response(struct proc *p, const struct sy_frame *f)
 		return;
 	}
 	pool_account(c->pool, 1, r->outcome != SWITCHYARD__OUTCOME__OK);
-	pool_call_done(c->pool, r->outcome, r->wall_us, r->cpu_us,
-	               r->subrequests);
+	call_done(c, r->outcome,
+	          r->status ? r->status
+	                    : (uint32_t)sy_outcome_status(r->outcome),
+	          r->reason, "", r->wall_us, r->cpu_us);
 	c->answered = 1;
 	c->res_left = r->body_len;
 	if (c->origin != NULL)

@@ -19,6 +19,7 @@
 
 #include "frame.h"
 #include "ctl.h"
+#include "events.h"
 #include "kv.h"
 #include "log.h"
 #include "outcome.h"
@@ -415,7 +416,7 @@ static const struct ctl_cmd {
     {"tail", ctl_tail},       {"avail", ctl_avail},
     {"shutdown", ctl_shutdown}, {"reread", ctl_reread},
     {"update", ctl_update},   {"reload", ctl_update},
-    {"kv", ctl_kv},
+    {"kv", ctl_kv},           {"events", ctl_events},
 };
 
 static void ctl_dispatch(const Switchyard__CtlRequest *req, int fd,
@@ -451,6 +452,8 @@ static void ctl_dispatch(const Switchyard__CtlRequest *req, int fd,
 
 static void ctl_conn_close(struct ctl_conn *c)
 {
+	if (c->follow != NULL && c->follow == events_stream())
+		events_listen(-1);
 	if (c->timer != 0)
 		ev_timer_del(ctl_loop, c->timer);
 	if (c->poll_timer != 0)
@@ -511,6 +514,8 @@ static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
 	if (rep->res.code == CTL_OK && rep->follow != NULL) {
 		c->follow = rep->follow;
 		c->follow_off = rep->follow_off;
+		if (c->follow == events_stream())
+			events_listen(1);
 	}
 	c->shutdown = rep->shutdown && rep->res.code == CTL_OK;
 	ctl_reply_free(rep);

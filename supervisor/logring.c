@@ -85,6 +85,13 @@ uint64_t logring_tail_start(const struct logring *r, size_t n)
 	return off;
 }
 
+void logring_append(struct logring *r, const char *s, size_t n)
+{
+	logring_put(r, s, n);
+	if (logring_hook != NULL)
+		logring_hook(r, 0);
+}
+
 /* Control characters would let a worker forge our log's lines or a
  * terminal's display. */
 static void logpipe_emit(struct logpipe *lp, const char *s, size_t n)
@@ -192,4 +199,10 @@ void logpipe_drain(struct logpipe *lp)
 		logpipe_emit(lp, lp->buf, lp->len);
 	lp->len = 0;
 	logpipe_close(lp);
+}
+
+void logpipe_poll(struct logpipe *lp)
+{
+	if (lp->fd >= 0)
+		logpipe_read(lp);
 }

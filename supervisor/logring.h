@@ -45,11 +45,18 @@ size_t logring_read(const struct logring *r, uint64_t *off, char *dst,
 /* The offset of the start of the last n bytes, moved to a line start. */
 uint64_t logring_tail_start(const struct logring *r, size_t n);
 
+/* Appends n bytes of whole lines to r, as a worker's would be, and calls
+ * logring_hook: events.c streams request events so. */
+void logring_append(struct logring *r, const char *s, size_t n);
+
 /* Watches fd (taken over) as a process's stream. */
 void logpipe_open(struct logpipe *lp, int fd, const char *label, pid_t pid,
                   struct logring *ring);
 /* Reads what is left (the process is gone) and closes. */
 void logpipe_drain(struct logpipe *lp);
 void logpipe_close(struct logpipe *lp);
+/* Reads what the process wrote so far, now rather than at its next event:
+ * events.c wants the lines a worker wrote before it answered. */
+void logpipe_poll(struct logpipe *lp);
 
 #endif

@@ -1,0 +1,165 @@
+"""Request events (docs/events.md), through the real processes: one event
+per request per worker (the dispatcher and the tenant), shaped like
+Cloudflare's tail events, shown by `yardctl events` as JSON lines or one-line
+summaries, filtered by worker and outcome, and followed with -f."""
+
+import json
+import os
+import select
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, EXAMPLES, platform_fixture
+
+LIMITS = EXAMPLES / "limits"
+PLANS = {"cpu10": (1, 64, 10000, 60, {"cpu_ms": 10})}
+DEPLOYS = {
+    "tenants/alice": (EXAMPLES / "alice", "default", []),
+    "tenants/crash": (EXAMPLES / "crash", "single", []),
+    "tenants/spin10": (LIMITS, "cpu10", []),
+}
+
+p = platform_fixture(plans=PLANS, deploys=DEPLOYS)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def ring_on(p):
+    """Events are kept only while the ring is on: it starts off."""
+    r = p.ctl("events")
+    assert r.returncode == 0 and r.stdout == "" and "--ring on" in r.stderr
+    p.ctl_ok("events", "--ring", "on")
+
+
+def get(p, name, path="/", headers=None):
+    status, _, _ = p.get(path, host=f"{name}.example.com", headers=headers)
+    return status
+
+
+def events(p, *args):
+    r = p.ctl_ok("events", "--json", *args)
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def by_url(evs, worker, url):
+    return [e for e in evs if e["scriptName"] == worker and
+            e["event"]["request"].get("url") == url]
+
+
+def wait_events(p, worker, url, n=1, *args):
+    deadline = time.monotonic() + 10
+    while True:
+        found = by_url(events(p, *args), worker, url)
+        if len(found) >= n or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
+
+
+def test_ok_request_gives_one_event_per_worker(p):
+    url = "/events-ok?x=1"
+    assert get(p, "alice", url, headers={
+        "Authorization": "Bearer s3cret", "X-Api-Key": "k",
+        "X-Trace": "visible"}) == 200
+    [t] = wait_events(p, "tenants/alice", url)
+    [d] = wait_events(p, "platform/dispatcher", url)
+    for e in (t, d):
+        assert e["outcome"] == "ok"
+        assert e["event"]["response"]["status"] == 200
+        assert e["event"]["request"]["method"] == "GET"
+        assert e["scriptTags"] == [] and e["exceptions"] == []
+        assert e["scriptVersion"] >= 1
+        assert e["eventTimestamp"] > 1.6e12
+        assert isinstance(e["cpuTime"], int)
+        assert isinstance(e["wallTime"], int)
+    assert t["dispatchNamespace"] == "tenants"
+    assert d["dispatchNamespace"] == "platform"
+    h = d["event"]["request"]["headers"]
+    assert h["authorization"] == "REDACTED"
+    assert h["x-api-key"] == "REDACTED"
+    assert h["x-trace"] == "visible"
+    assert "s3cret" not in json.dumps(t) + json.dumps(d)
+    # the dispatcher made one subrequest: the tenant's call
+    assert d["subrequests"] >= 1
+
+
+def test_exception_outcome_and_reason(p):
+    assert get(p, "crash", "/exception") == 500
+    [e] = wait_events(p, "tenants/crash", "/exception")
+    assert e["outcome"] == "exception"
+    assert e["event"]["response"]["status"] == 500
+
+
+def test_crash_carries_its_log_line(p):
+    assert get(p, "crash", "/crash") == 500
+    [e] = wait_events(p, "tenants/crash", "/crash")
+    assert e["outcome"] == "exception"
+    assert e["exceptions"] and e["exceptions"][0]["message"]
+    msgs = [(l["level"], l["message"][0]) for l in e["logs"]]
+    assert ("error", "crashing on purpose") in msgs, e["logs"]
+
+
+def test_exceeded_cpu(p):
+    status = get(p, "spin10", "/spin?ms=500")
+    assert status == 503
+    [e] = wait_events(p, "tenants/spin10", "/spin?ms=500")
+    assert e["outcome"] == "exceededCpu"
+    assert e["event"]["response"]["status"] == 503
+    assert e["cpuTime"] >= 10
+    assert e["exceptions"]
+
+
+def test_filters(p):
+    assert get(p, "alice", "/filter-me") == 200
+    wait_events(p, "tenants/alice", "/filter-me")
+    only = events(p, "tenants/alice")
+    assert only and all(e["scriptName"] == "tenants/alice" for e in only)
+    exc = events(p, "--outcome", "exception")
+    assert exc and all(e["outcome"] == "exception" for e in exc)
+    assert not [e for e in events(p, "tenants/alice", "--outcome",
+                                  "exception")]
+    r = p.ctl("events", "--outcome", "nonsense")
+    assert r.returncode == 2, r
+
+
+def test_human_lines(p):
+    assert get(p, "alice", "/human") == 200
+    wait_events(p, "tenants/alice", "/human")
+    r = p.ctl_ok("events", "tenants/alice")
+    line = [l for l in r.stdout.splitlines() if l.endswith("GET /human")]
+    assert line and " tenants/alice ok 200 cpu " in line[0], r.stdout
+
+
+def test_follow_streams_new_events(p):
+    """Even with the ring off: a follower is enough for events to be made."""
+    p.ctl_ok("events", "--ring", "off")
+    assert events(p) == []
+    proc = subprocess.Popen(
+        [str(BUILD / "yardctl"), "-s", str(p.socket), "events", "-f",
+         "--json", "--outcome", "ok", "tenants/alice"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)
+        assert get(p, "alice", "/followed") == 200
+        got, buf = None, b""
+        deadline = time.monotonic() + 10
+        while got is None and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if not ready:
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                e = json.loads(line)
+                assert e["scriptName"] == "tenants/alice"
+                assert e["outcome"] == "ok"
+                if e["event"]["request"]["url"] == "/followed":
+                    got = e
+        assert got is not None, buf
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        p.ctl_ok("events", "--ring", "on")
