@@ -14,47 +14,15 @@ B=${1:-$REPO/build}
 KEYS=${KEYS:-1000000}
 GETS=${GETS:-20000}
 
-log() { printf '[kv-bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+. "$REPO/bench/lib.sh"
+bench_init kv-bench
+bench_need "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
+	"$B/examples/kv"
 
-for f in "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
-	"$B/examples/kv"; do
-	[ -x "$f" ] || die "$f not built (run make)"
-done
-
-T=$(mktemp -d /tmp/sy-kvbench.XXXXXX)
-chmod 755 "$T"
-SUP=""
-
-cleanup() {
-	local rc=$? i
-	trap - EXIT INT TERM
-	if [ -n "$SUP" ]; then
-		kill -TERM "$SUP" 2>/dev/null || true
-		for i in $(seq 150); do
-			kill -0 "$SUP" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -0 "$SUP" 2>/dev/null && kill -KILL -- "-$SUP" 2>/dev/null
-		wait "$SUP" 2>/dev/null || true
-	fi
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT INT TERM
-
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$T/switchyard.ini" <<EOF
-[switchyard]
-listen = 127.0.0.1:$PORT
-state_dir = $T/state
-run_dir = $T/run
-control_socket = $T/run/control.sock
-dispatch_worker = platform/dispatcher
-router_user = nobody
-admin_listen =
-log_level = warn
-
+PORT=$(bench_free_port)
+{
+	bench_switchyard_ini "$PORT"
+	cat <<EOF
 [plan.default]
 instances = 1
 queue = 1024
@@ -66,15 +34,9 @@ cpu_ms = 60000
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
 EOF
-setsid "$B/switchyard-supervisor" -c "$T/switchyard.ini" \
-	>"$T/supervisor.log" 2>&1 </dev/null &
-SUP=$!
+} >"$T/switchyard.ini"
 CTL=("$B/yardctl" -s "$T/run/control.sock")
-for i in $(seq 100); do
-	"${CTL[@]}" pid >/dev/null 2>&1 && break
-	kill -0 "$SUP" 2>/dev/null || { tail -n 20 "$T/supervisor.log" >&2; die "supervisor exited"; }
-	sleep 0.1
-done
+bench_start "${CTL[@]}" pid
 "${CTL[@]}" deploy tenants/kvbench "$B/examples/kv" --kv C=bench >/dev/null
 get() { curl -sS -m 120 -H 'Host: kvbench.example.com' "http://127.0.0.1:$PORT$1"; }
 

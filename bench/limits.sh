@@ -17,53 +17,14 @@ N=${N:-100}
 CPU_MS=${CPU_MS:-10 50}
 DURATION=${DURATION:-5}
 
-log() { printf '[limits] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
+. "$REPO/bench/lib.sh"
+bench_init limits
+bench_need "$B/switchyard-supervisor" "$B/examples/dispatcher" "$B/examples/limits"
 
-for f in "$B/switchyard-supervisor" "$B/examples/dispatcher" "$B/examples/limits"; do
-	[ -x "$f" ] || die "$f not built (run make, then build examples/limits)"
-done
-
-T=$(mktemp -d /tmp/sy-limits.XXXXXX)
-chmod 755 "$T"
-SUP=""
-
-stop_platform() {
-	local i
-	[ -n "$SUP" ] || return 0
-	kill -TERM "$SUP" 2>/dev/null || true
-	for i in $(seq 150); do
-		kill -0 "$SUP" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$SUP" 2>/dev/null && kill -KILL -- "-$SUP" 2>/dev/null || true
-	wait "$SUP" 2>/dev/null || true
-	SUP=""
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_platform
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT INT TERM
-
-PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-
+PORT=$(bench_free_port)
 {
+	bench_switchyard_ini "$PORT"
 	cat <<EOF
-[switchyard]
-listen = 127.0.0.1:$PORT
-state_dir = $T/state
-run_dir = $T/run
-control_socket = $T/run/control.sock
-dispatch_worker = platform/dispatcher
-router_user = nobody
-admin_listen =
-log_level = warn
-
 [plan.default]
 instances = 2
 queue = 1024
@@ -81,15 +42,11 @@ EOF
 	done
 } >"$T/switchyard.ini"
 
-setsid "$B/switchyard-supervisor" -c "$T/switchyard.ini" \
-	>"$T/supervisor.log" 2>&1 </dev/null &
-SUP=$!
-for i in $(seq 100); do
-	curl -s -m 2 -H 'Host: plain.example.com' "http://127.0.0.1:$PORT/remaining" 2>/dev/null |
-		grep -q '^rc=0' && break
-	kill -0 "$SUP" 2>/dev/null || { tail -n 20 "$T/supervisor.log" >&2; die "supervisor exited"; }
-	sleep 0.1
-done
+ready() {
+	curl -s -m 2 -H 'Host: plain.example.com' \
+		"http://127.0.0.1:$PORT/remaining" | grep -q '^rc=0'
+}
+bench_start ready
 
 # p50/p99/max of the numbers on stdin, one a line
 dist() {

@@ -19,12 +19,9 @@ INSTANCES=${INSTANCES:-2}
 ANCHORS=${ANCHORS:-$REPO/../shared/bench/anchors.sh}
 REPORT_LUA=$(dirname "$ANCHORS")/anchors/report.lua
 
-log() { printf '[bench] %s\n' "$*" >&2; }
-die() { log "error: $*"; exit 1; }
-
-for f in "$B/switchyard-supervisor" "$B/examples/dispatcher" "$B/examples/hello"; do
-	[ -x "$f" ] || die "$f not built (run make bench)"
-done
+. "$REPO/bench/lib.sh"
+bench_init bench
+bench_need "$B/switchyard-supervisor" "$B/examples/dispatcher" "$B/examples/hello"
 [ -f "$ANCHORS" ] || die "$ANCHORS not found"
 if ! command -v wrk >/dev/null; then
 	[ "$(id -u)" = 0 ] || die "wrk is not installed; run as root to install it"
@@ -33,51 +30,10 @@ if ! command -v wrk >/dev/null; then
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 fi
 
-T=$(mktemp -d /tmp/sy-bench.XXXXXX)
-chmod 755 "$T"
-SUP=""
-
-stop_platform() {
-	local i
-	[ -n "$SUP" ] || return 0
-	kill -TERM "$SUP" 2>/dev/null || true
-	for i in $(seq 150); do
-		kill -0 "$SUP" 2>/dev/null || break
-		sleep 0.1
-	done
-	if kill -0 "$SUP" 2>/dev/null; then
-		log "supervisor ignored SIGTERM; killing its process group"
-		kill -KILL -- "-$SUP" 2>/dev/null || true
-	fi
-	wait "$SUP" 2>/dev/null || true
-	SUP=""
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	stop_platform
-	rm -rf "$T"
-	exit $rc
-}
-trap cleanup EXIT INT TERM
-
-free_port() {
-	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 write_config() { # PORT
-	cat >"$T/switchyard.ini" <<EOF
-[switchyard]
-listen = 127.0.0.1:$1
-state_dir = $T/state
-run_dir = $T/run
-control_socket = $T/run/control.sock
-dispatch_worker = platform/dispatcher
-router_user = nobody
-admin_listen =
-log_level = warn
-
+	{
+		bench_switchyard_ini "$1"
+		cat <<EOF
 [plan.default]
 instances = $INSTANCES
 queue = 1024
@@ -90,21 +46,16 @@ exe = $B/examples/dispatcher
 [deploy tenants/hello]
 exe = $B/examples/hello
 EOF
+	} >"$T/switchyard.ini"
+}
+
+hello_answers() { # PORT
+	[ "$(curl -s -m 2 -H 'Host: hello.example.com' "http://127.0.0.1:$1/")" = "hello world" ]
 }
 
 start_platform() { # PORT
-	local i
 	write_config "$1"
-	setsid "$B/switchyard-supervisor" -c "$T/switchyard.ini" \
-		>"$T/supervisor.log" 2>&1 </dev/null &
-	SUP=$!
-	for i in $(seq 100); do
-		[ "$(curl -s -m 2 -H 'Host: hello.example.com' "http://127.0.0.1:$1/" 2>/dev/null)" = "hello world" ] && return 0
-		kill -0 "$SUP" 2>/dev/null || break
-		sleep 0.1
-	done
-	tail -n 20 "$T/supervisor.log" >&2
-	die "the platform did not answer hello world on 127.0.0.1:$1"
+	bench_start hello_answers "$1"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END{if(NR==0){print "-";exit} if(NR%2)print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -127,7 +78,7 @@ summary() { # RAWFILE -> "rps p50 p99 errors"
 
 bench_switchyard() {
 	local port url r
-	port=$(free_port)
+	port=$(bench_free_port)
 	start_platform "$port"
 	url="http://127.0.0.1:$port/"
 	log "switchyard on 127.0.0.1:$port: warm-up"
@@ -140,14 +91,14 @@ bench_switchyard() {
 	for r in $(seq "$RUNS"); do
 		run_wrk 1 1 "$T/sy.c1" "$url" -H 'Host: hello.example.com'
 	done
-	stop_platform
+	bench_stop
 }
 
 bench_php() {
 	log "nginx -> php-fpm (anchors.sh php_static2)"
 	# COLD_N=1, not 0: with 0, anchors.sh exits before it copies RESULTS.
 	CASES=php_static2 RUNS=$RUNS DURATION=$DURATION COLD_N=1 CONNS=64 \
-		THREADS=2 BASEPORT=$(free_port) RESULTS="$T/anchors" \
+		THREADS=2 BASEPORT=$(bench_free_port) RESULTS="$T/anchors" \
 		bash "$ANCHORS" >"$T/anchors.out" 2>"$T/anchors.err" || true
 	# The raw results are the verdict, not its exit status.
 	[ -s "$T/anchors/raw/php_static2.c64" ] && [ -s "$T/anchors/raw/php_static2.c1" ] ||
