@@ -219,6 +219,8 @@ install: all
 	install -m 0755 $(EXAMPLE_BINS) $(DESTDIR)$(PREFIX)/share/switchyard/examples/
 	install -d $(DESTDIR)/etc/switchyard/seccomp
 	install -m 0644 policies/seccomp/*.policy $(DESTDIR)/etc/switchyard/seccomp/
+	test -e $(DESTDIR)/etc/switchyard/egress.ini || \
+		install -m 0644 policies/egress.ini $(DESTDIR)/etc/switchyard/egress.ini
 	test -e $(DESTDIR)/etc/switchyard/switchyard.ini || \
 		install -m 0644 policies/switchyard.ini $(DESTDIR)/etc/switchyard/switchyard.ini
 	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \

@@ -102,6 +102,9 @@ def test_tree(destdir):
             (REPO / "policies/seccomp" / name).read_bytes()
     assert (destdir / "etc/switchyard/switchyard.ini").read_bytes() == \
         (REPO / "policies/switchyard.ini").read_bytes()
+    check_entry(destdir, "etc/switchyard/egress.ini", "f", 0o644)
+    assert (destdir / "etc/switchyard/egress.ini").read_bytes() == \
+        (REPO / "policies/egress.ini").read_bytes()
     for name in ("switchyard-supervisor", "switchyard-router"):
         assert (destdir / "usr/sbin" / name).read_bytes() == \
             (BUILD / name).read_bytes(), f"{name} is not the tested build"
