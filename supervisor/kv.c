@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "kv.h"
+#include "util.h"
 
 #define EXP_LEN 8 /* bytes of the expiration before each value */
 
@@ -38,21 +39,6 @@ static int kv_err(int rc)
 	case MDB_BAD_VALSIZE: return -EINVAL;
 	default: return -EIO;
 	}
-}
-
-int kv_valid_ns(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
-	                   (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
-		                 (s[i] >= '0' && s[i] <= '9') ||
-		                 s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
 }
 
 int kv_valid_key(const char *key, size_t klen)
@@ -108,7 +94,7 @@ static int find_dbi(struct kv *kv, const char *ns, int create, MDB_dbi *dbi)
 	size_t i;
 	int rc;
 
-	if (!kv_valid_ns(ns))
+	if (!sy_valid_name(ns))
 		return -EINVAL;
 	for (i = 0; i < kv->nns; i++) {
 		if (strcmp(kv->ns[i].name, ns) == 0) {

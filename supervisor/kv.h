@@ -32,8 +32,6 @@ int kv_open(const char *dir, uint64_t mapsize, struct kv **out, char *err,
             size_t errlen);
 void kv_close(struct kv *kv);
 
-/* 1 if name can be a KV namespace (sy_valid_name's rules). */
-int kv_valid_ns(const char *name);
 /* 1 if key (klen bytes) is a valid key: 1..KV_KEY_MAX bytes, no NUL. */
 int kv_valid_key(const char *key, size_t klen);
 

@@ -19,6 +19,7 @@
 #include "pool.h"
 #include "store.h"
 #include "supervisor.h"
+#include "util.h"
 #include "workershim.h"
 
 enum { KV_OP_GET = 1, KV_OP_PUT = 2, KV_OP_DELETE = 3, KV_OP_LIST = 4 };
@@ -298,7 +299,7 @@ void ctl_kv(const Switchyard__CtlRequest *req, int fd, struct ctl_reply *rep)
 		return;
 	}
 	ctl_safe(req->args[0], op, sizeof(op));
-	if (!kv_valid_ns(req->args[1])) {
+	if (!sy_valid_name(req->args[1])) {
 		ctl_fail(rep, CTL_BAD_INPUT, "kv %s: invalid KV namespace name "
 		         "(1-63 of [a-z0-9_-])", op);
 		return;

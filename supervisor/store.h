@@ -50,7 +50,7 @@ int store_hash_fd(int fd, char sha256[65], char *err, size_t errlen);
 
 struct kv_binding {
 	char name[SY_NAME_MAX]; /* what the worker names: [A-Za-z0-9_], 1-63 */
-	char ns[SY_NAME_MAX];   /* the KV namespace (kv_valid_ns) */
+	char ns[SY_NAME_MAX];   /* the KV namespace (sy_valid_name) */
 	int ro;                 /* writes are denied */
 };
 
