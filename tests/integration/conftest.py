@@ -60,9 +60,13 @@ DEFAULT_PLANS = {
     "default": (2, 256, 10000, 60),
     "small": (1, 1, 300, 60),
     "single": (1, 64, 10000, 60),
+    # The dispatch worker relays whole bodies (8 MiB in test_http.py) both
+    # ways; under ASan on a slow CI core that alone can pass 50 ms of CPU.
+    "platform": (2, 256, 10000, 60, {"cpu_ms": 2000}),
 }
-# The crash tenant gets one process, so a crash visibly replaces it.
-TENANT_PLANS = {"crash": "single"}
+# The crash tenant gets one process, so a crash visibly replaces it; echo
+# copies multi-MiB bodies, so it gets the platform's CPU budget too.
+TENANT_PLANS = {"crash": "single", "echo": "platform"}
 
 _live = []  # platforms currently running, for failure reports
 
@@ -123,7 +127,7 @@ class Platform:
     """One switchyard-supervisor with its router and workers."""
 
     def __init__(self, router=None, plans=None, deploys=None,
-                 dispatcher_plan="default", dispatcher_env=None,
+                 dispatcher_plan="platform", dispatcher_env=None,
                  hostmap="www.bob-shop.test bob\nalice.test alice\n"):
         self.tmp = Path(tempfile.mkdtemp(prefix="sy-it-", dir="/tmp"))
         # Workers may run as another user: let them reach their files.
