@@ -4,15 +4,19 @@
 #     one key, then N calls through an undeclared binding, which the
 #     supervisor refuses without touching the store: one bare IPC round
 #     trip to compare with), p50/p99 in microseconds.
-#  2. `yardctl kv import` of KEYS [1000000] KEY<TAB>VALUE lines generated
+#  2. The same for a 1 MiB value (the largest; it travels in KV_VALUE
+#     frames), BIG_GETS calls.
+#  3. `yardctl kv import` of KEYS [1000000] KEY<TAB>VALUE lines generated
 #     in a temporary file, wall seconds, then a few gets to check it.
-# Knobs: KEYS, GETS [20000]. Everything started here is stopped at exit.
+# Knobs: KEYS, GETS [20000], BIG_GETS [500]. Everything started here is
+# stopped at exit.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 B=${1:-$REPO/build}
 KEYS=${KEYS:-1000000}
 GETS=${GETS:-20000}
+BIG_GETS=${BIG_GETS:-500}
 
 . "$REPO/bench/lib.sh"
 bench_init kv-bench
@@ -44,6 +48,13 @@ get() { curl -sS -m 120 -H 'Host: kvbench.example.com' "http://127.0.0.1:$PORT$1
 get "/get?b=C&k=hot" >/dev/null
 log "ws_kv_get, $GETS calls from one worker (100-byte value):"
 get "/bench?b=C&k=hot&n=$GETS"
+
+head -c 1048576 /dev/urandom >"$T/big"
+"${CTL[@]}" kv put bench big --file "$T/big"
+[ "$(get "/get?b=C&k=big" | cmp - "$T/big" && echo same)" = same ] ||
+	die "the 1 MiB value did not come back intact"
+log "ws_kv_get, $BIG_GETS calls from one worker (1 MiB value):"
+get "/bench?b=C&k=big&n=$BIG_GETS"
 
 log "generating $KEYS KEY<TAB>VALUE lines"
 awk -v n="$KEYS" 'BEGIN { for (i = 0; i < n; i++) printf "key%08d\tvalue-%d-abcdefghijklmnop\n", i, i }' >"$T/import.tsv"

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "yardctl.h"
@@ -140,7 +141,10 @@ int cmd_tail(struct yc_opts *o, int argc, char **argv)
 
 /* ---- kv: get, put, delete, list, import (docs/kv.md) ---- */
 
-#define KV_VALUE_MAX (200u * 1024u) /* as supervisor/kv.h */
+#define KV_VALUE_MAX (1024u * 1024u) /* as supervisor/kv.h */
+/* Larger values do not fit one frame: they travel as a memfd passed with
+ * the request (SY_KV_INLINE_MAX, proto/frame.h). */
+#define KV_INLINE_MAX (200u * 1024u)
 #define KV_BATCH_BYTES (200u * 1024u) /* packed pairs per import frame */
 #define KV_BATCH_MAX 20000u
 
@@ -171,10 +175,60 @@ static int read_file(struct yc_opts *o, const char *path, char **buf,
 		*buf = NULL;
 		return print_error(o, YC_BAD_INPUT, "kv: %s: %s", path,
 				   n > KV_VALUE_MAX ? "larger than the value "
-				   "limit (204800 bytes)" : strerror(errno));
+				   "limit (1048576 bytes)" : strerror(errno));
 	}
 	fclose(f);
 	*len = n;
+	return YC_OK;
+}
+
+/* A memfd holding len bytes of buf, for a value too large for a frame.
+ * The descriptor, or -1 with errno. */
+static int kv_value_fd(const void *buf, size_t len)
+{
+	size_t off = 0;
+	ssize_t n;
+	int fd, e;
+
+	if ((fd = memfd_create("yardctl-kv", MFD_CLOEXEC)) == -1)
+		return -1;
+	while (off < len) {
+		n = write(fd, (const char *)buf + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			e = n == -1 ? errno : EIO;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		off += (size_t)n;
+	}
+	return fd;
+}
+
+/* The len bytes the supervisor wrote into fd (kv get of a large value). */
+static int kv_read_back(const struct yc_opts *o, int fd, size_t len,
+			uint8_t **out)
+{
+	size_t off = 0;
+	ssize_t n;
+
+	if ((*out = malloc(len)) == NULL)
+		return print_error(o, YC_FAIL, "out of memory");
+	while (off < len) {
+		n = pread(fd, *out + off, len - off, (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(*out);
+			*out = NULL;
+			return print_error(o, YC_FAIL, "kv get: the value came "
+					   "back short: %s", n == -1 ?
+					   strerror(errno) : "end of file");
+		}
+		off += (size_t)n;
+	}
 	return YC_OK;
 }
 
@@ -235,6 +289,45 @@ static int kv_get_show(const struct yc_opts *o,
 	return YC_OK;
 }
 
+/* get passes a memfd: the supervisor writes a value too large for its
+ * answer's frame there (kv_value_len says so), and it is read back. */
+static int kv_get(struct yc_opts *o, Switchyard__CtlRequest *req)
+{
+	Switchyard__CtlResponse *res;
+	ProtobufCBinaryData inline_out;
+	uint8_t *big = NULL;
+	char err[1024];
+	int fd, sfd, rc;
+
+	if ((fd = memfd_create("yardctl-kv", MFD_CLOEXEC)) == -1 ||
+	    (sfd = dup(fd)) == -1) {
+		rc = print_error(o, YC_FAIL, "kv get: memfd: %s",
+				 strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return rc;
+	}
+	rc = client_call(o->socket, req, sfd, &res, err, sizeof(err));
+	if (rc != YC_OK) {
+		close(fd);
+		return print_error(o, rc, "%s", err);
+	}
+	if (res->code == YC_OK && res->kv_value_len > 0)
+		rc = kv_read_back(o, fd, res->kv_value_len, &big);
+	close(fd);
+	inline_out = res->output;
+	if (big != NULL) {
+		res->output.data = big;
+		res->output.len = res->kv_value_len;
+	}
+	if (rc == YC_OK)
+		rc = kv_get_show(o, res);
+	res->output = inline_out;
+	free(big);
+	switchyard__ctl_response__free_unpacked(res, NULL);
+	return rc;
+}
+
 /* Lists every page, or one page when --limit is given (its cursor then
  * goes to stderr). */
 static int kv_list_all(struct yc_opts *o, Switchyard__CtlRequest *req,
@@ -285,6 +378,64 @@ static void batch_clear(struct kv_batch *b)
 		free(b->pairs[i].value.data);
 	}
 	b->n = b->bytes = 0;
+}
+
+static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
+		      struct kv_batch *b);
+
+/* A pair too large for any batch: a put of its own (its own transaction),
+ * the value passed as a memfd, its expiration kept. */
+static int import_big(struct yc_opts *o, const char *ns,
+		      const Switchyard__KvPair *p)
+{
+	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
+	Switchyard__CtlResponse *res;
+	char *args[2], err[1024];
+	int fd, rc;
+
+	args[0] = "put";
+	args[1] = (char *)ns;
+	req.command = "kv";
+	req.n_args = 2;
+	req.args = args;
+	req.kv_key = p->key;
+	req.kv_expiration = p->expiration;
+	if ((fd = kv_value_fd(p->value.data, p->value.len)) == -1)
+		return print_error(o, YC_FAIL, "kv import: memfd: %s",
+				   strerror(errno));
+	rc = client_call(o->socket, &req, fd, &res, err, sizeof(err));
+	if (rc != YC_OK)
+		return print_error(o, rc, "%s", err);
+	rc = res->code;
+	if (rc != YC_OK)
+		print_response(o, res);
+	switchyard__ctl_response__free_unpacked(res, NULL);
+	return rc;
+}
+
+/* Adds p (taken) to the batch, sending the batch first when p would not
+ * fit its frame; a pair larger than a batch goes alone (import_big). */
+static int batch_add(struct yc_opts *o, Switchyard__CtlRequest *req,
+		     struct kv_batch *b, Switchyard__KvPair *p)
+{
+	size_t size = strlen(p->key) + p->value.len + 24;
+	int rc = YC_OK;
+
+	if (size > KV_BATCH_BYTES || b->n == KV_BATCH_MAX ||
+	    b->bytes + size > KV_BATCH_BYTES)
+		rc = batch_send(o, req, b);
+	if (rc == YC_OK && size > KV_BATCH_BYTES)
+		rc = import_big(o, req->args[1], p);
+	if (rc != YC_OK || size > KV_BATCH_BYTES) {
+		free(p->key);
+		free(p->value.data);
+		return rc;
+	}
+	b->pairs[b->n] = *p;
+	b->pp[b->n] = &b->pairs[b->n];
+	b->n++;
+	b->bytes += size;
+	return YC_OK;
 }
 
 static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
@@ -351,6 +502,7 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 			   FILE *f, const char *path, struct kv_batch *b,
 			   size_t *total)
 {
+	Switchyard__KvPair one;
 	const char *why;
 	char *line = NULL;
 	size_t cap = 0, lineno = 0, klen;
@@ -363,25 +515,22 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 			line[--n] = '\0';
 		if (n == 0)
 			continue;
-		switchyard__kv_pair__init(&b->pairs[b->n]);
-		b->pairs[b->n].key = NULL; /* not the library's "" */
-		why = line_parse(line, &b->pairs[b->n]);
-		b->pp[b->n] = &b->pairs[b->n];
-		b->n++;
-		klen = b->pairs[b->n - 1].key ? strlen(b->pairs[b->n - 1].key)
-					       : 0;
+		switchyard__kv_pair__init(&one);
+		one.key = NULL; /* not the library's "" */
+		why = line_parse(line, &one);
+		klen = one.key ? strlen(one.key) : 0;
 		if (why == NULL && (klen == 0 || klen > 511 ||
-				    b->pairs[b->n - 1].value.len > KV_VALUE_MAX))
-			why = "key must be 1-511 bytes, value at most 204800";
+				    one.value.len > KV_VALUE_MAX))
+			why = "key must be 1-511 bytes, value at most 1048576";
 		if (why != NULL) {
+			free(one.key);
+			free(one.value.data);
 			rc = print_error(o, YC_BAD_INPUT, "kv import %s line "
 					 "%zu: %s", path, lineno, why);
 			break;
 		}
-		b->bytes += klen + b->pairs[b->n - 1].value.len + 24;
 		(*total)++;
-		if (b->n == KV_BATCH_MAX || b->bytes >= KV_BATCH_BYTES)
-			rc = batch_send(o, req, b);
+		rc = batch_add(o, req, b, &one);
 	}
 	free(line);
 	if (rc == YC_OK && ferror(f))
@@ -432,7 +581,7 @@ int cmd_kv(struct yc_opts *o, int argc, char **argv)
 	struct kv_args a;
 	char *args[2], *buf = NULL;
 	size_t len = 0;
-	int rc, need;
+	int rc, need, fd;
 
 	memset(&a, 0, sizeof(a));
 	if ((rc = kv_parse(o, argc, argv, &a)) != YC_OK)
@@ -454,16 +603,25 @@ int cmd_kv(struct yc_opts *o, int argc, char **argv)
 	if (a.npos + (a.file != NULL) != need)
 		return yc_usage("kv", "%s needs KVNS KEY%s", a.op,
 				need == 4 ? " VALUE (or --file F)" : "");
+	if (strcmp(a.op, "get") == 0)
+		return kv_get(o, &req);
 	if (a.file != NULL && (rc = read_file(o, a.file, &buf, &len)) != YC_OK)
 		return rc;
 	if (a.value != NULL) {
 		buf = strdup(a.value);
 		len = strlen(a.value);
 	}
+	if (len > KV_INLINE_MAX) {
+		fd = kv_value_fd(buf, len);
+		free(buf);
+		if (fd == -1)
+			return print_error(o, YC_FAIL, "kv put: memfd: %s",
+					   strerror(errno));
+		return yc_call(o, &req, fd, print_response);
+	}
 	req.kv_value.data = (uint8_t *)buf;
 	req.kv_value.len = len;
-	rc = yc_call(o, &req, -1, strcmp(a.op, "get") == 0 ? kv_get_show
-			 : print_response);
+	rc = yc_call(o, &req, -1, print_response);
 	free(buf);
 	return rc;
 }

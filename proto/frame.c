@@ -26,6 +26,7 @@ static const char *const msg_names[] = {
 	[SY_MSG_STATS_RESPONSE] = "STATS_RESPONSE",
 	[SY_MSG_KV_REQUEST] = "KV_REQUEST",
 	[SY_MSG_KV_RESPONSE] = "KV_RESPONSE",
+	[SY_MSG_KV_VALUE] = "KV_VALUE",
 };
 
 int sy_msg_known(uint8_t type)

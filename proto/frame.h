@@ -46,8 +46,16 @@ enum sy_msg {
 	SY_MSG_STATS_REQUEST = 20, /* router -> supervisor: empty */
 	SY_MSG_STATS_RESPONSE = 21, /* supervisor -> router: Stats */
 	SY_MSG_KV_REQUEST = 22,  /* worker -> supervisor: KvRequest */
-	SY_MSG_KV_RESPONSE = 23  /* supervisor -> worker: KvResponse */
+	SY_MSG_KV_RESPONSE = 23, /* supervisor -> worker: KvResponse */
+	SY_MSG_KV_VALUE = 24     /* raw bytes of a large KV value, on the
+	                          * stream of its KV_REQUEST (put) or
+	                          * KV_RESPONSE (get); the last flagged END */
 };
+
+/* A KV value up to this size travels inside its KvRequest or KvResponse
+ * (one frame, with its key); a larger one in KV_VALUE frames of
+ * SY_BODY_CHUNK bytes after it, so SY_FRAME_MAX bounds every frame. */
+#define SY_KV_INLINE_MAX (200u * 1024u)
 
 #define SY_FLAG_END 0x01   /* last frame of a request or response */
 #define SY_FLAG_ABORT 0x02 /* the body producer died; drop the stream */

@@ -22,6 +22,7 @@
 #include <ini.h>
 
 #include "frame.h"
+#include "kv.h"
 #include "log.h"
 #include "netpolicy.h"
 #include "supervisor.h"
@@ -278,6 +279,18 @@ static int set_egress_policy(struct parse *p, const char *value)
 	return 1;
 }
 
+/* The KV store's map size, MiB (docs/kv.md): kept by kvops.c, which opens
+ * the store at its first use, as egress_policy is kept by netpolicy.c. */
+static int set_kv_max_mb(struct parse *p, const char *value)
+{
+	uint32_t mb = KV_MAX_MB_DEFAULT;
+
+	if (set_u32(p, "kv_max_mb", value, 1, KV_MAX_MB_MAX, &mb) == 0)
+		return 0;
+	kv_set_max_mb(mb);
+	return 1;
+}
+
 static int key_switchyard(struct parse *p, const char *name, const char *value)
 {
 	struct sup_config *c = p->c;
@@ -311,6 +324,8 @@ static int key_switchyard(struct parse *p, const char *name, const char *value)
 		return set_str(p, &c->seccomp_dir, value, 1);
 	if (strcmp(name, "egress_policy") == 0)
 		return set_egress_policy(p, value);
+	if (strcmp(name, "kv_max_mb") == 0)
+		return set_kv_max_mb(p, value);
 	return perr(p, "unknown key \"%s\" in [switchyard]", name);
 }
 

@@ -25,6 +25,7 @@ struct kv_ns {
 struct kv {
 	MDB_env *env;
 	MDB_txn *rtxn; /* reset between reads, NULL until the first */
+	int viewing;   /* rtxn is live: kv_view's answer is in use */
 	struct kv_ns ns[KV_MAX_NS];
 	size_t nns;
 };
@@ -34,8 +35,8 @@ static int kv_err(int rc)
 	switch (rc) {
 	case 0: return 0;
 	case MDB_NOTFOUND: return -ENOENT;
-	case MDB_MAP_FULL:
-	case MDB_DBS_FULL: return -ENOSPC;
+	case MDB_MAP_FULL: return -ENOSPC;
+	case MDB_DBS_FULL: return -EMLINK;
 	case MDB_BAD_VALSIZE: return -EINVAL;
 	default: return -EIO;
 	}
@@ -76,6 +77,15 @@ int kv_open(const char *dir, uint64_t mapsize, struct kv **out, char *err,
 	return 0;
 }
 
+uint64_t kv_mapsize(struct kv *kv)
+{
+	MDB_envinfo info;
+
+	if (mdb_env_info(kv->env, &info) != 0)
+		return 0;
+	return (uint64_t)info.me_mapsize;
+}
+
 void kv_close(struct kv *kv)
 {
 	if (kv == NULL)
@@ -103,7 +113,7 @@ static int find_dbi(struct kv *kv, const char *ns, int create, MDB_dbi *dbi)
 		}
 	}
 	if (kv->nns == KV_MAX_NS)
-		return -ENOSPC;
+		return -EMLINK;
 	if ((rc = mdb_txn_begin(kv->env, NULL, create ? 0 : MDB_RDONLY,
 	                        &txn)) != 0)
 		return kv_err(rc);
@@ -156,8 +166,8 @@ static void expire(struct kv *kv, MDB_dbi dbi, const char *key, int64_t now)
 		mdb_txn_abort(txn);
 }
 
-int kv_get(struct kv *kv, const char *ns, const char *key, int64_t now,
-           void **val, size_t *len, int64_t *exp)
+int kv_view(struct kv *kv, const char *ns, const char *key, int64_t now,
+            const void **val, size_t *len, int64_t *exp)
 {
 	MDB_val k = { 0, (void *)key }, v;
 	MDB_dbi dbi;
@@ -177,16 +187,41 @@ int kv_get(struct kv *kv, const char *ns, const char *key, int64_t now,
 		expire(kv, dbi, key, now);
 		return -ENOENT;
 	}
-	if (rc == 0 && v.mv_size > EXP_LEN) {
-		if ((*val = malloc(v.mv_size - EXP_LEN)) == NULL)
-			rc = -ENOMEM;
-		else
-			memcpy(*val, (char *)v.mv_data + EXP_LEN,
-			       *len = v.mv_size - EXP_LEN);
+	if (rc != 0) {
+		mdb_txn_reset(kv->rtxn);
+		return rc;
 	}
-	if (rc == 0 && exp != NULL)
+	*val = (const char *)v.mv_data + EXP_LEN;
+	*len = v.mv_size - EXP_LEN;
+	if (exp != NULL)
 		*exp = val_exp(&v);
-	mdb_txn_reset(kv->rtxn);
+	kv->viewing = 1;
+	return 0;
+}
+
+void kv_view_end(struct kv *kv)
+{
+	if (kv->viewing)
+		mdb_txn_reset(kv->rtxn);
+	kv->viewing = 0;
+}
+
+int kv_get(struct kv *kv, const char *ns, const char *key, int64_t now,
+           void **val, size_t *len, int64_t *exp)
+{
+	const void *v;
+	int rc;
+
+	*val = NULL;
+	if ((rc = kv_view(kv, ns, key, now, &v, len, exp)) != 0)
+		return rc;
+	if (*len > 0 && (*val = malloc(*len)) == NULL)
+		rc = -ENOMEM;
+	else if (*len > 0)
+		memcpy(*val, v, *len);
+	if (rc != 0)
+		*len = 0;
+	kv_view_end(kv);
 	return rc;
 }
 

@@ -8,7 +8,8 @@
  * invisible to kv_get and kv_list and deleted lazily by kv_get.
  *
  * Calls return 0, or a negative errno: -ENOENT (no such key or namespace),
- * -EINVAL (a name, key or value out of limits), -ENOSPC (the map is full),
+ * -EINVAL (a name, key or value out of limits), -ENOSPC (the map is full:
+ * writes fail, reads go on), -EMLINK (KV_MAX_NS namespaces exist already),
  * -EIO (anything else, with err filled where there is one).
  */
 #ifndef SY_KV_H
@@ -18,11 +19,18 @@
 #include <stdint.h>
 
 #define KV_KEY_MAX 511               /* LMDB's compiled-in key limit */
-#define KV_VALUE_MAX (200u * 1024u)  /* fits one frame with its key */
+/* Larger than a frame: values over SY_KV_INLINE_MAX travel in KV_VALUE
+ * frames (proto/frame.h) and through yardctl as a passed descriptor. */
+#define KV_VALUE_MAX (1024u * 1024u)
 #define KV_LIST_MAX 1000             /* keys per kv_list */
 #define KV_LIST_BYTES (128u * 1024u) /* key bytes per kv_list */
 #define KV_MAX_NS 256                /* named databases in one env */
-#define KV_MAPSIZE_DEFAULT (1024ull * 1024 * 1024)
+/* [switchyard] kv_max_mb: the LMDB map, the store's largest size. The map
+ * is reserved address space, not memory or disk, so the default leaves
+ * room (a million 200-byte values take about 0.4 GiB). */
+#define KV_MAX_MB_DEFAULT 4096u
+#define KV_MAX_MB_MAX (1024u * 1024u) /* 1 TiB */
+#define KV_MAPSIZE_DEFAULT ((uint64_t)KV_MAX_MB_DEFAULT << 20)
 
 struct kv;
 
@@ -31,6 +39,9 @@ struct kv;
 int kv_open(const char *dir, uint64_t mapsize, struct kv **out, char *err,
             size_t errlen);
 void kv_close(struct kv *kv);
+/* The map size in use, bytes: as asked, or larger if the store on disk
+ * already was. */
+uint64_t kv_mapsize(struct kv *kv);
 
 /* 1 if key (klen bytes) is a valid key: 1..KV_KEY_MAX bytes, no NUL. */
 int kv_valid_key(const char *key, size_t klen);
@@ -39,6 +50,12 @@ int kv_valid_key(const char *key, size_t klen);
  * value); exp may be NULL. now: unix seconds. */
 int kv_get(struct kv *kv, const char *ns, const char *key, int64_t now,
            void **val, size_t *len, int64_t *exp);
+/* As kv_get without the copy: *val points into the store's map, valid
+ * until kv_view_end(kv), which the caller must call after a 0 return and
+ * before any other call on kv. */
+int kv_view(struct kv *kv, const char *ns, const char *key, int64_t now,
+            const void **val, size_t *len, int64_t *exp);
+void kv_view_end(struct kv *kv);
 /* expiration: absolute unix seconds, 0 = never. */
 int kv_put(struct kv *kv, const char *ns, const char *key, const void *val,
            size_t len, int64_t expiration);
@@ -78,9 +95,18 @@ struct proc;
 struct sy_frame;
 struct ctl_reply;
 
+/* [switchyard] kv_max_mb, from config.c: the map size the store is
+ * opened with (at its first use; a later change needs a restart). */
+void kv_set_max_mb(uint32_t mb);
 /* A KV_REQUEST frame from a worker process: checked against the bindings
- * of the version it runs and answered with one KV_RESPONSE at once. */
+ * of the version it runs and answered with one KV_RESPONSE at once, or,
+ * for a put whose value follows in KV_VALUE frames, once it is whole. */
 void kv_worker_request(struct proc *p, const struct sy_frame *f);
+/* A KV_VALUE frame from a worker process: part of the value of the put it
+ * announced; anything else is a protocol violation that kills it. */
+void kv_worker_value(struct proc *p, const struct sy_frame *f);
+/* p's channel closed (peer.c): drops the value it was sending, if any. */
+void kv_channel_closed(struct proc *p);
 /* yardctl kv get|put|delete|list|import (args[0]), KVNS in args[1]. */
 void ctl_kv(const Switchyard__CtlRequest *req, int fd, struct ctl_reply *rep);
 /* Closes the store if it was opened (at exit; optional). */

@@ -121,6 +121,9 @@ void peer_close(struct peer *p)
 	resume_all(p);
 	if (p->dirty)
 		undirty(p);
+	/* a KV value the worker was sending in KV_VALUE frames ends here */
+	if (p->kind == PEER_WORKER)
+		kv_channel_closed(p->proc);
 }
 
 static void peer_mark(struct peer *p)
@@ -351,6 +354,9 @@ void worker_dispatch(struct proc *proc, const struct sy_frame *f)
 		break;
 	case SY_MSG_KV_REQUEST:
 		kv_worker_request(proc, f);
+		break;
+	case SY_MSG_KV_VALUE:
+		kv_worker_value(proc, f);
 		break;
 	default:
 		snprintf(why, sizeof(why), "protocol error: unexpected %s frame",

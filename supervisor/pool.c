@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "kv.h"
 #include "log.h"
 #include "main.h"
 #include "pool.h"
@@ -386,8 +387,10 @@ static int proc_spawn(struct pool *pl)
 	logpipe_open(&p->out, rs.out, p->worker, p->pid, &pl->ring[0]);
 	logpipe_open(&p->err, rs.err, p->worker, p->pid, &pl->ring[1]);
 	/* A worker's queue holds at most one request with its body, plus
-	 * answers to its subrequests whose producers are throttled. */
-	out_max = 2 * SY_FRAME_MAX + sup_conf->max_body_bytes + 64 * 1024;
+	 * answers to its subrequests whose producers are throttled, or one
+	 * KV value (it waits for one answer at a time). */
+	out_max = 2 * SY_FRAME_MAX + sup_conf->max_body_bytes + KV_VALUE_MAX +
+	          64 * 1024;
 	if (peer_open(&p->peer, rs.sock, PEER_WORKER, p, out_max) == -1) {
 		log_warn("worker %s[%d]: cannot watch its channel", p->worker,
 		         (int)p->pid);

@@ -234,14 +234,16 @@ int ws_limits_remaining(ws_limits *lim);
  *
  * Key-value namespaces kept by the platform, reached through bindings
  * declared at deploy (yardctl deploy ... --kv BINDING=KVNS[:ro]). Keys are
- * 1-511 bytes without NUL; values at most WS_KV_VALUE_MAX bytes. A write is
- * durable and visible to every later read, from any worker, once the call
- * returns. Each call is one round trip to the platform.
+ * 1-511 bytes without NUL; values at most WS_KV_VALUE_MAX bytes (1 MiB). A
+ * write is durable and visible to every later read, from any worker, once
+ * the call returns. Each call is one round trip to the platform (a value
+ * over 200 KiB travels in several frames of that round trip).
  * Errors: WS_EDENIED (no such binding in this version, or a write through
  * a read-only one), WS_ENOTFOUND (no such key, or it expired), WS_EINVAL,
- * WS_ENOMEM, WS_EIO, WS_EINTERNAL (the store failed, e.g. it is full).
+ * WS_ENOMEM, WS_EIO, WS_EINTERNAL (the store failed, e.g. it is full: the
+ * platform's log then names the namespace and the setting to raise).
  */
-#define WS_KV_VALUE_MAX (200u * 1024u)
+#define WS_KV_VALUE_MAX (1024u * 1024u)
 #define WS_KV_KEY_MAX 511
 
 /* Reads key: *val is a malloc'd copy the caller releases with ws_kv_free()

@@ -1,15 +1,19 @@
 """KV namespaces (docs/kv.md): yardctl kv, deploy --kv bindings, and the
 ws_kv_* calls of a real worker (examples/kv) through the platform."""
 import json
+import os
 import random
+import socket
+import subprocess
 import time
 
 import pytest
 
-from conftest import EXAMPLES, platform_fixture
+from conftest import BUILD, EXAMPLES, HOSTILE, platform_fixture
 
 platform = platform_fixture()
 HOST = "kvapp.example.com"
+MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,7 @@ def test_value_limits(p, tmp_path):
     p.ctl_ok("kv", "put", "cache", "big", "--file", big)
     status, body = kv_get(p, "CACHE", "big")
     assert status == 200 and len(body) == 200 * 1024
-    big.write_bytes(b"v" * (200 * 1024 + 1))
+    big.write_bytes(b"v" * (MiB + 1))
     assert p.ctl("kv", "put", "cache", "big2", "--file", big).returncode == 5
     assert p.ctl("kv", "put", "Bad", "k", "v").returncode == 5
     assert p.ctl("kv", "put", "cache", "k" * 512, "v").returncode == 5
@@ -154,3 +158,207 @@ def test_survives_restart(make_platform):
     kvapp = [w for w in deps["workers"] if w["name"] == "kvapp"][0]
     assert kvapp["versions"][-1]["kv"] == \
         [{"name": "C", "ns": "persist", "ro": False}]
+
+
+# ---- values over one frame (up to 1 MiB), map size, hostile streams ----
+
+def ctl_bytes(p, *args):
+    """yardctl with stdout as bytes: values are any bytes."""
+    return subprocess.run([str(BUILD / "yardctl"), "-s", str(p.socket)] +
+                          [str(a) for a in args], capture_output=True,
+                          timeout=30, stdin=subprocess.DEVNULL)
+
+
+def kv_put_body(p, binding, key, value, host=HOST):
+    status, resp, body = p.request("POST", f"/put?b={binding}&k={key}",
+                                   host=host, body=value)
+    return status, resp.getheader("X-KV-Error"), body
+
+
+# just under, at and over the size that fits one frame, and the limit
+@pytest.mark.parametrize("size", [200 * 1024, 200 * 1024 + 1, 777777, MiB])
+def test_large_value_worker_round_trip(p, size):
+    value = os.urandom(size)
+    assert kv_put_body(p, "CACHE", f"w{size}", value)[0] == 200
+    assert kv_get(p, "CACHE", f"w{size}") == (200, value)
+    r = ctl_bytes(p, "kv", "get", "cache", f"w{size}")
+    assert r.returncode == 0 and r.stdout == value, r.stderr
+
+
+def test_large_value_through_yardctl(p, tmp_path):
+    f = tmp_path / "value"
+    value = os.urandom(MiB // 2).hex().encode()    # text, for --json
+    f.write_bytes(value)
+    p.ctl_ok("kv", "put", "cache", "file1m", "--file", f)
+    r = ctl_bytes(p, "kv", "get", "cache", "file1m")
+    assert r.returncode == 0 and r.stdout == value, r.stderr
+    assert kv_get(p, "CACHE", "file1m") == (200, value)
+    r = p.ctl("--json", "kv", "get", "cache", "file1m")
+    assert r.returncode == 0 and \
+        json.loads(r.stdout)["output"].encode() == value
+    # 1 MiB + 1 is refused at both entry points, and nothing changes
+    f.write_bytes(value + b"!")
+    r = p.ctl("kv", "put", "cache", "file1m", "--file", f)
+    assert r.returncode == 5 and "limit (1048576 bytes)" in r.stderr
+    status, err, _ = kv_put_body(p, "CACHE", "file1m", value + b"!")
+    assert (status, err) == (400, "invalid argument")
+    assert kv_get(p, "CACHE", "file1m") == (200, value)
+
+
+def raw_ctl(p, payload, fd):
+    """One CTL_REQUEST (payload: a packed CtlRequest) with fd passed, as
+    yardctl sends it; returns the CtlResponse payload."""
+    hdr = len(payload).to_bytes(4, "big") + bytes([16, 1, 0, 0]) + \
+        (1).to_bytes(4, "big")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(p.socket))
+        socket.send_fds(s, [hdr + payload], [fd])
+        data = b""
+        while len(data) < 12 or len(data) < 12 + \
+                int.from_bytes(data[:4], "big"):
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    assert data[4] == 17  # CTL_RESPONSE
+    return data[12:]
+
+
+def pb_str(field, s):
+    b = s.encode()
+    return bytes([field << 3 | 2, len(b)]) + b
+
+
+def test_supervisor_checks_passed_values(p, tmp_path):
+    """Behind yardctl, the supervisor checks a passed value itself: over
+    the limit, or not a regular file (a pipe could block it)."""
+    put = pb_str(1, "kv") + pb_str(2, "put") + pb_str(2, "cache") + \
+        bytes([0xaa, 0x01, 3]) + b"raw"          # kv_key = 21
+    f = tmp_path / "over"
+    f.write_bytes(b"o" * (MiB + 1))
+    with open(f, "rb") as fh:
+        res = raw_ctl(p, put, fh.fileno())
+    assert res[:2] == bytes([0x08, 5]) and b"over the limit of 1048576" \
+        in res, res
+    r, w = os.pipe()
+    try:
+        res = raw_ctl(p, put, r)
+    finally:
+        os.close(r)
+        os.close(w)
+    assert res[:2] == bytes([0x08, 5]) and b"regular file" in res, res
+    assert p.ctl("kv", "get", "cache", "raw").returncode == 4
+
+
+def test_import_large_values(p, tmp_path):
+    big = "b" * MiB
+    mid = "m" * (300 * 1024)
+    f = tmp_path / "import.txt"
+    f.write_text("\n".join([
+        "imp-small1\tone",
+        json.dumps({"key": "imp-big", "value": big}),
+        "imp-mid\t" + mid,
+        json.dumps({"key": "imp-exp", "value": mid, "expiration_ttl": 1}),
+        "imp-small2\ttwo",
+    ]) + "\n")
+    r = p.ctl_ok("kv", "import", "bulk", f)
+    assert "imported 5 keys" in r.stdout
+    assert kv_get(p, "BULK", "imp-big") == (200, big.encode())
+    assert kv_get(p, "BULK", "imp-mid") == (200, mid.encode())
+    assert kv_get(p, "BULK", "imp-small1") == (200, b"one")
+    assert kv_get(p, "BULK", "imp-small2") == (200, b"two")
+    time.sleep(2.2)
+    assert kv_get(p, "BULK", "imp-exp")[0] == 404   # its expiry was kept
+    f.write_text("imp-ok\tfine\nimp-over\t" + "x" * (MiB + 1) + "\n")
+    r = p.ctl("kv", "import", "bulk", f)
+    assert r.returncode == 5 and "line 2" in r.stderr
+    assert kv_get(p, "BULK", "imp-over")[0] == 404
+
+
+def test_default_map_size_is_logged(p):
+    p.ctl_ok("kv", "put", "cache", "opened", "x")
+    assert "(map size 4096 MiB, [switchyard] kv_max_mb)" in p.log_text()
+
+
+KV_LIES = {
+    "/long": "protocol: KV value longer than the 16 bytes announced",
+    "/short": "protocol: KV value of 16 bytes, 64 announced",
+    "/wrongstream": "protocol: KV_VALUE on stream 2147418114, the value "
+                    "being sent is on stream 2147418113",
+    "/orphan": "protocol: KV_VALUE with no KV_REQUEST before it",
+    "/huge": "protocol: KV value of 1048577 bytes announced (1-1048576)",
+}
+
+
+def test_hostile_kv_streams(p):
+    """A worker lying about a KV value's length or stream is killed as a
+    protocol violation; the value is not written; other tenants carry on."""
+    p.ctl_ok("deploy", "tenants/kvstream", HOSTILE / "kvstream",
+             "--plan", "single", "--kv", "B=hostile")
+    host = "kvstream.example.com"
+    for path, want in KV_LIES.items():
+        assert p.get("/", host=host)[0] == 200
+        status, _, body = p.get(path, host=host)
+        assert status == 500 and want.replace("protocol:", "protocol "
+                                              "error:") in body.decode(), \
+            (path, status, body)
+        assert f"worker kvstream version 1 " in p.log_text()
+        assert want in p.log_text(), p.log_tail()
+        assert p.get("/", host="alice.example.com")[0] == 200
+        assert kv_get(p, "CACHE", "greeting")[0] in (200, 404)
+    # a value left half sent, then a second one announced over it
+    assert p.get("/stall", host=host)[:1] == (200,)
+    status, _, body = p.get("/stall", host=host)
+    assert status == 500 and b"still being sent" in body
+    assert p.get("/", host=host)[0] == 200
+    assert p.ctl("kv", "get", "hostile", "k").returncode == 4
+    assert p.workers()["tenants/kvstream"]["violations"] >= 6
+
+
+def with_kv_max_mb(mb):
+    def prepare(q):
+        q.config.write_text(q.config.read_text().replace(
+            "[switchyard]\n", f"[switchyard]\nkv_max_mb = {mb}\n", 1))
+    return prepare
+
+
+def test_full_store(make_platform, tmp_path):
+    """kv_max_mb = 1: the store fills after about 1 MiB; puts then fail with
+    an error naming the namespace and the setting, reads go on."""
+    q = make_platform(prepare=with_kv_max_mb(1), deploys={})
+    q.ctl_ok("deploy", "tenants/kvapp", EXAMPLES / "kv", "--kv", "C=small")
+    q.ctl_ok("kv", "put", "small", "first", "kept")
+    assert "(map size 1 MiB, [switchyard] kv_max_mb)" in q.log_text()
+    f = tmp_path / "chunk"
+    f.write_bytes(b"z" * (100 * 1024))
+    for i in range(20):
+        r = q.ctl("kv", "put", "small", f"fill{i}", "--file", f)
+        if r.returncode != 0:
+            break
+    assert r.returncode == 1 and 3 <= i < 12, (i, r.stderr)
+    assert r.stderr.count("\n") == 1
+    assert "namespace small: KV store full" in r.stderr
+    assert "[switchyard] kv_max_mb" in r.stderr
+    status, err, _ = kv_put_body(q, "C", "w", b"w" * (100 * 1024),
+                                 host=HOST)
+    assert (status, err) == (500, "the platform failed")
+    assert "tenants/kvapp: namespace small: KV store full" in q.log_text()
+    # reads still work, from yardctl and from the worker
+    assert q.ctl_ok("kv", "get", "small", "first").stdout == "kept"
+    assert kv_get(q, "C", "first") == (200, b"kept")
+    assert kv_get(q, "C", "fill0") == (200, b"z" * (100 * 1024))
+
+
+def test_get_over_the_channel_bound(make_platform, tmp_path):
+    """A worker's channel queue is bounded from [router] max_body_bytes
+    plus the largest KV value, so a 1 MiB get works even when request
+    bodies are capped far below it."""
+    q = make_platform(router={"max_body_bytes": "64k"}, deploys={})
+    q.ctl_ok("deploy", "tenants/kvapp", EXAMPLES / "kv", "--kv", "C=c")
+    f = tmp_path / "v"
+    f.write_bytes(b"v" * MiB)
+    q.ctl_ok("kv", "put", "c", "big", "--file", f)
+    q.ctl_ok("kv", "put", "c", "small", "s")
+    assert kv_get(q, "C", "big") == (200, b"v" * MiB)
+    assert kv_get(q, "C", "small") == (200, b"s")
+    assert ctl_bytes(q, "kv", "get", "c", "big").stdout == b"v" * MiB

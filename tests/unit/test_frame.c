@@ -216,7 +216,8 @@ static void test_hdr_accepts_every_known_type(void **state)
 	static const uint8_t types[] = {
 		SY_MSG_HELLO, SY_MSG_REQUEST, SY_MSG_REQ_BODY, SY_MSG_RESPONSE,
 		SY_MSG_RES_BODY, SY_MSG_CANCEL, SY_MSG_CTL_REQUEST,
-		SY_MSG_CTL_RESPONSE
+		SY_MSG_CTL_RESPONSE, SY_MSG_KV_REQUEST, SY_MSG_KV_RESPONSE,
+		SY_MSG_KV_VALUE
 	};
 	uint8_t h[SY_FRAME_HDR_LEN];
 	struct sy_frame f;
@@ -233,6 +234,10 @@ static void test_hdr_accepts_every_known_type(void **state)
 	assert_false(sy_msg_known(9));
 	assert_string_equal(sy_msg_name(SY_MSG_REQUEST), "REQUEST");
 	assert_string_equal(sy_msg_name(SY_MSG_CTL_RESPONSE), "CTL_RESPONSE");
+	assert_string_equal(sy_msg_name(SY_MSG_KV_VALUE), "KV_VALUE");
+	assert_false(sy_msg_known(SY_MSG_KV_VALUE + 1));
+	/* a large value's chunks are frames like any other */
+	assert_true(SY_KV_INLINE_MAX + 1024 <= SY_FRAME_MAX);
 	assert_non_null(sy_msg_name(200));
 }
 

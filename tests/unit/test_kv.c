@@ -213,6 +213,75 @@ static void test_batch_and_reopen(void **state)
 	free(keys);
 }
 
+/* A map of 1 MiB fills: puts fail -ENOSPC, reads go on; reopened with a
+ * larger map, the same store takes more. */
+static void test_map_full(void **state)
+{
+	static char chunk[100 * 1024];
+	struct kv *kv = *state, *small = NULL;
+	char err[512], key[16];
+	size_t len;
+	void *v;
+	int i, rc = 0;
+
+	assert_true(kv_mapsize(kv) == 64u << 20);
+	kv_close(kv);
+	*state = NULL;
+	assert_int_equal(kv_open(dir, 1u << 20, &small, err, sizeof(err)), 0);
+	/* a map smaller than the data already there grows to hold it */
+	assert_true(kv_mapsize(small) >= 1u << 20);
+	memset(chunk, 'c', sizeof(chunk));
+	assert_int_equal(kv_put(small, "a", "first", "kept", 4, 0), 0);
+	for (i = 0; i < 20 && rc == 0; i++) {
+		snprintf(key, sizeof(key), "fill%d", i);
+		rc = kv_put(small, "a", key, chunk, sizeof(chunk), 0);
+	}
+	assert_int_equal(rc, -ENOSPC);
+	assert_true(i > 3 && i < 12);
+	check_value(small, "a", "first", "kept");
+	assert_int_equal(kv_get(small, "a", "fill0", NOW, &v, &len, NULL), 0);
+	assert_int_equal(len, sizeof(chunk));
+	free(v);
+	kv_close(small);
+	*state = open_kv(); /* 64 MiB */
+	assert_int_equal(kv_put(*state, "a", key, chunk, sizeof(chunk), 0), 0);
+}
+
+static void test_largest_value(void **state)
+{
+	uint8_t *big = malloc(KV_VALUE_MAX);
+	size_t i, len;
+	void *v;
+
+	assert_non_null(big);
+	for (i = 0; i < KV_VALUE_MAX; i++)
+		big[i] = (uint8_t)(i * 7 + i / 251);
+	assert_int_equal(KV_VALUE_MAX, 1024 * 1024);
+	assert_int_equal(kv_put(*state, "a", "big", big, KV_VALUE_MAX, 0), 0);
+	assert_int_equal(kv_get(*state, "a", "big", NOW, &v, &len, NULL), 0);
+	assert_int_equal(len, KV_VALUE_MAX);
+	assert_memory_equal(v, big, len);
+	free(v);
+	/* the same, uncopied, until the view ends */
+	{
+		const void *view;
+		int64_t exp = -1;
+
+		assert_int_equal(kv_view(*state, "a", "big", NOW, &view, &len,
+		                         &exp), 0);
+		assert_int_equal(len, KV_VALUE_MAX);
+		assert_int_equal(exp, 0);
+		assert_memory_equal(view, big, len);
+		kv_view_end(*state);
+		assert_int_equal(kv_view(*state, "a", "none", NOW, &view,
+		                         &len, NULL), -ENOENT);
+		kv_view_end(*state); /* harmless after a failed view */
+	}
+	assert_int_equal(kv_put(*state, "a", "big", "s", 1, 0), 0);
+	check_value(*state, "a", "big", "s");
+	free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -222,6 +291,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_batch_and_reopen, setup,
+		                                teardown),
+		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_largest_value, setup,
 		                                teardown),
 	};
 
