@@ -77,6 +77,30 @@ int print_error(const struct yc_opts *o, int code, const char *fmt, ...)
 	return code;
 }
 
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, jstr(v[i]));
+	return a;
+}
+
+/* Names only for secrets: the supervisor never sends their values. */
+static json_t *deploy_json(const Switchyard__WorkerStatus *ws, json_t *j)
+{
+	if (j == NULL)
+		return NULL;
+	json_object_set_new(j, "tags", strv_json(ws->tags, ws->n_tags));
+	json_object_set_new(j, "secret_names",
+			    strv_json(ws->secret_names, ws->n_secret_names));
+	json_object_set_new(j, "tail_consumers",
+			    strv_json(ws->tail_consumers,
+				      ws->n_tail_consumers));
+	return j;
+}
+
 static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 {
 	json_t *pids = json_array();
@@ -84,7 +108,7 @@ static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 
 	for (i = 0; pids != NULL && i < ws->n_pids; i++)
 		json_array_append_new(pids, json_integer(ws->pids[i]));
-	return json_pack(
+	return deploy_json(ws, json_pack(
 	    "{s:o, s:o, s:i, s:o, s:i, s:i, s:i, s:I, s:I, s:I, s:o, s:o, s:o,"
 	    " s:I, s:I, s:b}",
 	    "ns", jstr(ws->ns), "name", jstr(ws->name), "version",
@@ -94,7 +118,7 @@ static json_t *worker_json(const Switchyard__WorkerStatus *ws)
 	    "uptime_s", (json_int_t)ws->uptime_s, "plan", jstr(ws->plan),
 	    "sha256", jstr(ws->sha256), "pids", pids, "violations",
 	    (json_int_t)ws->violations, "uid", (json_int_t)ws->uid, "jailed",
-	    (int)ws->jailed);
+	    (int)ws->jailed));
 }
 
 /* {"exception": 2, ...}: the non-OK outcomes of a worker's requests. */
@@ -315,8 +339,49 @@ int print_status_response(const struct yc_opts *o,
 	return status_show(o, res, COLS - 1);
 }
 
+static void long_list(const char *label, char *const *v, size_t n)
+{
+	char one[256];
+	size_t i;
+
+	if (n == 0)
+		return;
+	printf("  %s:", label);
+	for (i = 0; i < n; i++) {
+		safe_copy(one, sizeof(one), v[i]);
+		printf("%s%s", i ? "," : " ", one);
+	}
+	printf("\n");
+}
+
+/* Under the -l table: per worker, what its deploy set (secret names
+ * only). */
+static void print_deploy_details(const Switchyard__CtlResponse *res)
+{
+	const Switchyard__WorkerStatus *ws;
+	char ns[64], name[64];
+	size_t i;
+
+	for (i = 0; i < res->n_workers; i++) {
+		ws = res->workers[i];
+		if (ws->n_tags + ws->n_secret_names + ws->n_tail_consumers == 0)
+			continue;
+		safe_copy(ns, sizeof(ns), ws->ns);
+		safe_copy(name, sizeof(name), ws->name);
+		printf("%s/%s\n", ns, name);
+		long_list("tags", ws->tags, ws->n_tags);
+		long_list("secrets", ws->secret_names, ws->n_secret_names);
+		long_list("tail consumers", ws->tail_consumers,
+			  ws->n_tail_consumers);
+	}
+}
+
 int print_status_long(const struct yc_opts *o,
 		      const Switchyard__CtlResponse *res)
 {
-	return status_show(o, res, COLS);
+	int rc = status_show(o, res, COLS);
+
+	if (!o->json && (res->code == YC_OK || res->code == YC_NOT_RUNNING))
+		print_deploy_details(res);
+	return rc;
 }

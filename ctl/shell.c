@@ -80,6 +80,10 @@ static void candidates(struct cands *c, int word, const char *first,
 	} else if (strcmp(first, "signal") == 0 && word == 1) {
 		for (i = 0; i < 6; i++)
 			cand_add(c, sigs[i], prefix);
+	} else if (strcmp(first, "secret") == 0 && word == 1) {
+		cand_add(c, "put", prefix);
+		cand_add(c, "list", prefix);
+		cand_add(c, "delete", prefix);
 	} else if (strcmp(first, "tail") == 0 && word >= 2) {
 		cand_add(c, "stdout", prefix);
 		cand_add(c, "stderr", prefix);

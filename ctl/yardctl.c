@@ -17,7 +17,6 @@
 #include "util.h"
 #include "yardctl.h"
 
-static int cmd_deploy(struct yc_opts *o, int argc, char **argv);
 static int cmd_status(struct yc_opts *o, int argc, char **argv);
 static int cmd_help(struct yc_opts *o, int argc, char **argv);
 
@@ -25,17 +24,58 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv);
 
 const struct yc_cmd yc_commands[] = {
     {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]... "
-     "[--kv B=KVNS[:ro]]...",
+     "[--kv B=KVNS[:ro]]... [--tag T]... [--tail-consumer NS/NAME]... "
+     "[--secret KEY] [--secret-file KEY=PATH]...",
      "deploy EXECUTABLE as the next version of worker NS/NAME",
      "Copies EXECUTABLE into the supervisor's store and makes it the\n"
      "current version of NS/NAME: new requests go to it, idle processes\n"
      "of older versions stop now and busy ones after their request.\n"
+     "The last 20 versions are kept (see versions, rollback).\n"
      "  -p, --plan PLAN      resources from [plan.PLAN] (default: default)\n"
      "  -e, --env KEY=VALUE  environment variable for the worker; repeat\n"
      "                       for more. Recorded with the version.\n"
      "  -k, --kv B=KVNS[:ro] KV binding: the worker reaches namespace\n"
-     "                       KVNS as B (read-only with :ro); repeat.\n",
+     "                       KVNS as B (read-only with :ro); repeat.\n"
+     "  -t, --tag T          tag of this version (1-64 of A-Z a-z 0-9\n"
+     "                       _ . : -); at most 8; see list, delete --tag\n"
+     "  -T, --tail-consumer NS/NAME  a worker fed this worker's request\n"
+     "                       events; repeat; never the worker itself\n"
+     "  --secret KEY         secret read from stdin (one trailing newline\n"
+     "                       dropped); at most one --secret\n"
+     "  --secret-file KEY=PATH  secret read from PATH; repeat\n"
+     "Secrets belong to the worker (later versions keep them); see\n"
+     "`help secret`.\n",
      cmd_deploy},
+    {"list", "[--tag T] [NS]", "list workers: version, plan, tags",
+     "One line per worker: NAME, current VERSION, PLAN and TAGS. NS lists\n"
+     "one namespace, --tag T the workers whose current version has tag T.\n",
+     cmd_list},
+    {"delete", "NS/NAME | --tag T", "drain, stop and forget a worker",
+     "Drains and stops the worker's processes, then forgets it: its\n"
+     "versions, KV bindings and secrets (KV data stays), and its\n"
+     "executables no other version uses. Its uid is never given again.\n"
+     "--tag T deletes every worker whose current version has tag T. The\n"
+     "dispatch worker cannot be deleted. A worker still in a [deploy]\n"
+     "section of the configuration comes back at the next start.\n",
+     cmd_delete},
+    {"versions", "NS/NAME", "list a worker's kept versions",
+     "Oldest first: VERSION (* = current), DEPLOYED (UTC), SHA256 prefix,\n"
+     "PLAN and TAGS. The last 20 versions are kept.\n",
+     cmd_versions},
+    {"rollback", "NS/NAME [VERSION]", "make an older version current",
+     "Makes VERSION (default: the one before the current) current again;\n"
+     "its processes replace the current ones as a deploy's would.\n",
+     cmd_rollback},
+    {"secret", "put|list|delete NS/NAME [KEY]",
+     "set, list (names only) or delete a worker's secrets",
+     "  secret put NS/NAME KEY     value read from stdin (one trailing\n"
+     "                             newline dropped)\n"
+     "  secret list NS/NAME        names only: values are never shown\n"
+     "  secret delete NS/NAME KEY\n"
+     "The worker reads a secret with ws_env(KEY); a secret wins over an\n"
+     "--env of the same name. A change replaces the worker's processes\n"
+     "through a new version (same executable and settings).\n",
+     cmd_secret},
     {"status", "[-l] [" SEL "]",
      "show workers: state, version, processes, counters",
      "One line per worker: NAME, STATE (IDLE, STARTING, RUNNING, BACKOFF,\n"
@@ -207,13 +247,8 @@ static int cmd_unknown(const char *word, size_t nmatch)
 	return YC_USAGE;
 }
 
-/*
- * Matches argv[*i] against an option taking a value ("--plan P",
- * "--plan=P", "-p P"). Returns 1 with *val set, 0 if it is another
- * argument, -1 if the value is missing.
- */
-static int take_opt(int argc, char **argv, int *i, const char *lng,
-		    const char *shrt, const char **val)
+int yc_take_opt(int argc, char **argv, int *i, const char *lng,
+		const char *shrt, const char **val)
 {
 	const char *a = argv[*i];
 	size_t ll = strlen(lng);
@@ -244,137 +279,6 @@ int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
 		return print_error(o, rc, "%s", err);
 	rc = show(o, res);
 	switchyard__ctl_response__free_unpacked(res, NULL);
-	return rc;
-}
-
-struct deploy_args {
-	const char *worker, *exe, *plan;
-	char **env;
-	size_t nenv;
-	char **kv;
-	size_t nkv;
-};
-
-static int deploy_parse(struct yc_opts *o, int argc, char **argv,
-			struct deploy_args *d)
-{
-	const struct yc_cmd *c = cmd_named("deploy");
-	const char *v;
-	int i, npos = 0, opts = 1, r;
-
-	for (i = 1; i < argc; i++) {
-		if (opts && strcmp(argv[i], "--") == 0) {
-			opts = 0;
-		} else if (opts && strcmp(argv[i], "--json") == 0) {
-			o->json = 1;
-		} else if (opts && (r = take_opt(argc, argv, &i, "--plan", "-p",
-						 &v)) != 0) {
-			if (r == -1)
-				return usage_error(c, "--plan needs a PLAN");
-			d->plan = v;
-		} else if (opts && (r = take_opt(argc, argv, &i, "--env", "-e",
-						 &v)) != 0) {
-			/* never echo the entry: its value may be a secret */
-			if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
-				return usage_error(c, "--env needs KEY=VALUE");
-			d->env[d->nenv++] = (char *)v;
-		} else if (opts && (r = take_opt(argc, argv, &i, "--kv", "-k",
-						 &v)) != 0) {
-			if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
-				return usage_error(c, "--kv needs "
-						   "BINDING=KVNS[:ro]");
-			d->kv[d->nkv++] = (char *)v;
-		} else if (opts && argv[i][0] == '-' && argv[i][1] != '\0') {
-			return usage_error(c, "unknown option: %s", argv[i]);
-		} else if (npos == 0) {
-			d->worker = argv[i];
-			npos++;
-		} else if (npos == 1) {
-			d->exe = argv[i];
-			npos++;
-		} else
-			return usage_error(c, "unexpected argument: %s",
-					   argv[i]);
-	}
-	if (npos < 2)
-		return usage_error(c, "missing %s",
-				   npos ? "EXECUTABLE"
-					: "NS/NAME and EXECUTABLE");
-	return YC_OK;
-}
-
-/* Opens the executable and names what is wrong with it, if anything. */
-static int deploy_open(struct yc_opts *o, const struct deploy_args *d, int *fdp)
-{
-	struct stat st;
-	int fd;
-
-	if ((fd = open(d->exe, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno == ENOENT)
-			return print_error(o, YC_BAD_INPUT,
-					   "deploy %s: executable "
-					   "not found: %s",
-					   d->worker, d->exe);
-		return print_error(o, YC_BAD_INPUT,
-				   "deploy %s: cannot open %s: "
-				   "%s",
-				   d->worker, d->exe, strerror(errno));
-	}
-	if (fstat(fd, &st) == -1) {
-		close(fd);
-		return print_error(o, YC_BAD_INPUT,
-				   "deploy %s: cannot stat %s: "
-				   "%s",
-				   d->worker, d->exe, strerror(errno));
-	}
-	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
-		close(fd);
-		if (!S_ISREG(st.st_mode))
-			return print_error(o, YC_BAD_INPUT,
-					   "deploy %s: not a "
-					   "regular file: %s",
-					   d->worker, d->exe);
-		return print_error(o, YC_BAD_INPUT,
-				   "deploy %s: not executable: "
-				   "%s (mode %04o)",
-				   d->worker, d->exe,
-				   (unsigned)(st.st_mode & 07777));
-	}
-	*fdp = fd;
-	return YC_OK;
-}
-
-static int cmd_deploy(struct yc_opts *o, int argc, char **argv)
-{
-	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
-	struct deploy_args d = {NULL, NULL, "", NULL, 0, NULL, 0};
-	char ns[YC_NAME_MAX], name[YC_NAME_MAX], e[512];
-	int rc, fd = -1;
-
-	if ((d.env = calloc((size_t)argc, sizeof(*d.env))) == NULL ||
-	    (d.kv = calloc((size_t)argc, sizeof(*d.kv))) == NULL) {
-		free(d.env);
-		return print_error(o, YC_FAIL, "out of memory");
-	}
-	rc = deploy_parse(o, argc, argv, &d);
-	if (rc == YC_OK &&
-	    sy_split_worker(d.worker, ns, name, e, sizeof(e)) == -1)
-		rc = print_error(o, YC_BAD_INPUT, "deploy %s", e);
-	if (rc == YC_OK)
-		rc = deploy_open(o, &d, &fd);
-	if (rc == YC_OK) {
-		req.command = "deploy";
-		req.n_args = 1;
-		req.args = (char **)&d.worker;
-		req.plan = (char *)d.plan;
-		req.n_env = d.nenv;
-		req.env = d.env;
-		req.n_kv = d.nkv;
-		req.kv = d.kv;
-		rc = yc_call(o, &req, fd, print_response);
-	}
-	free(d.env);
-	free(d.kv);
 	return rc;
 }
 
@@ -473,7 +377,7 @@ static int parse_global(struct yc_opts *o, int argc, char **argv)
 			return i + 1;
 		if (strcmp(argv[i], "--json") == 0) {
 			o->json = 1;
-		} else if ((r = take_opt(argc, argv, &i, "--socket", "-s",
+		} else if ((r = yc_take_opt(argc, argv, &i, "--socket", "-s",
 					 &v)) != 0) {
 			if (r == -1 || v[0] == '\0') {
 				fprintf(stderr,

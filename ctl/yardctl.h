@@ -51,6 +51,13 @@ int yc_run(struct yc_opts *o, int argc, char **argv);
 /* "yardctl: NAME: problem" and NAME's usage line on stderr; YC_USAGE. */
 int yc_usage(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/*
+ * Matches argv[*i] against an option taking a value ("--plan P",
+ * "--plan=P", "-p P"). Returns 1 with *val set (and *i past it), 0 if it
+ * is another argument, -1 if the value is missing.
+ */
+int yc_take_opt(int argc, char **argv, int *i, const char *lng,
+		const char *shrt, const char **val);
 /* Sends req (with fd, consumed) and shows the answer with show. */
 int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
 	    int (*show)(const struct yc_opts *,
@@ -65,6 +72,15 @@ int cmd_tail(struct yc_opts *o, int argc, char **argv);
 int cmd_events(struct yc_opts *o, int argc, char **argv);
 /* kv get|put|delete|list|import (docs/kv.md) */
 int cmd_kv(struct yc_opts *o, int argc, char **argv);
+
+/* ---- deploy.c: deploy, list, delete, versions, rollback, secret ---- */
+
+int cmd_deploy(struct yc_opts *o, int argc, char **argv);
+int cmd_list(struct yc_opts *o, int argc, char **argv);
+int cmd_delete(struct yc_opts *o, int argc, char **argv);
+int cmd_versions(struct yc_opts *o, int argc, char **argv);
+int cmd_rollback(struct yc_opts *o, int argc, char **argv);
+int cmd_secret(struct yc_opts *o, int argc, char **argv);
 
 /* ---- top.c ---- */
 

@@ -466,26 +466,64 @@ static struct boot_deploy *deploy_get(struct parse *p, const char *spec)
 	memset(b, 0, sizeof(*b));
 	snprintf(b->ns, sizeof(b->ns), "%s", ns);
 	snprintf(b->name, sizeof(b->name), "%s", name);
-	snprintf(b->plan, sizeof(b->plan), "default");
+	snprintf(b->spec.plan, sizeof(b->spec.plan), "default");
 	return b;
+}
+
+/* Appends value to a [deploy] list key after checking it with problem. */
+static int deploy_add(struct parse *p, const char *key, char ***v, size_t *n,
+                      size_t max, const char *value, const char *why)
+{
+	char **grown;
+	size_t i;
+
+	if (why != NULL)
+		return perr(p, "[%s] %s = %.80s: %s", p->section, key, value,
+		            why);
+	for (i = 0; i < *n; i++) {
+		if (strcmp((*v)[i], value) == 0)
+			return perr(p, "[%s] %s = %.80s: given twice",
+			            p->section, key, value);
+	}
+	if (*n >= max)
+		return perr(p, "[%s] %s: at most %zu", p->section, key, max);
+	grown = realloc(*v, (*n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return perr(p, "out of memory");
+	*v = grown;
+	if ((grown[*n] = strdup(value)) == NULL)
+		return perr(p, "out of memory");
+	(*n)++;
+	return 1;
 }
 
 static int deploy_env(struct parse *p, struct boot_deploy *b, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	char **grown;
 
+	/* never echo the value: it may be a secret */
 	if (eq == NULL || eq == kv)
-		return perr(p, "[%s] env = %.*s...: expected KEY=VALUE",
-		            p->section, 32, kv);
-	grown = realloc(b->env, (b->nenv + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return perr(p, "out of memory");
-	b->env = grown;
-	if ((b->env[b->nenv] = strdup(kv)) == NULL)
-		return perr(p, "out of memory");
-	b->nenv++;
-	return 1;
+		return perr(p, "[%s] env: expected KEY=VALUE", p->section);
+	return deploy_add(p, "env", &b->spec.env, &b->spec.nenv, 256, kv,
+	                  NULL);
+}
+
+/* kv, tag and tail_consumer: repeatable, each checked as a deploy would. */
+static int deploy_list_key(struct parse *p, struct boot_deploy *b,
+                           const char *name, const char *value)
+{
+	char self[2 * SY_NAME_MAX];
+	struct deploy_spec *s = &b->spec;
+
+	if (strcmp(name, "kv") == 0)
+		return deploy_add(p, name, &s->kv, &s->nkv, 64, value,
+		                  deploy_kv_problem(value));
+	if (strcmp(name, "tag") == 0)
+		return deploy_add(p, name, &s->tags, &s->ntags, SY_MAX_TAGS,
+		                  value, deploy_tag_problem(value));
+	snprintf(self, sizeof(self), "%s/%s", b->ns, b->name);
+	return deploy_add(p, name, &s->tail_consumers, &s->ntail_consumers, 8,
+	                  value, deploy_tail_problem(value, self));
 }
 
 static int key_deploy(struct parse *p, const char *spec, const char *name,
@@ -499,6 +537,9 @@ static int key_deploy(struct parse *p, const char *spec, const char *name,
 		return 0;
 	if (strcmp(name, "env") == 0)
 		return deploy_env(p, b, value);
+	if (strcmp(name, "kv") == 0 || strcmp(name, "tag") == 0 ||
+	    strcmp(name, "tail_consumer") == 0)
+		return deploy_list_key(p, b, name, value);
 	if (!once(p, name))
 		return 0;
 	if (strcmp(name, "exe") == 0)
@@ -507,7 +548,7 @@ static int key_deploy(struct parse *p, const char *spec, const char *name,
 		if (!sy_valid_name(value))
 			return perr(p, "[%s] plan = %s: invalid plan name",
 			            p->section, value);
-		snprintf(b->plan, sizeof(b->plan), "%s", value);
+		snprintf(b->spec.plan, sizeof(b->spec.plan), "%s", value);
 		return 1;
 	}
 	return perr(p, "unknown key \"%s\" in [%s]", name, p->section);
@@ -597,10 +638,10 @@ static int config_finish(struct parse *p)
 		if (c->boot[i].exe == NULL)
 			return perr(p, "[deploy %s/%s]: exe not given",
 			            c->boot[i].ns, c->boot[i].name), -1;
-		if (config_plan(c, c->boot[i].plan) == NULL)
+		if (config_plan(c, c->boot[i].spec.plan) == NULL)
 			return perr(p, "[deploy %s/%s]: unknown plan \"%s\"",
 			            c->boot[i].ns, c->boot[i].name,
-			            c->boot[i].plan), -1;
+			            c->boot[i].spec.plan), -1;
 	}
 	if (c->router_path != NULL && c->seccomp_dir != NULL)
 		return 0;
@@ -685,12 +726,8 @@ fail:
 
 static void boot_free(struct boot_deploy *b)
 {
-	size_t i;
-
 	free(b->exe);
-	for (i = 0; i < b->nenv; i++)
-		free(b->env[i]);
-	free(b->env);
+	deploy_spec_free(&b->spec);
 }
 
 void config_free(struct sup_config *c)

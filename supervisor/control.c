@@ -26,6 +26,7 @@
 #include "main.h"
 #include "logring.h"
 #include "pool.h"
+#include "secrets.h"
 #include "spawn.h"
 #include "store.h"
 #include "supervisor.h"
@@ -96,6 +97,7 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 			      uint32_t *pids)
 {
 	const struct version *v = worker_version(w);
+	char label[2 * SY_NAME_MAX];
 	struct pool_stats st;
 	uint64_t now = ev_now_ms(ctl_loop);
 	uint32_t i;
@@ -123,6 +125,12 @@ static void ctl_worker_status(struct worker *w, Switchyard__WorkerStatus *ws,
 		ws->uptime_s = (now - st.started_ms) / 1000;
 	ws->plan = (char *)v->plan;
 	ws->sha256 = (char *)v->sha256;
+	ws->tags = v->tags;
+	ws->n_tags = v->ntags;
+	ws->tail_consumers = v->tail_consumers;
+	ws->n_tail_consumers = v->ntail_consumers;
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	ws->secret_names = (char **)secrets_names(label, &ws->n_secret_names);
 	if (st.npids > CTL_MAX_PIDS)
 		st.npids = CTL_MAX_PIDS;
 	for (i = 0; i < st.npids; i++)
@@ -320,97 +328,14 @@ static void ctl_status(const Switchyard__CtlRequest *req, int fd,
 	ctl_status_check(rep);
 }
 
-/* Parses deploy's "NAME=KVNS[:ro]" bindings into kv (REG_MAX_KV). */
-static int deploy_kv(const Switchyard__CtlRequest *req, const char *safe,
-		     struct kv_binding *kv, size_t *nkv, struct ctl_reply *rep)
-{
-	const char *why;
-	size_t i, j;
-
-	if (req->n_kv > REG_MAX_KV) {
-		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: more than %d KV "
-			 "bindings", safe, REG_MAX_KV);
-		return -1;
-	}
-	for (i = 0; i < req->n_kv; i++) {
-		if ((why = registry_kv_parse(req->kv[i], &kv[i])) != NULL) {
-			ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: --kv %zu: %s",
-				 safe, i + 1, why);
-			return -1;
-		}
-		for (j = 0; j < i; j++) {
-			if (strcmp(kv[j].name, kv[i].name) == 0) {
-				ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: KV "
-					 "binding %s given twice", safe,
-					 kv[i].name);
-				return -1;
-			}
-		}
-	}
-	*nkv = req->n_kv;
-	return 0;
-}
-
-/* deploy NS/NAME, plan, env, with the executable's descriptor attached */
-static void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
-		       struct ctl_reply *rep)
-{
-	char ns[SY_NAME_MAX], name[SY_NAME_MAX], e[384], safe[160];
-	struct kv_binding kv[REG_MAX_KV];
-	struct worker *w;
-	size_t nkv = 0;
-	int n;
-
-	if (req->n_args != 1) {
-		ctl_fail(rep, CTL_USAGE, "deploy: expected NS/NAME");
-		return;
-	}
-	ctl_safe(req->args[0], safe, sizeof(safe));
-	if (sy_split_worker(safe, ns, name, e, sizeof(e)) == -1) {
-		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s", e);
-		return;
-	}
-	if (fd < 0) {
-		ctl_fail(rep, CTL_BAD_INPUT,
-			 "deploy %s: no executable attached to the request",
-			 safe);
-		return;
-	}
-	if (strlen(req->plan) >= SY_NAME_MAX ||
-	    strcmp(ctl_safe(req->plan, e, sizeof(e)), req->plan) != 0) {
-		ctl_fail(rep, CTL_BAD_INPUT, "deploy %s: invalid plan name",
-			 safe);
-		return;
-	}
-	if (deploy_kv(req, safe, kv, &nkv, rep) == -1)
-		return;
-	n = registry_deploy_kv(ns, name, fd, req->plan, req->env, req->n_env,
-			       kv, nkv, rep->error,
-			       sizeof(rep->error));
-	if (n == -1) {
-		rep->res.code = errno == EINVAL ? CTL_BAD_INPUT : CTL_FAIL;
-		return;
-	}
-	w = registry_find(ns, name);
-	snprintf(rep->message, sizeof(rep->message),
-		 "deployed %s/%s version %d (sha256 %.12s...)", ns, name, n,
-		 worker_version(w)->sha256);
-	log_info("control: uid %u %s, plan %s", (unsigned)rep->uid,
-		 rep->message, worker_version(w)->plan);
-	if (ctl_reserve(rep, 1) == -1) {
-		/* deployed all the same: say so rather than fail */
-		rep->res.workers = NULL;
-		return;
-	}
-	ctl_add_worker(rep, w);
-}
-
 static const struct ctl_cmd {
 	const char *name;
 	ctl_cmd_fn *fn;
 } ctl_cmds[] = {
     {"deploy", ctl_deploy},   {"status", ctl_status},
-    {"list", ctl_status},     {"start", ctl_start},
+    {"list", ctl_list},       {"start", ctl_start},
+    {"delete", ctl_delete},   {"versions", ctl_versions},
+    {"rollback", ctl_rollback}, {"secret", ctl_secret},
     {"stop", ctl_stop},       {"restart", ctl_restart},
     {"signal", ctl_signal},   {"pid", ctl_pid},
     {"tail", ctl_tail},       {"avail", ctl_avail},
@@ -483,6 +408,8 @@ static void ctl_reply_free(struct ctl_reply *rep)
 	free(rep->pids);
 	free(rep->oc);
 	free(rep->ocp);
+	free(rep->versions);
+	free(rep->res.versions);
 	for (i = 0; i < rep->nlines; i++)
 		free(rep->lines[i]);
 	free(rep->lines);

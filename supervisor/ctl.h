@@ -1,7 +1,8 @@
 /*
  * Between the control socket (control.c) and its commands (control.c:
- * status, deploy; ctlops.c: start, stop, restart, signal, pid, tail, avail,
- * shutdown, reread, update; reload.c: the configuration diff).
+ * status; deployops.c: deploy, list, delete, versions, rollback, secret;
+ * ctlops.c: start, stop, restart, signal, pid, tail, avail, shutdown,
+ * reread, update; reload.c: the configuration diff).
  */
 #ifndef SY_CTL_H
 #define SY_CTL_H
@@ -38,6 +39,7 @@ struct ctl_reply {
 	uint32_t *pids;
 	Switchyard__OutcomeCount *oc;   /* POOL_NOUTCOMES per worker */
 	Switchyard__OutcomeCount **ocp;
+	Switchyard__VersionInfo *versions; /* res.versions' entries */
 	char **lines;       /* res.lines, each malloc'd */
 	size_t nlines, alines;
 	uint8_t *output;    /* res.output.data, malloc'd */
@@ -80,6 +82,10 @@ int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w);
  * (unless any: no workers deployed is not an error). */
 size_t ctl_sel_count(const char *cmd, const struct ctl_sel *sel,
                      struct ctl_reply *rep);
+
+/* ---- deployops.c ---- */
+ctl_cmd_fn ctl_deploy, ctl_list, ctl_delete, ctl_versions, ctl_rollback,
+    ctl_secret;
 
 /* ---- ctlops.c ---- */
 ctl_cmd_fn ctl_start, ctl_stop, ctl_restart, ctl_signal, ctl_pid, ctl_tail,

@@ -249,8 +249,8 @@ static void boot_deploys(void)
 
 	for (i = 0; i < sup_conf->nboot; i++) {
 		b = &sup_conf->boot[i];
-		v = registry_deploy_path(b->ns, b->name, b->exe, b->plan,
-		                         b->env, b->nenv, err, sizeof(err));
+		v = registry_deploy_path(b->ns, b->name, b->exe, &b->spec, err,
+		                         sizeof(err));
 		if (v == -1)
 			fatalx("%s: %s", sup_conf->path, err);
 		log_info("%s/%s: version %d from %s", b->ns, b->name, v, b->exe);

@@ -17,6 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "deployops.h"
+#include "log.h"
+#include "secrets.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -32,11 +35,12 @@ struct reg_kv {
 	struct reg_kv *next;
 };
 static struct reg_kv *reg_kvs;
-/* The bindings registry_deploy_kv hands to deploy_commit. */
-static const struct kv_binding *pend_kv;
-static size_t pend_nkv;
 static struct worker **reg_sorted;
 static size_t reg_n, reg_cap;
+/* uids of deleted workers: never given again, so that nothing a deleted
+ * worker left (files in a shared tmp, cgroup state) reaches another. */
+static uid_t *reg_retired;
+static size_t reg_nretired;
 
 static int worker_cmp(const char *ns, const char *name, const struct worker *w)
 {
@@ -132,6 +136,15 @@ struct worker *registry_insert(const char *ns, const char *name)
 	return w;
 }
 
+static void strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
 void version_clear(struct version *v)
 {
 	size_t i;
@@ -147,6 +160,12 @@ void version_clear(struct version *v)
 	free(v->env);
 	v->env = NULL;
 	v->nenv = 0;
+	strv_free(v->tags, v->ntags);
+	v->tags = NULL;
+	v->ntags = 0;
+	strv_free(v->tail_consumers, v->ntail_consumers);
+	v->tail_consumers = NULL;
+	v->ntail_consumers = 0;
 }
 
 static void worker_free(struct worker *w)
@@ -187,6 +206,10 @@ void registry_free(void)
 	free(reg_sorted);
 	reg_sorted = NULL;
 	reg_n = reg_cap = 0;
+	free(reg_retired);
+	reg_retired = NULL;
+	reg_nretired = 0;
+	secrets_free();
 	reg_conf = NULL;
 	while (reg_kvs != NULL) {
 		struct reg_kv *k = reg_kvs;
@@ -299,8 +322,13 @@ static int uid_alloc(uid_t *out)
 	uid_t *used, next = reg_conf->uid_min;
 	size_t i, n = 0;
 
-	if ((used = calloc(reg_n + 1, sizeof(*used))) == NULL)
+	if ((used = calloc(reg_n + reg_nretired + 1, sizeof(*used))) == NULL)
 		return -1;
+	for (i = 0; i < reg_nretired; i++) {
+		if (reg_retired[i] >= reg_conf->uid_min &&
+		    reg_retired[i] <= reg_conf->uid_max)
+			used[n++] = reg_retired[i];
+	}
 	for (i = 0; i < reg_n; i++) {
 		if (reg_sorted[i]->uid >= reg_conf->uid_min &&
 		    reg_sorted[i]->uid <= reg_conf->uid_max)
@@ -385,6 +413,7 @@ int registry_init(struct sup_config *c, char *err, size_t errlen)
 
 	reg_conf = c;
 	if (store_load(c->state_dir, err, errlen) == -1 ||
+	    secrets_load(c->state_dir, err, errlen) == -1 ||
 	    registry_bind_plans(err, errlen) == -1 ||
 	    registry_check_uids(&changed, err, errlen) == -1)
 		goto fail;
@@ -399,130 +428,13 @@ fail:
 	return -1;
 }
 
-/* Strict UTF-8 (no overlongs, surrogates or values past U+10FFFF), since
- * the environment is stored as JSON text. */
-static int utf8_valid(const unsigned char *s)
-{
-	unsigned int cp;
-	int n, i;
-
-	while (*s != '\0') {
-		if (*s < 0x80) {
-			s++;
-			continue;
-		}
-		if (*s >= 0xc2 && *s <= 0xdf) {
-			n = 1;
-			cp = *s & 0x1f;
-		} else if ((*s & 0xf0) == 0xe0) {
-			n = 2;
-			cp = *s & 0x0f;
-		} else if (*s >= 0xf0 && *s <= 0xf4) {
-			n = 3;
-			cp = *s & 0x07;
-		} else
-			return 0;
-		for (i = 1; i <= n; i++) {
-			if ((s[i] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i] & 0x3f);
-		}
-		if ((n == 2 &&
-		     (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
-			return 0;
-		s += n + 1;
-	}
-	return 1;
-}
-
-static int env_key_valid(const char *kv, size_t kl)
-{
-	size_t i;
-
-	for (i = 0; i < kl; i++) {
-		if (!((kv[i] >= 'A' && kv[i] <= 'Z') ||
-		      (kv[i] >= 'a' && kv[i] <= 'z') || kv[i] == '_' ||
-		      (i > 0 && kv[i] >= '0' && kv[i] <= '9')))
-			return 0;
-	}
-	return kl > 0 && kl <= 128;
-}
-
-const char *registry_env_problem(const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-	const char *p;
-
-	if (eq == NULL)
-		return "expected KEY=VALUE";
-	if (!env_key_valid(kv, (size_t)(eq - kv)))
-		return "invalid variable name (use 1-128 of A-Z a-z 0-9 _, not "
-		       "starting with a digit)";
-	if (strlen(kv) >= REG_MAX_ENV_LEN)
-		return "entry too long";
-	for (p = eq + 1; *p != '\0'; p++) {
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return "value contains a control character";
-	}
-	if (!utf8_valid((const unsigned char *)eq + 1))
-		return "value is not valid UTF-8";
-	return NULL;
-}
-
-static size_t env_keylen(const char *kv)
-{
-	const char *eq = strchr(kv, '=');
-
-	return eq != NULL ? (size_t)(eq - kv) : strlen(kv);
-}
-
-/* Names only the variable in errors, and only a well-formed one: its value
- * may be a secret. */
-static int env_check(const char *ns, const char *name, char *const *env,
-		     size_t nenv, char *err, size_t errlen)
-{
-	const char *why;
-	size_t i, j, kl;
-
-	if (nenv > REG_MAX_ENV) {
-		snprintf(err, errlen,
-			 "deploy %s/%s: too many environment variables (%zu, "
-			 "at most %d)",
-			 ns, name, nenv, REG_MAX_ENV);
-		return -1;
-	}
-	for (i = 0; i < nenv; i++) {
-		kl = env_keylen(env[i]);
-		if ((why = registry_env_problem(env[i])) != NULL) {
-			if (env_key_valid(env[i], kl))
-				snprintf(err, errlen,
-					 "deploy %s/%s: env %.*s: %s", ns, name,
-					 (int)kl, env[i], why);
-			else
-				snprintf(err, errlen,
-					 "deploy %s/%s: env entry %zu: %s", ns,
-					 name, i + 1, why);
-			return -1;
-		}
-		for (j = 0; j < i; j++) {
-			if (env_keylen(env[j]) == kl &&
-			    strncmp(env[i], env[j], kl) == 0) {
-				snprintf(err, errlen,
-					 "deploy %s/%s: env %.*s given twice",
-					 ns, name, (int)kl, env[i]);
-				return -1;
-			}
-		}
-	}
-	return 0;
-}
-
 /* Checks what a deploy names before anything touches the disk. */
-static int deploy_check(const char *ns, const char *name, const char *plan,
-			char *const *env, size_t nenv,
+static int deploy_check(const char *ns, const char *name,
+			const struct deploy_spec *s, struct kv_binding *kv,
 			const struct plan **planp, char *err, size_t errlen)
 {
+	char label[2 * SY_NAME_MAX];
+
 	if (!sy_valid_name(ns) || !sy_valid_name(name)) {
 		snprintf(err, errlen,
 			 "deploy %.63s/%.63s: invalid %s name (use 1-63 of a-z "
@@ -530,14 +442,15 @@ static int deploy_check(const char *ns, const char *name, const char *plan,
 			 ns, name, sy_valid_name(ns) ? "worker" : "namespace");
 		return -1;
 	}
-	*planp = config_plan(reg_conf, plan);
+	snprintf(label, sizeof(label), "%s/%s", ns, name);
+	*planp = config_plan(reg_conf, s->plan);
 	if (*planp == NULL) {
 		snprintf(err, errlen,
 			 "deploy %s/%s: unknown plan \"%.63s\" (not in %s)", ns,
-			 name, plan, reg_conf->path);
+			 name, s->plan, reg_conf->path);
 		return -1;
 	}
-	return env_check(ns, name, env, nenv, err, errlen);
+	return deploy_spec_check(label, s, kv, err, errlen);
 }
 
 /* The executable must look runnable now, not fail later in every spawn. */
@@ -585,23 +498,84 @@ static int exe_check(const char *ns, const char *name, int fd, char *err,
 	return -1;
 }
 
-static int env_copy(struct version *v, char *const *env, size_t nenv)
+static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
 {
-	if (nenv == 0)
+	if (n == 0)
 		return 0;
-	if ((v->env = calloc(nenv, sizeof(*v->env))) == NULL)
+	if ((*dst = calloc(n, sizeof(**dst))) == NULL)
 		return -1;
-	for (v->nenv = 0; v->nenv < nenv; v->nenv++) {
-		if ((v->env[v->nenv] = strdup(env[v->nenv])) == NULL)
+	for (*ndst = 0; *ndst < n; (*ndst)++) {
+		if (((*dst)[*ndst] = strdup(src[*ndst])) == NULL)
 			return -1;
 	}
 	return 0;
 }
 
+/* The version's own copies of what the spec says. */
+static int version_fill(struct version *v, const struct deploy_spec *s,
+			const struct plan *p)
+{
+	v->deployed_at = (int64_t)time(NULL);
+	snprintf(v->plan, sizeof(v->plan), "%s", p->name);
+	if (strv_copy(&v->env, &v->nenv, s->env, s->nenv) == -1 ||
+	    strv_copy(&v->tags, &v->ntags, s->tags, s->ntags) == -1 ||
+	    strv_copy(&v->tail_consumers, &v->ntail_consumers,
+		      s->tail_consumers, s->ntail_consumers) == -1)
+		return -1;
+	return 0;
+}
+
+int registry_retire_uid(uid_t uid)
+{
+	uid_t *grown;
+
+	grown = realloc(reg_retired, (reg_nretired + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	reg_retired = grown;
+	reg_retired[reg_nretired++] = uid;
+	return 0;
+}
+
+const uid_t *registry_retired(size_t *n)
+{
+	*n = reg_nretired;
+	return reg_retired;
+}
+
+/* Drops the oldest versions but the current one beyond REG_MAX_VERSIONS,
+ * then saves and removes their executables if nothing else uses them. A
+ * failure only keeps old versions around: it is logged, not returned. */
+static void versions_prune(struct worker *w)
+{
+	char serr[512];
+	size_t i, pruned = 0;
+
+	while (w->nversions > REG_MAX_VERSIONS) {
+		i = w->current == 0 ? 1 : 0;
+		registry_kv_set(w->ns, w->name, w->versions[i].number, NULL, 0);
+		version_clear(&w->versions[i]);
+		memmove(&w->versions[i], &w->versions[i + 1],
+			(w->nversions - i - 1) * sizeof(*w->versions));
+		w->nversions--;
+		if (w->current > i)
+			w->current--;
+		pruned++;
+	}
+	if (pruned == 0)
+		return;
+	if (store_save(reg_conf->state_dir, serr, sizeof(serr)) == -1)
+		log_warnx("%s/%s: pruned versions not recorded: %s", w->ns,
+			  w->name, serr);
+	else
+		store_gc_exes(reg_conf->state_dir);
+}
+
 /* Appends v (taken over) to ns/name as its current version and records it;
  * on failure nothing visible has changed. */
 static int deploy_commit(const char *ns, const char *name, struct version *v,
-			 const struct plan *p, char *err, size_t errlen)
+			 const struct plan *p, const struct kv_binding *kv,
+			 size_t nkv, char *err, size_t errlen)
 {
 	struct worker *w = registry_find(ns, name);
 	const struct plan *old_plan = NULL;
@@ -652,9 +626,11 @@ static int deploy_commit(const char *ns, const char *name, struct version *v,
 	w->versions[w->nversions] = *v;
 	w->current = w->nversions++;
 	w->plan = p;
-	if (registry_kv_set(ns, name, v->number, pend_kv, pend_nkv) == 0 &&
-	    store_save(reg_conf->state_dir, serr, sizeof(serr)) == 0)
+	if (registry_kv_set(ns, name, v->number, kv, nkv) == 0 &&
+	    store_save(reg_conf->state_dir, serr, sizeof(serr)) == 0) {
+		versions_prune(w);
 		return (int)v->number;
+	}
 	if (errno == ENOMEM)
 		snprintf(serr, sizeof(serr), "%s", strerror(ENOMEM));
 	registry_kv_set(ns, name, v->number, NULL, 0);
@@ -672,16 +648,16 @@ static int deploy_commit(const char *ns, const char *name, struct version *v,
 }
 
 int registry_deploy(const char *ns, const char *name, int exe_fd,
-		    const char *plan, char *const *env, size_t nenv, char *err,
-		    size_t errlen)
+		    const struct deploy_spec *spec, char *err, size_t errlen)
 {
+	struct kv_binding kv[REG_MAX_KV];
 	const struct plan *p;
 	struct version v;
 	struct worker *w;
 	char serr[512];
 	int e, n;
 
-	if (deploy_check(ns, name, plan, env, nenv, &p, err, errlen) == -1 ||
+	if (deploy_check(ns, name, spec, kv, &p, err, errlen) == -1 ||
 	    exe_check(ns, name, exe_fd, err, errlen) == -1) {
 		errno = EINVAL;
 		return -1;
@@ -694,16 +670,15 @@ int registry_deploy(const char *ns, const char *name, int exe_fd,
 		errno = e == EINVAL ? EIO : e;
 		return -1;
 	}
-	v.deployed_at = (int64_t)time(NULL);
-	snprintf(v.plan, sizeof(v.plan), "%s", p->name);
-	if (env_copy(&v, env, nenv) == -1) {
+	if (version_fill(&v, spec, p) == -1) {
 		snprintf(err, errlen, "deploy %s/%s: %s", ns, name,
 			 strerror(ENOMEM));
 		version_clear(&v);
 		errno = ENOMEM;
 		return -1;
 	}
-	if ((n = deploy_commit(ns, name, &v, p, err, errlen)) == -1) {
+	n = deploy_commit(ns, name, &v, p, kv, spec->nkv, err, errlen);
+	if (n == -1) {
 		e = errno;
 		version_clear(&v);
 		errno = e;
@@ -716,53 +691,58 @@ int registry_deploy(const char *ns, const char *name, int exe_fd,
 	return n;
 }
 
-int registry_deploy_kv(const char *ns, const char *name, int exe_fd,
-		       const char *plan, char *const *env, size_t nenv,
-		       const struct kv_binding *kv, size_t nkv, char *err,
-		       size_t errlen)
-{
-	int n;
-
-	if (nkv > REG_MAX_KV) {
-		snprintf(err, errlen, "deploy %s/%s: more than %d KV bindings",
-			 ns, name, REG_MAX_KV);
-		errno = EINVAL;
-		return -1;
-	}
-	pend_kv = kv;
-	pend_nkv = nkv;
-	n = registry_deploy(ns, name, exe_fd, plan, env, nenv, err, errlen);
-	pend_kv = NULL;
-	pend_nkv = 0;
-	return n;
-}
-
-static int env_equal(const struct version *v, char *const *env, size_t nenv)
+static int strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
 {
 	size_t i;
 
-	if (v->nenv != nenv)
+	if (na != nb)
 		return 0;
-	for (i = 0; i < nenv; i++) {
-		if (strcmp(v->env[i], env[i]) != 0)
+	for (i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
 			return 0;
 	}
 	return 1;
 }
 
-/* Is the file open at fd, under plan and env, what ns/name already runs? */
+static int kv_equal(const struct worker *w, const struct version *v,
+		    const struct deploy_spec *s)
+{
+	char label[2 * SY_NAME_MAX];
+	const struct kv_binding *have;
+	struct kv_binding b;
+	size_t i, n;
+
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	have = registry_kv_get(label, v->number, &n);
+	if (n != s->nkv)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (registry_kv_parse(s->kv[i], &b) != NULL ||
+		    strcmp(b.name, have[i].name) != 0 ||
+		    strcmp(b.ns, have[i].ns) != 0 || b.ro != have[i].ro)
+			return 0;
+	}
+	return 1;
+}
+
+/* Is the file open at fd, under spec, what ns/name already runs? */
 static int deploy_unchanged(const char *ns, const char *name, int fd,
-			    const char *plan, char *const *env, size_t nenv)
+			    const struct deploy_spec *s)
 {
 	const struct worker *w = registry_find(ns, name);
-	const struct plan *p = config_plan(reg_conf, plan);
+	const struct plan *p = config_plan(reg_conf, s->plan);
 	const struct version *v;
 	char sha[65], herr[256];
 
 	if (w == NULL || p == NULL)
 		return 0;
 	v = worker_version(w);
-	if (strcmp(v->plan, p->name) != 0 || !env_equal(v, env, nenv))
+	if (strcmp(v->plan, p->name) != 0 ||
+	    !strv_equal(v->env, v->nenv, s->env, s->nenv) ||
+	    !strv_equal(v->tags, v->ntags, s->tags, s->ntags) ||
+	    !strv_equal(v->tail_consumers, v->ntail_consumers,
+			s->tail_consumers, s->ntail_consumers) ||
+	    !kv_equal(w, v, s))
 		return 0;
 	/* a file we cannot hash is left for registry_deploy to report */
 	if (store_hash_fd(fd, sha, herr, sizeof(herr)) == -1)
@@ -771,8 +751,8 @@ static int deploy_unchanged(const char *ns, const char *name, int fd,
 }
 
 int registry_deploy_path(const char *ns, const char *name, const char *path,
-			 const char *plan, char *const *env, size_t nenv,
-			 char *err, size_t errlen)
+			 const struct deploy_spec *spec, char *err,
+			 size_t errlen)
 {
 	int fd, n, e;
 
@@ -793,12 +773,124 @@ int registry_deploy_path(const char *ns, const char *name, const char *path,
 			    : e;
 		return -1;
 	}
-	if (deploy_unchanged(ns, name, fd, plan, env, nenv))
+	if (deploy_unchanged(ns, name, fd, spec))
 		n = (int)worker_version(registry_find(ns, name))->number;
 	else
-		n = registry_deploy(ns, name, fd, plan, env, nenv, err, errlen);
+		n = registry_deploy(ns, name, fd, spec, err, errlen);
 	e = errno;
 	close(fd);
 	errno = e;
 	return n;
+}
+
+void deploy_spec_free(struct deploy_spec *s)
+{
+	size_t i;
+
+	/* env values may be secrets, as in version_clear */
+	for (i = 0; i < s->nenv; i++)
+		explicit_bzero(s->env[i], strlen(s->env[i]));
+	strv_free(s->env, s->nenv);
+	strv_free(s->kv, s->nkv);
+	strv_free(s->tags, s->ntags);
+	strv_free(s->tail_consumers, s->ntail_consumers);
+	memset(s, 0, sizeof(*s));
+}
+
+int registry_rollback(struct worker *w, uint32_t number, char *err,
+		      size_t errlen)
+{
+	const struct plan *p, *old_plan = w->plan;
+	size_t i, old = w->current;
+	char serr[512];
+
+	for (i = 0; i < w->nversions && w->versions[i].number != number; i++)
+		;
+	if (i == w->nversions) {
+		snprintf(err, errlen, "rollback %s/%s: no version %u (see "
+			 "yardctl versions)", w->ns, w->name, number);
+		errno = ENOENT;
+		return -1;
+	}
+	if ((p = config_plan(reg_conf, w->versions[i].plan)) == NULL) {
+		snprintf(err, errlen, "rollback %s/%s: version %u uses plan "
+			 "\"%s\", which %s does not define", w->ns, w->name,
+			 number, w->versions[i].plan, reg_conf->path);
+		errno = EINVAL;
+		return -1;
+	}
+	w->current = i;
+	w->plan = p;
+	if (store_save(reg_conf->state_dir, serr, sizeof(serr)) == -1) {
+		snprintf(err, errlen, "rollback %s/%s: not recorded: %s",
+			 w->ns, w->name, serr);
+		w->current = old;
+		w->plan = old_plan;
+		errno = EIO;
+		return -1;
+	}
+	if (w->pool != NULL)
+		pool_version_changed(w);
+	return 0;
+}
+
+int registry_redeploy(struct worker *w, char *err, size_t errlen)
+{
+	const struct version *cur = worker_version(w);
+	struct deploy_spec spec;
+	char label[2 * SY_NAME_MAX], kvs[REG_MAX_KV][2 * SY_NAME_MAX + 8];
+	char *kvp[REG_MAX_KV];
+	const struct kv_binding *b;
+	size_t i, n;
+	int fd, rc;
+
+	memset(&spec, 0, sizeof(spec));
+	snprintf(spec.plan, sizeof(spec.plan), "%s", cur->plan);
+	spec.env = cur->env;
+	spec.nenv = cur->nenv;
+	spec.tags = cur->tags;
+	spec.ntags = cur->ntags;
+	spec.tail_consumers = cur->tail_consumers;
+	spec.ntail_consumers = cur->ntail_consumers;
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	b = registry_kv_get(label, cur->number, &n);
+	for (i = 0; i < n; i++) {
+		snprintf(kvs[i], sizeof(kvs[i]), "%s=%s%s", b[i].name, b[i].ns,
+			 b[i].ro ? ":ro" : "");
+		kvp[i] = kvs[i];
+	}
+	spec.kv = kvp;
+	spec.nkv = n;
+	if ((fd = open(cur->exe_path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: cannot open %s: %s", label,
+			 cur->exe_path, strerror(errno));
+		return -1;
+	}
+	/* cur's strings stay valid: deploying only appends a version */
+	rc = registry_deploy(w->ns, w->name, fd, &spec, err, errlen);
+	close(fd);
+	return rc;
+}
+
+/* Removes state_dir's executables no version names any more. */
+int registry_delete(struct worker *w, char *err, size_t errlen)
+{
+	char label[2 * SY_NAME_MAX];
+	size_t i;
+
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	if (registry_retire_uid(w->uid) == -1) {
+		snprintf(err, errlen, "delete %s: %s", label, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < w->nversions; i++)
+		registry_kv_set(w->ns, w->name, w->versions[i].number, NULL, 0);
+	secrets_forget(label);
+	pool_destroy(w);
+	registry_remove(w);
+	if (store_save(reg_conf->state_dir, err, errlen) == -1 ||
+	    secrets_save(reg_conf->state_dir, err, errlen) == -1)
+		return -1;
+	store_gc_exes(reg_conf->state_dir);
+	return 0;
 }

@@ -130,32 +130,64 @@ static const struct boot_deploy *boot_find(const struct sup_config *c,
 	return NULL;
 }
 
-static int boot_same(const struct boot_deploy *a, const struct boot_deploy *b)
+static int strv_same(char *const *a, size_t na, char *const *b, size_t nb)
 {
 	size_t i;
 
-	if (strcmp(a->exe, b->exe) != 0 || strcmp(a->plan, b->plan) != 0 ||
-	    a->nenv != b->nenv)
+	if (na != nb)
 		return 0;
-	for (i = 0; i < a->nenv; i++) {
-		if (strcmp(a->env[i], b->env[i]) != 0)
+	for (i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
 			return 0;
 	}
 	return 1;
 }
 
+static void key_note(char *buf, size_t size, int differs, const char *key)
+{
+	size_t n = strlen(buf);
+
+	if (differs)
+		snprintf(buf + n, size - n, "%s%s", n > 0 ? ", " : "", key);
+}
+
+/* Names the keys of a [deploy] section that differ, "" if none. */
+static void boot_changes(const struct boot_deploy *a,
+                         const struct boot_deploy *b, char *buf, size_t size)
+{
+	const struct deploy_spec *x = &a->spec, *y = &b->spec;
+
+	buf[0] = '\0';
+	key_note(buf, size, strcmp(a->exe, b->exe) != 0, "exe");
+	key_note(buf, size, strcmp(x->plan, y->plan) != 0, "plan");
+	key_note(buf, size, !strv_same(x->env, x->nenv, y->env, y->nenv),
+	         "env");
+	key_note(buf, size, !strv_same(x->kv, x->nkv, y->kv, y->nkv), "kv");
+	key_note(buf, size, !strv_same(x->tags, x->ntags, y->tags, y->ntags),
+	         "tag");
+	key_note(buf, size,
+	         !strv_same(x->tail_consumers, x->ntail_consumers,
+	                    y->tail_consumers, y->ntail_consumers),
+	         "tail_consumer");
+}
+
 static void boots_diff(struct diff *d, const struct sup_config *nc)
 {
 	const struct boot_deploy *o;
+	char keys[128];
 	size_t i;
 
 	for (i = 0; i < nc->nboot; i++) {
 		o = boot_find(sup_conf, &nc->boot[i]);
-		if (o == NULL)
+		if (o == NULL) {
 			add(d, "deploy %s/%s: added", nc->boot[i].ns,
 			    nc->boot[i].name);
-		else if (!boot_same(o, &nc->boot[i]))
-			add(d, "deploy %s/%s: changed", o->ns, o->name);
+			continue;
+		}
+		boot_changes(o, &nc->boot[i], keys, sizeof(keys));
+		if (keys[0] != '\0')
+			add(d, "deploy %s/%s: changed (%s)", o->ns, o->name,
+			    keys);
 	}
 	for (i = 0; i < sup_conf->nboot; i++) {
 		if (boot_find(nc, &sup_conf->boot[i]) == NULL)
@@ -229,8 +261,7 @@ static void deploy_boot(struct diff *d)
 
 	for (i = 0; i < sup_conf->nboot; i++) {
 		b = &sup_conf->boot[i];
-		if (registry_deploy_path(b->ns, b->name, b->exe, b->plan,
-		                         b->env, b->nenv, err,
+		if (registry_deploy_path(b->ns, b->name, b->exe, &b->spec, err,
 		                         sizeof(err)) == -1)
 			add(d, "deploy %s/%s: failed: %s", b->ns, b->name, err);
 	}

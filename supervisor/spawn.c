@@ -37,6 +37,7 @@
 #include "caps.h"
 #include "jail.h"
 #include "log.h"
+#include "secrets.h"
 #include "spawn.h"
 
 #define CHILD_STACK (256 * 1024)
@@ -408,20 +409,24 @@ static pid_t child_start(struct child *c)
 	return clone(child_run, S.stack + CHILD_STACK, flags, c);
 }
 
-/* The environment is only what the deploy gave plus the worker's name;
- * built before the clone so the child does not allocate. */
+/* The environment is only the worker's secrets, what the deploy gave and
+ * the worker's name; built before the clone so the child does not
+ * allocate. Secrets come first: getenv finds the first of a name. */
 static char **make_env(const struct spawn_req *req, char *self, size_t size)
 {
 	const struct version *v = req->version;
-	char **envp = calloc(v->nenv + 2, sizeof(*envp));
-	size_t i;
+	size_t i, n, nsec;
+	char *const *sec = secrets_env(req->worker, &nsec);
+	char **envp = calloc(nsec + v->nenv + 2, sizeof(*envp));
 
 	if (envp == NULL)
 		return NULL;
+	for (n = 0; n < nsec; n++)
+		envp[n] = sec[n];
 	for (i = 0; i < v->nenv; i++)
-		envp[i] = v->env[i];
+		envp[n++] = v->env[i];
 	snprintf(self, size, "SWITCHYARD_WORKER=%s", req->worker);
-	envp[i] = self;
+	envp[n] = self;
 	return envp;
 }
 

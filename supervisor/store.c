@@ -14,11 +14,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include <jansson.h>
 #include <sha2.h>
 
+#include "log.h"
 #include "store.h"
 #include "supervisor.h"
 #include "util.h"
@@ -220,6 +222,8 @@ int store_put_exe(const char *state_dir, int exe_fd, char sha256[65],
 
 /* ---- deployments.json ---- */
 
+static int valid_sha(const char *s);
+
 static int json_add(json_t *obj, const char *key, json_t *val)
 {
 	return val == NULL ? -1 : json_object_set_new(obj, key, val);
@@ -249,6 +253,23 @@ static json_t *kv_json(const struct worker *w, const struct version *v)
 	return a;
 }
 
+/* An array of strings; NULL when there are none (the key is left out). */
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a;
+	size_t i;
+
+	if (n == 0 || (a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(a, json_string(v[i])) == -1) {
+			json_decref(a);
+			return NULL;
+		}
+	}
+	return a;
+}
+
 static json_t *version_json(const struct worker *w, const struct version *v)
 {
 	char label[2 * SY_NAME_MAX];
@@ -269,6 +290,14 @@ static json_t *version_json(const struct worker *w, const struct version *v)
 	    json_add(o, "deployed_at", json_integer(v->deployed_at)) == -1)
 		goto fail;
 	if (json_object_set_new(o, "env", env) == -1) {
+		json_decref(o);
+		return NULL;
+	}
+	if ((v->ntags > 0 &&
+	     json_add(o, "tags", strv_json(v->tags, v->ntags)) == -1) ||
+	    (v->ntail_consumers > 0 &&
+	     json_add(o, "tail_consumers",
+		      strv_json(v->tail_consumers, v->ntail_consumers)) == -1)) {
 		json_decref(o);
 		return NULL;
 	}
@@ -312,6 +341,26 @@ fail:
 	return NULL;
 }
 
+/* "retired_uids": uids of deleted workers, never given again. */
+static int retired_json(json_t *root)
+{
+	const uid_t *u;
+	json_t *a;
+	size_t i, n;
+
+	if ((u = registry_retired(&n)) == NULL || n == 0)
+		return 0;
+	if ((a = json_array()) == NULL)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (json_array_append_new(a, json_integer(u[i])) == -1) {
+			json_decref(a);
+			return -1;
+		}
+	}
+	return json_object_set_new(root, "retired_uids", a);
+}
+
 static char *store_serialize(void)
 {
 	json_t *root = json_object(), *workers = json_array();
@@ -331,7 +380,8 @@ static char *store_serialize(void)
 			return NULL;
 		}
 	}
-	if (json_object_set_new(root, "workers", workers) == -1) {
+	if (json_object_set_new(root, "workers", workers) == -1 ||
+	    retired_json(root) == -1) {
 		json_decref(root);
 		return NULL;
 	}
@@ -370,34 +420,77 @@ static int store_write(const char *tmp, const char *text, char *err,
 	return 0;
 }
 
+int store_write_file(const char *state_dir, const char *leaf,
+		     const char *text, char *err, size_t errlen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX], tleaf[NAME_MAX];
+
+	snprintf(tleaf, sizeof(tleaf), "%s.tmp", leaf);
+	if (store_mkdir(state_dir, err, errlen) == -1 ||
+	    store_path(path, sizeof(path), state_dir, leaf, err, errlen) ==
+		-1 ||
+	    store_path(tmp, sizeof(tmp), state_dir, tleaf, err, errlen) == -1)
+		return -1;
+	if (store_write(tmp, text, err, errlen) == -1)
+		return -1;
+	if (rename(tmp, path) == -1) {
+		snprintf(err, errlen, "cannot replace %s: %s", path,
+			 strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return store_sync_dir(state_dir, err, errlen);
+}
+
 int store_save(const char *state_dir, char *err, size_t errlen)
 {
-	char path[PATH_MAX], tmp[PATH_MAX];
 	char *text;
-	int rc = -1;
+	int rc;
 
-	if (store_mkdir(state_dir, err, errlen) == -1 ||
-	    store_path(path, sizeof(path), state_dir, STORE_FILE, err,
-		       errlen) == -1 ||
-	    store_path(tmp, sizeof(tmp), state_dir, STORE_FILE ".tmp", err,
-		       errlen) == -1)
-		return -1;
 	if ((text = store_serialize()) == NULL) {
-		snprintf(err, errlen, "cannot encode %s: out of memory", path);
+		snprintf(err, errlen, "cannot encode %s/%s: out of memory",
+			 state_dir, STORE_FILE);
 		errno = ENOMEM;
 		return -1;
 	}
-	if (store_write(tmp, text, err, errlen) == 0) {
-		if (rename(tmp, path) == -1) {
-			snprintf(err, errlen, "cannot replace %s: %s", path,
-				 strerror(errno));
-			unlink(tmp);
-		} else
-			rc = store_sync_dir(state_dir, err, errlen);
-	}
+	rc = store_write_file(state_dir, STORE_FILE, text, err, errlen);
 	explicit_bzero(text, strlen(text));
 	free(text);
 	return rc;
+}
+
+static int exe_used(const char *sha)
+{
+	struct worker *w;
+	size_t i;
+
+	for (w = registry_first(); w != NULL; w = registry_next(w)) {
+		for (i = 0; i < w->nversions; i++) {
+			if (strcmp(w->versions[i].sha256, sha) == 0)
+				return 1;
+		}
+	}
+	return 0;
+}
+
+void store_gc_exes(const char *state_dir)
+{
+	char dir[PATH_MAX], path[PATH_MAX], err[2 * PATH_MAX + 32];
+	struct dirent *de;
+	DIR *d;
+
+	if (store_path(dir, sizeof(dir), state_dir, "exe", err,
+		       sizeof(err)) == -1 || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (!valid_sha(de->d_name) || exe_used(de->d_name))
+			continue;
+		if (store_path(path, sizeof(path), dir, de->d_name, err,
+			       sizeof(err)) == 0 &&
+		    unlink(path) == -1 && errno != ENOENT)
+			log_warn("cannot remove unused executable %s", path);
+	}
+	closedir(d);
 }
 
 /* ---- loading ---- */
@@ -543,6 +636,42 @@ static int load_kv(struct load_ctx *lc, const struct worker *w,
 	return 0;
 }
 
+/* "tags" or "tail_consumers": absent in files from before them. */
+static int load_strv(struct load_ctx *lc, const struct worker *w,
+		     const struct version *v, const char *key, json_t *a,
+		     size_t max, char ***out, size_t *nout)
+{
+	char self[2 * SY_NAME_MAX];
+	const char *s, *why;
+	size_t i, n;
+
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a) || (n = json_array_size(a)) > max)
+		return load_fail(lc, "%s/%s version %u: %s must be an array "
+				 "of at most %zu strings", w->ns, w->name,
+				 v->number, key, max);
+	if (n == 0)
+		return 0;
+	if ((*out = calloc(n, sizeof(**out))) == NULL)
+		return load_fail(lc, "%s", strerror(ENOMEM));
+	snprintf(self, sizeof(self), "%s/%s", w->ns, w->name);
+	for (i = 0; i < n; i++) {
+		s = json_string_value(json_array_get(a, i));
+		why = s == NULL ? "not a string"
+		      : strcmp(key, "tags") == 0 ? deploy_tag_problem(s)
+						 : deploy_tail_problem(s, self);
+		if (why != NULL)
+			return load_fail(lc, "%s/%s version %u: %s %zu: %s",
+					 w->ns, w->name, v->number, key, i + 1,
+					 why);
+		if (((*out)[*nout] = strdup(s)) == NULL)
+			return load_fail(lc, "%s", strerror(ENOMEM));
+		(*nout)++;
+	}
+	return 0;
+}
+
 static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 			uint32_t prev)
 {
@@ -550,12 +679,13 @@ static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 	const char *sha, *plan;
 	json_int_t num, at;
 	json_error_t je;
-	json_t *env, *kv = NULL;
+	json_t *env, *kv = NULL, *tags = NULL, *tails = NULL;
 
 	if (json_unpack_ex(vj, &je, JSON_STRICT,
-			   "{s:I, s:s, s:s, s:I, s:o, s?o}", "version", &num,
-			   "sha256", &sha, "plan", &plan, "deployed_at", &at,
-			   "env", &env, "kv", &kv) == -1)
+			   "{s:I, s:s, s:s, s:I, s:o, s?o, s?o, s?o}",
+			   "version", &num, "sha256", &sha, "plan", &plan,
+			   "deployed_at", &at, "env", &env, "kv", &kv, "tags",
+			   &tags, "tail_consumers", &tails) == -1)
 		return load_fail(lc, "%s/%s version %zu: %s", w->ns, w->name,
 				 w->nversions + 1, je.text);
 	if (num <= (json_int_t)prev || num > INT_MAX)
@@ -574,7 +704,11 @@ static int load_version(struct load_ctx *lc, struct worker *w, json_t *vj,
 	memcpy(v->sha256, sha, sizeof(v->sha256));
 	snprintf(v->plan, sizeof(v->plan), "%s", plan);
 	v->deployed_at = (int64_t)at;
-	if (load_env(lc, w, v, env) == -1 || load_kv(lc, w, v, kv) == -1)
+	if (load_env(lc, w, v, env) == -1 || load_kv(lc, w, v, kv) == -1 ||
+	    load_strv(lc, w, v, "tags", tags, SY_MAX_TAGS, &v->tags,
+		      &v->ntags) == -1 ||
+	    load_strv(lc, w, v, "tail_consumers", tails, REG_MAX_TAIL,
+		      &v->tail_consumers, &v->ntail_consumers) == -1)
 		return -1;
 	return load_exe(lc, w, v);
 }
@@ -658,12 +792,33 @@ static json_t *load_file(struct load_ctx *lc, int *missing)
 	return root;
 }
 
+static int load_retired(struct load_ctx *lc, json_t *a)
+{
+	json_int_t u;
+	size_t i;
+
+	if (a == NULL)
+		return 0;
+	if (!json_is_array(a))
+		return load_fail(lc, "retired_uids must be an array");
+	for (i = 0; i < json_array_size(a); i++) {
+		u = json_integer_value(json_array_get(a, i));
+		if (!json_is_integer(json_array_get(a, i)) || u <= 0 ||
+		    u >= (json_int_t)UINT32_MAX)
+			return load_fail(lc, "retired_uids[%zu]: invalid uid",
+					 i);
+		if (registry_retire_uid((uid_t)u) == -1)
+			return load_fail(lc, "%s", strerror(ENOMEM));
+	}
+	return 0;
+}
+
 int store_load(const char *state_dir, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
 	struct load_ctx lc = {state_dir, path, err, errlen};
 	struct worker *w;
-	json_t *root, *workers;
+	json_t *root, *workers, *retired = NULL;
 	json_error_t je;
 	int format, missing, rc = 0;
 	size_t i;
@@ -673,9 +828,12 @@ int store_load(const char *state_dir, char *err, size_t errlen)
 		return -1;
 	if ((root = load_file(&lc, &missing)) == NULL)
 		return missing ? 0 : -1;
-	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:i, s:o}", "format",
-			   &format, "workers", &workers) == -1)
+	if (json_unpack_ex(root, &je, JSON_STRICT, "{s:i, s:o, s?o}",
+			   "format", &format, "workers", &workers,
+			   "retired_uids", &retired) == -1)
 		rc = load_fail(&lc, "%s", je.text);
+	else if (load_retired(&lc, retired) == -1)
+		rc = -1;
 	else if (format != STORE_FORMAT)
 		rc = load_fail(&lc,
 			       "format %d is not supported (this supervisor "

@@ -14,6 +14,9 @@
 #define REG_MAX_WORKERS 65536 /* refuse deploys beyond this many workers */
 #define REG_MAX_ENV 256	      /* "K=V" entries per version */
 #define REG_MAX_ENV_LEN 8192  /* bytes of one "K=V" entry */
+#define REG_MAX_TAIL 8        /* tail consumers per version */
+#define REG_MAX_VERSIONS 20   /* kept per worker; older ones are pruned */
+#define REG_TAG_MAX 64        /* bytes of one tag */
 
 /*
  * Creates an empty worker ns/name (no versions yet) and inserts it in the
@@ -25,6 +28,17 @@ struct worker *registry_insert(const char *ns, const char *name);
 /* Unlinks w from the registry and frees it with its versions; its pool must
  * already be gone. */
 void registry_remove(struct worker *w);
+/* Records uid as used for ever (its worker was deleted). 0 or -1 (ENOMEM). */
+int registry_retire_uid(uid_t uid);
+/* The retired uids, for store.c. */
+const uid_t *registry_retired(size_t *n);
+/* Removes state_dir/exe/ files no version of any worker names; failures
+ * are logged (a file left over costs only disk). */
+void store_gc_exes(const char *state_dir);
+/* Writes text to state_dir/leaf atomically (temporary file 0600, fsync,
+ * rename, fsync of the directory). 0 or -1 with err. */
+int store_write_file(const char *state_dir, const char *leaf,
+                     const char *text, char *err, size_t errlen);
 /* Frees what a version owns (path, env); safe on a zeroed version. */
 void version_clear(struct version *v);
 
@@ -63,11 +77,6 @@ int registry_kv_set(const char *ns, const char *name, uint32_t version,
 /* The bindings of worker "ns/name" version, or NULL with *n 0. */
 const struct kv_binding *registry_kv_get(const char *worker, uint32_t version,
                                          size_t *n);
-/* registry_deploy, with the KV bindings recorded for the new version. */
-int registry_deploy_kv(const char *ns, const char *name, int exe_fd,
-                       const char *plan, char *const *env, size_t nenv,
-                       const struct kv_binding *kv, size_t nkv, char *err,
-                       size_t errlen);
 
 /*
  * registry_deploy() and registry_deploy_path() set errno to EINVAL when the

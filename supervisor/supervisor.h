@@ -36,14 +36,29 @@ struct plan {
 	                            * linked executables (default "worker") */
 };
 
+/*
+ * What a deploy sets besides the executable, the same whether it comes from
+ * yardctl deploy (control socket) or a [deploy] section. Every string is as
+ * given; registry_deploy validates them all before touching the disk.
+ */
+struct deploy_spec {
+	char plan[SY_NAME_MAX];  /* "" = "default" */
+	char **env;              /* "K=V" */
+	size_t nenv;
+	char **kv;               /* "BINDING=KVNS" or "BINDING=KVNS:ro" */
+	size_t nkv;
+	char **tags;             /* [A-Za-z0-9_.:-]{1,64}, at most SY_MAX_TAGS */
+	size_t ntags;
+	char **tail_consumers;   /* "ns/name", never the worker itself */
+	size_t ntail_consumers;
+};
+
 /* A [deploy NS/NAME] section: deployed at start when the file's content
- * differs from the worker's current version. */
+ * or spec differs from the worker's current version. */
 struct boot_deploy {
 	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
 	char *exe;   /* absolute path */
-	char plan[SY_NAME_MAX];
-	char **env;  /* "K=V" strings */
-	size_t nenv;
+	struct deploy_spec spec; /* owned: freed with the config */
 };
 
 struct sup_config {
@@ -87,7 +102,13 @@ struct version {
 	char plan[SY_NAME_MAX];
 	char **env;               /* "K=V" strings given at deploy */
 	size_t nenv;
+	char **tags;              /* deploy --tag, at most SY_MAX_TAGS */
+	size_t ntags;
+	char **tail_consumers;    /* "ns/name" workers fed its events */
+	size_t ntail_consumers;
 };
+
+#define SY_MAX_TAGS 8             /* per worker, as Cloudflare */
 
 struct pool;                      /* pool.c */
 
@@ -116,19 +137,38 @@ static inline const struct version *worker_version(const struct worker *w)
 }
 /*
  * Deploys the executable open at exe_fd (not taken over) as the next version
- * of ns/name: copies it into state_dir content-addressed (0555, root), records
- * the version durably, then tells the pool (pool_version_changed). Returns
- * the new version number, or -1 with err naming the worker and what was
- * wrong ("deploy acme/shop: not an executable").
+ * of ns/name under spec (borrowed): copies it into state_dir content-addressed
+ * (0555, root), records the version durably, then tells the pool
+ * (pool_version_changed). Returns the new version number, or -1 with err
+ * naming the worker and what was wrong ("deploy acme/shop: not an
+ * executable") and errno EINVAL when the request itself was wrong.
  */
 int registry_deploy(const char *ns, const char *name, int exe_fd,
-                    const char *plan, char *const *env, size_t nenv,
-                    char *err, size_t errlen);
-/* Same for a path; skips (returns the current version) when the content is
- * already the current version. */
+                    const struct deploy_spec *spec, char *err, size_t errlen);
+/* Same for a path; skips (returns the current version) when the content and
+ * the whole spec are already the current version's. */
 int registry_deploy_path(const char *ns, const char *name, const char *path,
-                         const char *plan, char *const *env, size_t nenv,
-                         char *err, size_t errlen);
+                         const struct deploy_spec *spec, char *err,
+                         size_t errlen);
+/* Makes version number of w current again, recorded, its processes
+ * replaced as by a deploy. 0, or -1 with err (errno ENOENT: no such
+ * version). */
+int registry_rollback(struct worker *w, uint32_t number, char *err,
+                      size_t errlen);
+/* Deploys w's current version again as a new version (a secret changed:
+ * its processes must be replaced). The new number, or -1 with err. */
+int registry_redeploy(struct worker *w, char *err, size_t errlen);
+/* Forgets w (its pool, versions, KV bindings and secrets), keeps its uid
+ * retired, records that and removes executables no version uses any more.
+ * w is freed even on failure (-1 with err: not recorded). */
+int registry_delete(struct worker *w, char *err, size_t errlen);
+/* Checks one entry of a spec: NULL if valid, else why ("tag ...: ..."). */
+const char *deploy_tag_problem(const char *tag);
+const char *deploy_kv_problem(const char *binding);
+/* self is "ns/name" of the worker deployed. */
+const char *deploy_tail_problem(const char *consumer, const char *self);
+/* Frees what an owned spec (a [deploy] section's) holds. */
+void deploy_spec_free(struct deploy_spec *s);
 
 /* ---- store.c: durable state under state_dir ---- */
 
