@@ -157,6 +157,17 @@ $(B)/examples/%: examples/%/main.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
 
+# The dispatcher is several files and reads its routes' JSON metadata with
+# jansson, linked statically like the shim (docs/dispatch.md).
+DISPATCHER_SRCS = examples/dispatcher/main.c examples/dispatcher/route.c \
+	examples/dispatcher/meta.c examples/dispatcher/plan.c \
+	examples/dispatcher/auth.c examples/dispatcher/edit.c
+$(B)/examples/dispatcher: $(DISPATCHER_SRCS) examples/dispatcher/dispatcher.h \
+		$(B)/libworkershim.a worker-shim/workershim.h
+	@mkdir -p $(dir $@)
+	$(CC) $(WORKER_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ \
+		$(DISPATCHER_SRCS) $(WORKER_LINK) $(shell pkg-config --static --libs jansson)
+
 $(B)/hostile/%: tests/hostile/%.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
 	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
@@ -193,6 +204,7 @@ check:
 
 bench: all
 	bash bench/run.sh $(abspath $(B))
+	bash bench/dispatch.sh $(abspath $(B))
 
 # --- install ---------------------------------------------------------------
 # Configuration and state live at fixed places (/etc/switchyard,

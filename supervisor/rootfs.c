@@ -136,27 +136,6 @@ int rootfs_add_system_libs(struct sy_rootfs *r, char *err, size_t errlen)
 	return 0;
 }
 
-int rootfs_add_file(struct sy_rootfs *r, const char *path, char *err,
-                    size_t errlen)
-{
-	struct sy_rootfs_path *p;
-	struct stat st;
-
-	if ((p = next_path(r, path, "file", err, errlen)) == NULL)
-		return -1;
-	if (stat(path, &st) < 0) {
-		snprintf(err, errlen, "rootfs: %s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "rootfs: %s: not a regular file", path);
-		return -1;
-	}
-	p->file = 1;
-	r->npaths++;
-	return 0;
-}
-
 /* 1 when path is at or under a directory the root already shows. */
 static int covered(const struct sy_rootfs *r, const char *path)
 {
@@ -165,8 +144,6 @@ static int covered(const struct sy_rootfs *r, const char *path)
 	size_t n;
 
 	for (i = 0; i < r->npaths; i++) {
-		if (r->paths[i].file)
-			continue;
 		d = r->paths[i].path;
 		n = strlen(d);
 		if (strncmp(path, d, n) == 0 &&
@@ -365,18 +342,10 @@ static int add_worker(const struct sy_rootfs *r, const char **what)
 static int add_path(const struct sy_rootfs_path *p, const char **what)
 {
 	const char *rel = p->path + 1;
-	int fd;
 
 	*what = "mkdir for a path";
 	if (mkdir_parents(rel) < 0)
 		return -1;
-	if (p->file) {
-		*what = "create a file's mount point";
-		if ((fd = open(rel, O_WRONLY | O_CREAT | O_CLOEXEC, 0444)) < 0)
-			return -1;
-		close(fd);
-		return bind_ro(p->path, rel, what);
-	}
 	if (p->symlink[0] != '\0') {
 		*what = "symlink";
 		return symlink(p->symlink, rel);
@@ -446,7 +415,7 @@ int rootfs_enter(const struct sy_rootfs *r, const char **what)
 		return -1;
 	if (add_worker(r, what) < 0)
 		return -1;
-	/* /tmp first: a library dir or file that lives under the host's /tmp
+	/* /tmp first: a library dir that lives under the host's /tmp
 	 * (a build tree there) is then bound on top of the private /tmp
 	 * instead of colliding with its mount point. */
 	if (r->tmp_opts[0] != '\0' && add_tmp(r, what) < 0)

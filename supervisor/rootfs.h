@@ -18,14 +18,12 @@
 #define SY_ROOTFS_PATH_MAX 512
 #define SY_ROOTFS_MAX_PATHS 16
 
-/* A host directory (or file) shown at the same path in the jail. */
+/* A host directory shown at the same path in the jail. */
 struct sy_rootfs_path {
 	char path[SY_ROOTFS_PATH_MAX];    /* absolute */
 	char symlink[SY_ROOTFS_PATH_MAX]; /* non-empty: the host path is a
 	                                   * symlink to this; the jail gets the
 	                                   * same symlink, not a bind mount */
-	int file;                         /* a regular file, bound after /tmp
-	                                   * is mounted (it may be under it) */
 };
 
 struct sy_rootfs {
@@ -65,11 +63,6 @@ int rootfs_add_path(struct sy_rootfs *r, const char *path, char *err,
 /* Parent: adds /lib, /lib64, /usr/lib and /usr/lib64 (those that exist):
  * what a dynamically linked worker's loader needs. Static workers skip it. */
 int rootfs_add_system_libs(struct sy_rootfs *r, char *err, size_t errlen);
-/* Parent: shows the regular file at path read-only at the same path (the
- * directories above it are created empty). 0, or -1 with err (not a
- * regular file, too many paths). */
-int rootfs_add_file(struct sy_rootfs *r, const char *path, char *err,
-                    size_t errlen);
 /*
  * Parent: inspects the executable at exe. A dynamically linked one (it has
  * a PT_INTERP program header) sets *dynamic and gets what its loader needs:

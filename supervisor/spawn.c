@@ -138,10 +138,9 @@ int spawn_jailed(void)
 
 /*
  * NAME.policy, or NAME-dynamic.policy for a worker with files to open: a
- * dynamically linked executable (its loader opens and maps libraries), or
- * the dispatch worker shown the files its environment names. Compiled for
- * pid 1: every worker is pid 1 of its own pid namespace, so one program
- * serves every spawn.
+ * dynamically linked executable (its loader opens and maps libraries).
+ * Compiled for pid 1: every worker is pid 1 of its own pid namespace, so
+ * one program serves every spawn.
  */
 static const struct sy_seccomp *profile_get(const char *name, int dynamic,
                                             char *err, size_t errlen)
@@ -280,29 +279,6 @@ static void slot_put(struct spawn_slot *slot)
 
 /* ---- the template of a version ---- */
 
-/* The dispatch worker reads files its environment names (its host map):
- * they are shown to it read-only, at the same path. Returns how many, or
- * -1 with err. */
-static int add_env_files(struct sy_rootfs *r, const struct version *v,
-                         char *err, size_t errlen)
-{
-	const char *val;
-	struct stat st;
-	size_t i;
-	int n = 0;
-
-	for (i = 0; i < v->nenv; i++) {
-		val = strchr(v->env[i], '=') + 1;
-		if (val[0] != '/' || stat(val, &st) == -1 ||
-		    !S_ISREG(st.st_mode))
-			continue;
-		if (rootfs_add_file(r, val, err, errlen) == -1)
-			return -1;
-		n++;
-	}
-	return n;
-}
-
 static void tmpl_limits(struct spawn_tmpl *t, const struct plan *pn)
 {
 	uint64_t mem = (uint64_t)pn->memory_mb << 20;
@@ -326,7 +302,6 @@ static struct spawn_tmpl *tmpl_build(const struct spawn_req *req, char *err,
 {
 	const struct version *v = req->version;
 	struct spawn_tmpl *t = calloc(1, sizeof(*t));
-	int files = 0;
 
 	if (t == NULL) {
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
@@ -339,13 +314,10 @@ static struct spawn_tmpl *tmpl_build(const struct spawn_req *req, char *err,
 	                   t->rl.fsize > 1 ? (size_t)t->rl.fsize : 0, err,
 	                   errlen) == -1 ||
 	    rootfs_add_exe_needs(&t->rootfs, v->exe_path, &t->dynamic, err,
-	                         errlen) == -1 ||
-	    (req->dispatch &&
-	     (files = add_env_files(&t->rootfs, v, err, errlen)) == -1))
+	                         errlen) == -1)
 		goto fail;
 	/* NAME-dynamic.policy is for workers with files to open */
-	t->filter = profile_get(req->plan->seccomp, t->dynamic || files > 0,
-	                        err, errlen);
+	t->filter = profile_get(req->plan->seccomp, t->dynamic, err, errlen);
 	if (t->filter == NULL)
 		goto fail;
 	return t;

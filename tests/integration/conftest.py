@@ -30,6 +30,10 @@ BUILD = Path(os.environ.get("SY_BUILD", REPO / "build")).resolve()
 EXAMPLES = BUILD / "examples"
 HOSTILE = BUILD / "hostile"   # tests/hostile/*.c, for test_jail.py
 TENANTS = ("alice", "bob", "echo", "crash", "hello")
+# The dispatcher's routes are data in this KV namespace (docs/dispatch.md),
+# reached through its read-only binding ROUTES.
+ROUTES_NS = "routes"
+DISPATCHER_KV = [f"ROUTES={ROUTES_NS}:ro"]
 START_TIMEOUT = 20.0   # seconds until the platform must be serving
 STOP_TIMEOUT = 15.0    # seconds until SIGTERM must have stopped it
 HTTP_TIMEOUT = 30.0    # any single HTTP exchange
@@ -128,7 +132,11 @@ class Platform:
 
     def __init__(self, router=None, plans=None, deploys=None,
                  dispatcher_plan="platform", dispatcher_env=None,
-                 hostmap="www.bob-shop.test bob\nalice.test alice\n"):
+                 hostmap="www.bob-shop.test bob\nalice.test alice\n",
+                 routes=None):
+        """hostmap: "hostname worker" lines, loaded as KV routes without
+        metadata beyond the worker; routes: more {KV key: value (a dict is
+        written as JSON)}, e.g. {"host:a.test": {"worker": "alice"}}."""
         self.tmp = Path(tempfile.mkdtemp(prefix="sy-it-", dir="/tmp"))
         # Workers may run as another user: let them reach their files.
         self.tmp.chmod(0o755)
@@ -139,17 +147,20 @@ class Platform:
         self.state_dir = self.tmp / "state"
         self.run_dir = self.tmp / "run"
         self.socket = self.run_dir / "control.sock"
-        self.hostmap = self.tmp / "hosts.map"
-        self.hostmap.write_text(hostmap)
+        self.routes = {f"host:{h.lower()}": {"worker": w}
+                       for h, w in (line.split() for line in
+                                    hostmap.splitlines() if line.strip())}
+        self.routes.update(routes or {})
+        self.routes_loaded = False
         self.router = dict(DEFAULT_ROUTER, **(router or {}))
         self.plans = dict(DEFAULT_PLANS, **(plans or {}))
         if deploys is None:
             deploys = {f"tenants/{t}": (EXAMPLES / t,
                                         TENANT_PLANS.get(t, "default"), [])
                        for t in TENANTS}
-        env = [f"HOSTMAP_FILE={self.hostmap}"] + list(dispatcher_env or [])
         self.deploys = dict({"platform/dispatcher":
-                             (EXAMPLES / "dispatcher", dispatcher_plan, env)},
+                             (EXAMPLES / "dispatcher", dispatcher_plan,
+                              list(dispatcher_env or []), DISPATCHER_KV)},
                             **deploys)
         self.config = self.tmp / "switchyard.ini"
         self.config.write_text(self.render_config())
@@ -181,10 +192,12 @@ class Platform:
             lines += [f"{k} = {v}" for k, v in
                       (plan[4] if len(plan) > 4 else {}).items()]
         if with_deploys:
-            for worker, (exe, plan, env) in self.deploys.items():
+            # (exe, plan, env[, kv bindings])
+            for worker, (exe, plan, env, *kv) in self.deploys.items():
                 lines += ["", f"[deploy {worker}]", f"exe = {exe}",
                           f"plan = {plan}"]
                 lines += [f"env = {e}" for e in env]
+                lines += [f"kv = {b}" for b in (kv[0] if kv else [])]
         return "\n".join(lines) + "\n"
 
     # ---- life cycle ----
@@ -204,7 +217,21 @@ class Platform:
             log.close()
         _live.append(self)
         self.wait_ready()
+        if not self.routes_loaded:
+            self.load_routes(self.routes)
+            self.routes_loaded = True
         return self
+
+    def load_routes(self, routes):
+        """Writes {KV key: value} into the routes namespace in one
+        `yardctl kv import` (dict values as JSON), as an operator would."""
+        if not routes:
+            return
+        path = self.tmp / "routes.tsv"
+        path.write_text("".join(
+            f"{k}\t{json.dumps(v) if isinstance(v, dict) else v}\n"
+            for k, v in routes.items()))
+        self.ctl_ok("kv", "import", ROUTES_NS, path)
 
     def wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT

@@ -67,10 +67,13 @@ def test_deploy_env_reaches_the_worker(make_platform):
     assert p.get("/", host="alice.example.org")[0] == 404
     p.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "dispatcher",
              "--env", "BASE_DOMAIN=example.org",
-             "--env", f"HOSTMAP_FILE={p.hostmap}")
+             "--kv", "ROUTES=routes:ro")
     status, _, body = p.get("/", host="alice.example.org")
     assert status == 200 and b"Hello from alice!" in body
     assert p.get("/", host="alice.example.com")[0] == 404
+    # the new version reads the same KV routes through its binding
+    status, _, body = p.get("/", host="alice.test")
+    assert status == 200 and b"Hello from alice!" in body
 
 
 def test_deploy_with_plan(make_platform):

@@ -1,5 +1,7 @@
-"""The example dispatcher picks the tenant: by hostname map, by subdomain of
-BASE_DOMAIN, or by the first path segment; unknown tenants get 404."""
+"""The example dispatcher picks the tenant: by the host's route in KV (the
+Platform fixture loads www.bob-shop.test and alice.test), by subdomain of
+BASE_DOMAIN, or by the first path segment; unknown tenants get 404.
+tests/integration/test_dispatch_kv.py covers the KV routes in depth."""
 
 import pytest
 
@@ -28,7 +30,7 @@ def test_path_routes_to_bob_with_prefix_stripped(platform):
     assert resp.getheader("X-Dispatched-To") == "tenants/bob"
 
 
-def test_hostname_map(platform):
+def test_hostname_routes_from_kv(platform):
     status, resp, body = platform.get("/", host="www.bob-shop.test")
     assert status == 200
     assert b"Hello from bob!" in body

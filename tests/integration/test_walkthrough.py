@@ -83,33 +83,31 @@ def demo_config(p):
     return text.replace("exe = ../build/", f"exe = {BUILD}/")
 
 
-def install_demo_hostmap(p):
-    """What up.sh does before starting: install the dispatcher's host map
-    where demo.ini's HOSTMAP_FILE points."""
+def load_demo_routes(p):
+    """What up.sh does once the platform answers: import the dispatcher's
+    routes into the KV namespace its demo.ini binding names."""
     up = UP_SH.read_text()
-    m = re.search(r"install -D -m 0644 (\S+) (\S+)", up)
-    assert m, "up.sh no longer installs the host map"
-    src, dest = m.groups()
-    assert f"HOSTMAP_FILE={dest}" in DEMO_INI.read_text()
-    target = p.tmp / "var" / os.path.relpath(dest, "/var/lib/switchyard-demo")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(REPO / src, target)
+    m = re.search(r'yardctl -s "\$SOCK" kv import (\S+) (\S+)', up)
+    assert m, "up.sh no longer imports the dispatcher's routes"
+    ns, src = m.groups()
+    assert f"kv = ROUTES={ns}:ro" in DEMO_INI.read_text()
+    assert "SOCK=/run/switchyard-demo/control.sock" in up
     assert "build/switchyard-supervisor -c examples/demo.ini" in up
+    p.ctl_ok("kv", "import", ns, REPO / src)
 
 
 def test_readme_demo_and_ctrl_c(make_platform):
     def prepare(p):
         p.config.write_text(demo_config(p))
-        install_demo_hostmap(p)
 
     p = make_platform(prepare=prepare)
+    load_demo_routes(p)
     block = replace(readme_block("demo"), "127.0.0.1:8080",
                     f"127.0.0.1:{p.port}")
     cmds = commands(block)
-    assert len(cmds) == 3
     results, stderr = run_session(cmds, p.tmp, dict(os.environ))
     check_results(cmds, results, stderr)
-    # The host map up.sh installed is in use.
+    # The routes up.sh loaded are in use.
     status, _, body = p.get("/", host="shop.test")
     assert status == 200 and b"Hello from alice!" in body
     # Every worker has a process now; Ctrl-C must stop them all.

@@ -1,0 +1,111 @@
+/*
+ * edit.c: the headers between client and tenant. A tenant trusts what the
+ * platform adds (X-Customer-Id, X-Plan) only because the client's copies
+ * of them are removed first; the client sees the platform's face
+ * (Server: switchyard) rather than the tenant's stack.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dispatcher.h"
+
+/* Headers of the client's that the tenant must not believe: the platform
+ * sets them, or reserves the prefix for itself. */
+static const char *const untrusted[] = { "X-Customer-Id", "X-Plan" };
+#define RESERVED_PREFIX "X-Switchyard-"
+
+/* Index of the first request header starting with prefix, or -1. */
+static int find_prefixed(ws_request *req, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *name, *value;
+	int i;
+
+	for (i = 0; i < ws_req_header_count(req); i++)
+		if (ws_req_header_at(req, i, &name, &value) == 0 &&
+		    strncasecmp(name, prefix, n) == 0)
+			return i;
+	return -1;
+}
+
+static int del_prefixed(ws_request *req, const char *prefix)
+{
+	const char *name, *value;
+	char *copy;
+	int i, rc;
+
+	while ((i = find_prefixed(req, prefix)) >= 0) {
+		ws_req_header_at(req, i, &name, &value);
+		/* name lives in req, which the deletion changes */
+		if ((copy = strdup(name)) == NULL)
+			return WS_ENOMEM;
+		rc = ws_req_del_header(req, copy);
+		free(copy);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* ws_req_set_header, for a value that may be absent. */
+static int set_opt(ws_request *req, const char *name, const char *value)
+{
+	return value != NULL ? ws_req_set_header(req, name, value) : 0;
+}
+
+int edit_request(ws_request *req, const struct meta *m,
+                 const struct settings *s)
+{
+	const json_t *h;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < sizeof(untrusted) / sizeof(untrusted[0]); i++)
+		ws_req_del_header(req, untrusted[i]);
+	if (s->tenant_header != NULL)
+		ws_req_del_header(req, s->tenant_header);
+	if ((rc = del_prefixed(req, RESERVED_PREFIX)) < 0 || m == NULL)
+		return rc;
+	if (m->strip != NULL)
+		json_array_foreach(m->strip, i, h)
+			ws_req_del_header(req, json_string_value(h));
+	if ((rc = set_opt(req, "X-Customer-Id", m->customer_id)) < 0)
+		return rc;
+	return set_opt(req, "X-Plan", m->plan);
+}
+
+int edit_response(ws_response *res, const struct meta *m,
+                  int tenant_answered)
+{
+	int rc;
+
+	ws_res_del_header(res, "X-Powered-By");
+	if ((rc = ws_res_set_header(res, "Server", "switchyard")) < 0)
+		return rc;
+	/* never make an error page cacheable */
+	if (tenant_answered && m != NULL && m->cache_control != NULL &&
+	    ws_res_get_status(res) < 400 &&
+	    ws_res_get_header(res, "Cache-Control") == NULL)
+		return ws_res_set_header(res, "Cache-Control", m->cache_control);
+	return 0;
+}
+
+void answer(ws_response *res, int status, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	int n;
+
+	ws_res_clear_body(res);
+	ws_res_status(res, status);
+	ws_res_set_header(res, "Content-Type", "text/plain; charset=utf-8");
+	va_start(ap, fmt);
+	n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	ws_res_write(res, text, (size_t)n);
+	free(text);
+}
