@@ -48,13 +48,14 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/fetch.c supervisor/netpolicy.c \
 	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c \
 	supervisor/deployops.c supervisor/secrets.c \
-	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/events.c
+	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/events.c \
+	supervisor/tailcons.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c ctl/deploy.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c
-EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv envecho
+EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv envecho tailstore
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
@@ -204,6 +205,7 @@ check:
 
 bench: all
 	bash bench/run.sh $(abspath $(B))
+	bash bench/limits.sh $(abspath $(B))
 	bash bench/dispatch.sh $(abspath $(B))
 
 # --- install ---------------------------------------------------------------

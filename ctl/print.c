@@ -12,11 +12,11 @@
 
 #include "yardctl.h"
 
-#define COLS 10 /* the last only with status -l */
+#define COLS 11 /* the last only with status -l */
 
 static const char *const col_names[COLS] = {
     "NAME",	  "STATE",  "VERSION", "PROCS", "REQUESTS",
-    "ERRORS", "VIOLATIONS", "UPTIME",  "PIDS",  "CPU"};
+    "ERRORS", "VIOLATIONS", "CPU_P50/P99", "UPTIME",  "PIDS",  "CPU"};
 
 /* Copies s with control characters replaced by '?'. */
 static void safe_copy(char *dst, size_t size, const char *s)
@@ -146,6 +146,12 @@ static void print_json(const Switchyard__CtlResponse *res, int code)
 						     ->cpu_us));
 		json_object_set_new(j, "outcomes",
 				    outcomes_json(res->workers[i]));
+		json_object_set_new(j, "cpu_p50_us",
+				    json_integer((json_int_t)res->workers[i]
+						     ->cpu_p50_us));
+		json_object_set_new(j, "cpu_p99_us",
+				    json_integer((json_int_t)res->workers[i]
+						     ->cpu_p99_us));
 		json_array_append_new(workers, j);
 	}
 	for (i = 0; lines != NULL && i < res->n_lines; i++)
@@ -209,6 +215,18 @@ static void fmt_errors(char *buf, size_t size,
 		snprintf(buf + len, size - len, ")");
 }
 
+/* "0.12/0.31": CPU ms per request, median and 99th percentile; "-" before
+ * any request. */
+static void fmt_cpu_pct(char *buf, size_t size,
+			const Switchyard__WorkerStatus *ws)
+{
+	if (ws->cpu_p99_us == 0 && ws->requests == 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.2f/%.2f", (double)ws->cpu_p50_us / 1e3,
+			 (double)ws->cpu_p99_us / 1e3);
+}
+
 /* One row of cells for ws. */
 static void status_row(char cells[COLS][512],
 		       const Switchyard__WorkerStatus *ws)
@@ -224,9 +242,10 @@ static void status_row(char cells[COLS][512],
 	snprintf(cells[4], 512, "%llu", (unsigned long long)ws->requests);
 	fmt_errors(cells[5], 512, ws);
 	snprintf(cells[6], 512, "%llu", (unsigned long long)ws->violations);
-	fmt_uptime(cells[7], 512, ws);
-	fmt_pids(cells[8], 512, ws);
-	snprintf(cells[9], 512, "%.2f", (double)ws->cpu_us / 1e6);
+	fmt_cpu_pct(cells[7], 512, ws);
+	fmt_uptime(cells[8], 512, ws);
+	fmt_pids(cells[9], 512, ws);
+	snprintf(cells[10], 512, "%.2f", (double)ws->cpu_us / 1e6);
 }
 
 static void print_row(char cells[COLS][512], const int width[COLS],

@@ -20,6 +20,7 @@ struct row {
 	char state[16];
 	uint32_t live, busy;
 	uint64_t cpu_us, requests, errors, violations;
+	uint64_t cpu_p50_us, cpu_p99_us; /* CPU per request */
 	double cpu_pct, rps; /* < 0: no earlier sample */
 };
 
@@ -92,6 +93,8 @@ static void fill_row(struct row *r, const Switchyard__WorkerStatus *ws,
 	r->requests = ws->requests;
 	r->errors = ws->errors;
 	r->violations = ws->violations;
+	r->cpu_p50_us = ws->cpu_p50_us;
+	r->cpu_p99_us = ws->cpu_p99_us;
 	r->cpu_pct = r->rps = -1;
 	if ((p = find(prev, r->name)) == NULL)
 		return;
@@ -172,19 +175,22 @@ static void render(const struct sample *s, int tty, int rows_max)
 		printf("\033[H\033[2J");
 	printf("yardctl top - %02d:%02d:%02d  %zu workers  %s\n", tm.tm_hour,
 	       tm.tm_min, tm.tm_sec, s->n, host);
-	printf("%-32s %-9s %7s %6s %9s %8s %10s %8s %5s\n", "NAME", "STATE",
-	       "PROCS", "CPU%", "CPU(s)", "REQ/s", "REQUESTS", "ERRORS",
-	       "VIOL");
+	printf("%-32s %-9s %7s %6s %9s %13s %8s %10s %8s %5s\n", "NAME",
+	       "STATE", "PROCS", "CPU%", "CPU(s)", "P50/P99(ms)", "REQ/s",
+	       "REQUESTS", "ERRORS", "VIOL");
 	for (i = 0; i < s->n && (rows_max <= 0 || (int)i < rows_max); i++) {
 		const struct row *r = &s->rows[i];
-		char procs[24];
+		char procs[24], pctl[32];
 
 		snprintf(procs, sizeof(procs), "%u/%u", r->live, r->busy);
+		snprintf(pctl, sizeof(pctl), "%.2f/%.2f",
+			 (double)r->cpu_p50_us / 1e3,
+			 (double)r->cpu_p99_us / 1e3);
 		fmt_rate(pct, sizeof(pct), r->cpu_pct, "%.1f");
 		fmt_rate(rps, sizeof(rps), r->rps, "%.1f");
-		printf("%-32s %-9s %7s %6s %9.2f %8s %10llu %8llu %5llu\n",
+		printf("%-32s %-9s %7s %6s %9.2f %13s %8s %10llu %8llu %5llu\n",
 		       r->name, r->state, procs, pct, (double)r->cpu_us / 1e6,
-		       rps, (unsigned long long)r->requests,
+		       pctl, rps, (unsigned long long)r->requests,
 		       (unsigned long long)r->errors,
 		       (unsigned long long)r->violations);
 	}

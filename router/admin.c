@@ -281,26 +281,35 @@ static void prom_sec(struct buf *b, const char *name,
 	        (unsigned long long)(us % 1000000));
 }
 
+/* A histogram's bounds (seconds) and counts (one per bucket, not
+ * cumulative, the last above every bound). */
+struct hist_data {
+	const double *bounds;
+	size_t nbounds;
+	const uint64_t *h;
+	size_t nh;
+	uint64_t sum_us;
+};
+
 static void prom_hist(struct buf *b, const char *name,
                       const Switchyard__WorkerStats *w,
-                      const Switchyard__Stats *s, const uint64_t *h,
-                      size_t nh, uint64_t sum_us)
+                      const struct hist_data *d)
 {
 	char metric[96], le[48];
 	uint64_t cum = 0;
 	size_t i;
 
 	snprintf(metric, sizeof(metric), "%s_bucket", name);
-	for (i = 0; i <= s->n_bounds; i++) {
-		cum += at(h, nh, i);
-		if (i < s->n_bounds)
-			snprintf(le, sizeof(le), ",le=\"%g\"", s->bounds[i]);
+	for (i = 0; i <= d->nbounds; i++) {
+		cum += at(d->h, d->nh, i);
+		if (i < d->nbounds)
+			snprintf(le, sizeof(le), ",le=\"%g\"", d->bounds[i]);
 		else
 			snprintf(le, sizeof(le), ",le=\"+Inf\"");
 		prom_u64(b, metric, w, le, cum);
 	}
 	snprintf(metric, sizeof(metric), "%s_sum", name);
-	prom_sec(b, metric, w, sum_us);
+	prom_sec(b, metric, w, d->sum_us);
 	snprintf(metric, sizeof(metric), "%s_count", name);
 	prom_u64(b, metric, w, "", cum);
 }
@@ -398,21 +407,57 @@ static const struct {
 
 static void prom_hists(struct buf *b, const Switchyard__Stats *s, enum hist h)
 {
+	struct hist_data d;
 	size_t i;
 
 	prom_head(b, hists[h].name, "histogram", hists[h].help);
 	for (i = 0; i < s->n_workers; i++) {
 		const Switchyard__WorkerStats *w = s->workers[i];
 
-		if (h == H_DUR)
-			prom_hist(b, hists[h].name, w, s, w->duration_buckets,
-			          w->n_duration_buckets, w->duration_sum_us);
-		else if (h == H_CPU)
-			prom_hist(b, hists[h].name, w, s, w->cpu_buckets,
-			          w->n_cpu_buckets, w->cpu_us);
-		else
-			prom_hist(b, hists[h].name, w, s, w->spawn_buckets,
-			          w->n_spawn_buckets, w->spawn_sum_us);
+		d.bounds = s->bounds;
+		d.nbounds = s->n_bounds;
+		if (h == H_DUR) {
+			d.h = w->duration_buckets;
+			d.nh = w->n_duration_buckets;
+			d.sum_us = w->duration_sum_us;
+		} else if (h == H_CPU) {
+			/* finer buckets: requests often use under 1 ms */
+			d.bounds = s->cpu_bounds;
+			d.nbounds = s->n_cpu_bounds;
+			d.h = w->cpu_buckets;
+			d.nh = w->n_cpu_buckets;
+			d.sum_us = w->cpu_us;
+		} else {
+			d.h = w->spawn_buckets;
+			d.nh = w->n_spawn_buckets;
+			d.sum_us = w->spawn_sum_us;
+		}
+		prom_hist(b, hists[h].name, w, &d);
+	}
+}
+
+/* Per tail consumer (docs/events.md): what became of the events queued
+ * for it. Labelled as the consumer worker. */
+static void prom_tail(struct buf *b, const Switchyard__Stats *s, int dropped)
+{
+	const char *name = dropped ? "switchyard_tail_events_dropped_total"
+	                           : "switchyard_tail_events_delivered_total";
+	size_t i;
+
+	prom_head(b, name, "counter", dropped
+	          ? "Events for a tail consumer lost: its queue was full, it "
+	            "is not deployed, or it failed their batch."
+	          : "Events delivered to a tail consumer that answered 2xx.");
+	for (i = 0; i < s->n_tail_consumers; i++) {
+		const Switchyard__TailConsumerStats *t = s->tail_consumers[i];
+
+		bprintf(b, "%s{namespace=", name);
+		put_quoted(b, t->ns, 0);
+		buf_addstr(b, ",worker=");
+		put_quoted(b, t->name, 0);
+		bprintf(b, "} %llu\n", (unsigned long long)(dropped
+		                                             ? t->dropped
+		                                             : t->delivered));
 	}
 }
 
@@ -449,6 +494,8 @@ static void render_metrics(struct buf *b, const Switchyard__Stats *s)
 	prom_hists(b, s, H_SPAWN);
 	prom_simple(b, s, F_QUEUE);
 	prom_simple(b, s, F_SHED);
+	prom_tail(b, s, 0);
+	prom_tail(b, s, 1);
 }
 
 /* ---- the supervisor's answer ---- */
@@ -467,15 +514,20 @@ static struct aconn *by_stream(uint32_t stream)
 /* The histograms must match the bounds; names must be strings. */
 static int stats_valid(const Switchyard__Stats *s)
 {
-	size_t i, nb = s->n_bounds + 1;
+	size_t i, nb = s->n_bounds + 1, ncb = s->n_cpu_bounds + 1;
 
-	if (s->n_bounds > 64)
+	if (s->n_bounds > 64 || s->n_cpu_bounds > 64)
 		return 0;
 	for (i = 0; i < s->n_workers; i++) {
 		const Switchyard__WorkerStats *w = s->workers[i];
 
-		if (w->n_duration_buckets != nb || w->n_cpu_buckets != nb ||
+		if (w->n_duration_buckets != nb || w->n_cpu_buckets != ncb ||
 		    w->n_spawn_buckets != nb)
+			return 0;
+	}
+	for (i = 0; i < s->n_tail_consumers; i++) {
+		if (s->tail_consumers[i]->ns == NULL ||
+		    s->tail_consumers[i]->name == NULL)
 			return 0;
 	}
 	return 1;

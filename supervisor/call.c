@@ -470,22 +470,26 @@ static int subrequest_allowed(struct proc *op, const char **why)
 	return 1;
 }
 
-/* Answers c, which no worker will see, with a platform outcome. */
-static void refuse(struct call *c, Switchyard__Outcome o, const char *worker,
+/* Answers c, which no worker will see, with a platform outcome; its
+ * event shows r (NULL: c->req). */
+static void refuse(struct call *c, const Switchyard__Request *r,
+                   Switchyard__Outcome o, const char *worker,
                    const char *reason, const char *violation)
 {
+	events_refused(c, r, o, worker, reason, violation);
 	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
 	           0, ev_clock_us() - c->recv_us);
 	c->answered = c->done = 1;
 	call_settle(c);
 }
 
-static void not_found(struct call *c, const char *ns, const char *name)
+static void not_found(struct call *c, const Switchyard__Request *r,
+                      const char *ns, const char *name)
 {
 	char worker[2 * SY_NAME_MAX];
 
 	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
-	refuse(c, SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
+	refuse(c, r, SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
 	       "Worker not found", "");
 }
 
@@ -517,18 +521,18 @@ static void subrequest(struct call *c, struct proc *op,
 	struct worker *w;
 
 	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
-		refuse(c, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
+		refuse(c, r, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
 		       op->worker, why, why);
 		return;
 	}
 	if ((w = registry_find(r->ns, r->worker)) == NULL) {
-		not_found(c, r->ns, r->worker);
+		not_found(c, r, r->ns, r->worker);
 		return;
 	}
 	limits_set(c, w->plan, r->limits);
 	if (subrequest_repack(c, r) == -1 ||
 	    c->req_len > SY_FRAME_MAX) {
-		refuse(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, op->worker,
+		refuse(c, r, SWITCHYARD__OUTCOME__INTERNAL_ERROR, op->worker,
 		       c->req == NULL ? "out of memory"
 		                      : "subrequest head too large", "");
 		return;
@@ -613,23 +617,47 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		switchyard__request__free_unpacked(r, NULL);
 		return;
 	}
+	c->req = f->payload;
+	c->req_len = f->len;
 	if ((w = registry_find(sup_conf->dispatch_ns,
 	                       sup_conf->dispatch_name)) == NULL) {
-		not_found(c, sup_conf->dispatch_ns, sup_conf->dispatch_name);
+		not_found(c, NULL, sup_conf->dispatch_ns,
+		          sup_conf->dispatch_name);
 		return;
 	}
 	/* the router's requests are far smaller than a frame: its
 	 * max_header_bytes is at most half of one */
 	limits_set(c, w->plan, NULL);
 	c->add_limits = 1;
-	c->req = f->payload;
-	c->req_len = f->len;
 	if (c->req_len + LIMITS_WIRE_MAX > SY_FRAME_MAX) {
-		refuse(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
+		refuse(c, NULL, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
 		       "request head too large", "");
 		return;
 	}
 	pool_submit(w, c);
+}
+
+int call_internal(struct peer *origin, uint32_t stream, struct worker *w,
+                  const uint8_t *req, uint32_t req_len, const uint8_t *body,
+                  uint32_t body_len)
+{
+	struct sy_frame f = { .type = SY_MSG_REQUEST, .stream = stream,
+	                      .len = req_len, .payload = req, .fd = -1 };
+	struct call *c;
+
+	if ((c = call_open(origin, &f)) == NULL)
+		return -1;
+	limits_set(c, w->plan, NULL);
+	c->add_limits = 1;
+	c->req = req;
+	c->req_len = req_len;
+	pool_submit(w, c);
+	f.type = SY_MSG_REQ_BODY;
+	f.flags = SY_FLAG_END;
+	f.len = body_len;
+	f.payload = body;
+	call_req_body(origin, &f);
+	return 0;
 }
 
 static int keep_body(struct call *c, const struct sy_frame *f)

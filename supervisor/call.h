@@ -124,6 +124,14 @@ void fetch_router_gone(void);
 void fetch_response(struct peer *router, const struct sy_frame *f);
 void fetch_res_body(struct peer *router, const struct sy_frame *f);
 
+/* tailcons.c: a call made by the supervisor itself, from origin (a peer
+ * never opened: the answer is dropped) on stream, to worker w: the REQUEST
+ * req (borrowed) and one REQ_BODY of body (borrowed, END). Its outcome
+ * reaches events_call_done as any call's. 0, or -1 when out of memory. */
+int call_internal(struct peer *origin, uint32_t stream, struct worker *w,
+                  const uint8_t *req, uint32_t req_len, const uint8_t *body,
+                  uint32_t body_len);
+
 /* Recycles the calls freed during this event. */
 void call_collect(void);
 /* Frees every cached call at exit. */

@@ -152,6 +152,8 @@ static void ctl_worker_outcomes(const struct worker *w,
 
 	if ((m = pool_metrics(w, &idle)) == NULL)
 		return;
+	ws->cpu_p50_us = stats_cpu_quantile_us(m->cpu, 0.50);
+	ws->cpu_p99_us = stats_cpu_quantile_us(m->cpu, 0.99);
 	for (o = 0; o < POOL_NOUTCOMES; o++) {
 		if (o == SWITCHYARD__OUTCOME__OK || m->outcomes[o] == 0)
 			continue;

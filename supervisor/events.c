@@ -4,7 +4,9 @@
  * the call (the supervisor relays the Request bytes unread, so this unpacks
  * them once more); the event is built when the outcome is known, with the
  * worker's stderr lines that arrived meanwhile, and kept in a ring and a
- * stream of JSON lines.
+ * stream of JSON lines, and queued for the worker's tail consumers
+ * (tailcons.c). A request the platform answers before any process takes
+ * it (events_refused) gets an event too, built from its head at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "outcome.h"
 #include "pool.h"
 #include "supervisor.h"
+#include "tailcons.h"
 
 #define PENDING_HASH 256
 #define LOG_LINES 32             /* stderr lines attached to one event */
@@ -177,6 +180,17 @@ static json_t *headers_json(const Switchyard__Request *r)
 	return h;
 }
 
+/* event.request of r. */
+static json_t *request_msg_json(const Switchyard__Request *r)
+{
+	json_t *j = json_object();
+
+	json_object_set_new(j, "method", jcstr(r->method));
+	json_object_set_new(j, "url", jcstr(r->url));
+	json_object_set_new(j, "headers", headers_json(r));
+	return j;
+}
+
 /* event.request of the Request bytes, or NULL. */
 static json_t *request_json(const uint8_t *buf, size_t len)
 {
@@ -186,12 +200,15 @@ static json_t *request_json(const uint8_t *buf, size_t len)
 	if (buf == NULL ||
 	    (r = switchyard__request__unpack(NULL, len, buf)) == NULL)
 		return NULL;
-	j = json_object();
-	json_object_set_new(j, "method", jcstr(r->method));
-	json_object_set_new(j, "url", jcstr(r->url));
-	json_object_set_new(j, "headers", headers_json(r));
+	j = request_msg_json(r);
 	switchyard__request__free_unpacked(r, NULL);
 	return j;
+}
+
+/* c's event feeds tail consumers (tailcons.c). */
+static int tail_wanted(const struct call *c, const struct pool *pl)
+{
+	return tailcons_wanted(pool_worker(pl)) && !tailcons_exempt(c);
 }
 
 void events_call_start(const struct call *c, struct proc *p)
@@ -200,7 +217,7 @@ void events_call_start(const struct call *c, struct proc *p)
 	size_t s;
 
 	pending_free(pending_take(c));
-	if (!ring_on && listeners <= 0)
+	if (!ring_on && listeners <= 0 && !tail_wanted(c, p->pool))
 		return;
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return;
@@ -329,9 +346,11 @@ static void keep(const char *worker, Switchyard__Outcome o, char *json,
 {
 	struct event *e = &ring[ring_next];
 
-	json[len] = '\n'; /* json_dumps left room: its NUL */
-	logring_append(&stream, json, len + 1);
-	json[len] = '\0';
+	if (listeners > 0) {
+		json[len] = '\n'; /* json_dumps left room: its NUL */
+		logring_append(&stream, json, len + 1);
+		json[len] = '\0';
+	}
 	if (!ring_on) {
 		free(json);
 		return;
@@ -346,46 +365,115 @@ static void keep(const char *worker, Switchyard__Outcome o, char *json,
 		ring_count++;
 }
 
+/* What an event says beyond its bones and request. */
+struct ending {
+	const char *worker;      /* "ns/name" */
+	Switchyard__Outcome o;
+	uint32_t status;
+	const char *reason, *violation;
+	const struct worker *tail; /* feeds its tail consumers, or NULL */
+};
+
+/* Completes ev (taken) and hands it to the ring, followers and tail
+ * consumers. */
+static void finish(json_t *ev, json_t *req, const struct ending *d,
+                   int64_t ts)
+{
+	json_t *event = json_object_get(ev, "event");
+	size_t len;
+	char *s;
+
+	json_object_set_new(event, "request", req != NULL ? req
+	                                                  : json_object());
+	if (d->status != 0)
+		json_object_set_new(event, "response",
+		                    json_pack("{s:i}", "status",
+		                              (int)d->status));
+	if (d->o != SWITCHYARD__OUTCOME__OK && d->reason != NULL &&
+	    *d->reason != '\0')
+		json_array_append_new(json_object_get(ev, "exceptions"),
+		                      json_pack("{s:s, s:o, s:I}", "name",
+		                                "Error", "message",
+		                                jcstr(d->reason), "timestamp",
+		                                (json_int_t)ts));
+	if (d->violation != NULL && *d->violation != '\0')
+		json_array_append_new(json_object_get(ev, "violations"),
+		                      jcstr(d->violation));
+	if ((s = dump_capped(ev, &len)) != NULL) {
+		if (d->tail != NULL)
+			tailcons_push(d->tail, s, len);
+		if (ring_on || listeners > 0)
+			keep(d->worker, d->o, s, len);
+		else
+			free(s);
+	}
+	json_decref(ev);
+}
+
 void events_call_done(const struct call *c, Switchyard__Outcome o,
                       uint32_t status, const char *reason,
                       const char *violation, uint64_t wall_us,
                       uint64_t cpu_us, uint32_t subrequests)
 {
 	struct pending *e = pending_take(c);
+	struct ending d = { NULL, o, status, reason, violation, NULL };
 	int64_t ts = now_ms();
 	json_t *ev, *req;
-	size_t len;
-	char *s;
 
-	if (e == NULL && !ring_on && listeners <= 0)
+	tailcons_call_done(c, o, status);
+	if (c->pool != NULL && tail_wanted(c, c->pool))
+		d.tail = pool_worker(c->pool);
+	if ((e == NULL && !ring_on && listeners <= 0 && d.tail == NULL) ||
+	    c->pool == NULL) {
+		pending_free(e);
 		return;
-	if (c->pool == NULL || (ev = event_json(pool_label(c->pool),
-	                                        e ? e->version : 0, o, ts,
-	                                        cpu_us, wall_us,
-	                                        subrequests)) == NULL) {
+	}
+	d.worker = pool_label(c->pool);
+	if ((ev = event_json(d.worker, e ? e->version : 0, o, ts, cpu_us,
+	                     wall_us, subrequests)) == NULL) {
 		pending_free(e);
 		return;
 	}
 	req = e != NULL ? json_incref(e->req) : request_json(c->req, c->req_len);
-	json_object_set_new(json_object_get(ev, "event"), "request",
-	                    req != NULL ? req : json_object());
-	if (status != 0)
-		json_object_set_new(json_object_get(ev, "event"), "response",
-		                    json_pack("{s:i}", "status", (int)status));
 	json_object_set_new(ev, "logs", logs_json(e, ts));
-	if (o != SWITCHYARD__OUTCOME__OK && reason != NULL && *reason != '\0')
-		json_array_append_new(json_object_get(ev, "exceptions"),
-		                      json_pack("{s:s, s:o, s:I}", "name",
-		                                "Error", "message",
-		                                jcstr(reason), "timestamp",
-		                                (json_int_t)ts));
-	if (violation != NULL && *violation != '\0')
-		json_array_append_new(json_object_get(ev, "violations"),
-		                      jcstr(violation));
 	pending_free(e);
-	if ((s = dump_capped(ev, &len)) != NULL)
-		keep(pool_label(c->pool), o, s, len);
-	json_decref(ev);
+	finish(ev, req, &d, ts);
+}
+
+/* The worker named "ns/name", if deployed. */
+static const struct worker *by_label(const char *label)
+{
+	char ns[SY_NAME_MAX];
+	const char *slash = strchr(label, '/');
+
+	if (slash == NULL || (size_t)(slash - label) >= sizeof(ns))
+		return NULL;
+	memcpy(ns, label, (size_t)(slash - label));
+	ns[slash - label] = '\0';
+	return registry_find(ns, slash + 1);
+}
+
+void events_refused(const struct call *c, const Switchyard__Request *r,
+                    Switchyard__Outcome o, const char *worker,
+                    const char *reason, const char *violation)
+{
+	struct ending d = { worker, o, (uint32_t)sy_outcome_status(o), reason,
+	                    violation, NULL };
+	const struct worker *w;
+	int64_t ts = now_ms();
+	json_t *ev;
+
+	if (worker == NULL || *worker == '\0')
+		return;
+	if (tailcons_wanted(w = by_label(worker)) && !tailcons_exempt(c))
+		d.tail = w;
+	if (!ring_on && listeners <= 0 && d.tail == NULL)
+		return;
+	if ((ev = event_json(worker, 0, o, ts, 0, ev_clock_us() - c->recv_us,
+	                     0)) == NULL)
+		return;
+	finish(ev, r != NULL ? request_msg_json(r)
+	                     : request_json(c->req, c->req_len), &d, ts);
 }
 
 struct logring *events_stream(void)

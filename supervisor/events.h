@@ -27,6 +27,13 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
                       uint32_t status, const char *reason,
                       const char *violation, uint64_t wall_us,
                       uint64_t cpu_us, uint32_t subrequests);
+/* c was answered by the platform before any worker saw it (no such
+ * worker, a subrequest refused): records its event as worker's ("ns/name":
+ * the worker asked for, or the caller whose subrequest was refused), with
+ * r's method, URL and headers (r NULL: c->req's). */
+void events_refused(const struct call *c, const Switchyard__Request *r,
+                    Switchyard__Outcome o, const char *worker,
+                    const char *reason, const char *violation);
 /* c is being freed: forgets what events_call_start noted, if anything. */
 void events_call_forget(const struct call *c);
 

@@ -85,21 +85,6 @@ static uint64_t now_ms(void)
 	return ev_now_ms(sup_loop);
 }
 
-const uint64_t pool_bounds_us[POOL_NBOUNDS] = {
-	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
-	1000000, 2500000, 5000000, 10000000,
-};
-
-static void hist_add(uint64_t *h, uint64_t *sum, uint64_t us)
-{
-	unsigned i = 0;
-
-	while (i < POOL_NBOUNDS && us > pool_bounds_us[i])
-		i++;
-	h[i]++;
-	*sum += us;
-}
-
 static void idle_remove(struct pool *pl, struct proc *p)
 {
 	struct proc **pp;
@@ -586,8 +571,8 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 	p->ready_once = 1;
 	if (p->pool != NULL) {
 		p->pool->startfails = 0;
-		hist_add(p->pool->m.spawn, &p->pool->m.spawn_sum_us,
-		         ev_clock_us() - p->spawn_us);
+		stats_hist_add(p->pool->m.spawn, &p->pool->m.spawn_sum_us,
+		               ev_clock_us() - p->spawn_us);
 	}
 	log_debug("worker %s[%d]: ready %llu us after its spawn began%s",
 	          p->worker, (int)p->pid,
@@ -604,13 +589,11 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
                     uint64_t cpu_us, uint32_t subrequests)
 {
-	uint64_t ignored = 0;
-
 	if (pl == NULL)
 		return;
 	pl->m.outcomes[(unsigned)o < POOL_NOUTCOMES ? (unsigned)o : 0]++;
-	hist_add(pl->m.dur, &pl->m.dur_sum_us, wall_us);
-	hist_add(pl->m.cpu, &ignored, cpu_us);
+	stats_hist_add(pl->m.dur, &pl->m.dur_sum_us, wall_us);
+	stats_cpu_add(pl->m.cpu, cpu_us);
 	pl->m.cpu_us += cpu_us;
 	pl->m.subrequests += subrequests;
 }
@@ -639,6 +622,11 @@ void pool_account(struct pool *pl, unsigned requests, unsigned errors)
 const char *pool_label(const struct pool *pl)
 {
 	return pl->label;
+}
+
+struct worker *pool_worker(const struct pool *pl)
+{
+	return pl != NULL ? pl->w : NULL;
 }
 
 /* ---- reaping ---- */

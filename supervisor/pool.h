@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "logring.h"
+#include "stats.h"
 #include "peer.h"
 #include "supervisor.h"
 #include "switchyard.pb-c.h"
@@ -91,6 +92,8 @@ void pool_channel_lost(struct proc *p, const char *why);
 void pool_account(struct pool *pl, unsigned requests, unsigned errors);
 /* "ns/name" of the pool's worker. */
 const char *pool_label(const struct pool *pl);
+/* The pool's worker (pl may be NULL: then NULL). */
+struct worker *pool_worker(const struct pool *pl);
 /* A child was reaped: 1 if it was a worker process, else 0. */
 int pool_reaped(pid_t pid, int status);
 /* Graceful stop of everything: queued calls fail, processes are told to
@@ -139,7 +142,8 @@ enum viol_kind { VIOL_SYSCALL, VIOL_MEMORY, VIOL_PROTOCOL, VIOL_SUBREQUESTS,
 struct pool_metrics {
 	uint64_t outcomes[POOL_NOUTCOMES]; /* by Switchyard__Outcome */
 	uint64_t cpu_us, dur_sum_us, subrequests;
-	uint64_t dur[POOL_NBUCKETS], cpu[POOL_NBUCKETS];
+	uint64_t dur[POOL_NBUCKETS];
+	uint64_t cpu[STATS_CPU_NBUCKETS]; /* finer: stats_cpu_bounds_us */
 	uint64_t violations[VIOL_COUNT];
 	uint64_t spawns, spawn_sum_us, spawn[POOL_NBUCKETS];
 	uint64_t max_children_reached; /* calls queued with all busy */
@@ -147,8 +151,10 @@ struct pool_metrics {
 	int64_t created_unix;
 };
 
-/* Upper bounds of the histogram buckets, microseconds. */
+/* Upper bounds of the histogram buckets, microseconds (stats.c). */
 extern const uint64_t pool_bounds_us[POOL_NBOUNDS];
+/* Counts us in histogram h of pool_bounds_us and adds it to *sum. */
+void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us);
 
 /* A call of pl (may be NULL) was answered with o (CANCELED: dropped
  * unanswered). */

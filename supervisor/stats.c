@@ -10,9 +10,67 @@
 #include "pool.h"
 #include "stats.h"
 #include "supervisor.h"
+#include "tailcons.h"
 
 /* Room kept for the Stats envelope (bounds, flags, counts). */
 #define STATS_SLACK 1024u
+
+const uint64_t pool_bounds_us[POOL_NBOUNDS] = {
+	1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000,
+};
+
+/* Roughly x1.5-x2.5 apart: a quantile interpolated in a bucket is off by
+ * at most about a third of it. */
+const uint64_t stats_cpu_bounds_us[STATS_CPU_NBOUNDS] = {
+	50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000, 10000,
+	25000, 50000, 100000, 250000, 500000, 1000000, 2500000, 5000000,
+	10000000, 30000000,
+};
+
+static size_t bucket(const uint64_t *bounds, size_t n, uint64_t us)
+{
+	size_t i = 0;
+
+	while (i < n && us > bounds[i])
+		i++;
+	return i;
+}
+
+void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us)
+{
+	h[bucket(pool_bounds_us, POOL_NBOUNDS, us)]++;
+	*sum += us;
+}
+
+void stats_cpu_add(uint64_t *h, uint64_t us)
+{
+	h[bucket(stats_cpu_bounds_us, STATS_CPU_NBOUNDS, us)]++;
+}
+
+uint64_t stats_cpu_quantile_us(const uint64_t *h, double q)
+{
+	uint64_t total = 0, below = 0, lo, hi;
+	double rank;
+	size_t i;
+
+	for (i = 0; i < STATS_CPU_NBUCKETS; i++)
+		total += h[i];
+	if (total == 0)
+		return 0;
+	rank = q * (double)total;
+	for (i = 0; i < STATS_CPU_NBOUNDS; i++) {
+		if (h[i] > 0 && (double)(below + h[i]) >= rank) {
+			lo = i > 0 ? stats_cpu_bounds_us[i - 1] : 0;
+			hi = stats_cpu_bounds_us[i];
+			return lo + (uint64_t)((double)(hi - lo) *
+			                       (rank - (double)below) /
+			                       (double)h[i]);
+		}
+		below += h[i];
+	}
+	return stats_cpu_bounds_us[STATS_CPU_NBOUNDS - 1];
+}
 
 /* The counters are read-only here; protobuf-c wants non-const arrays. */
 #define ARR(msg, field, src, n) do { \
@@ -47,7 +105,7 @@ static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
 	ws->cpu_us = m->cpu_us;
 	ARR(ws, duration_buckets, m->dur, POOL_NBUCKETS);
 	ws->duration_sum_us = m->dur_sum_us;
-	ARR(ws, cpu_buckets, m->cpu, POOL_NBUCKETS);
+	ARR(ws, cpu_buckets, m->cpu, STATS_CPU_NBUCKETS);
 	ws->subrequests = m->subrequests;
 	ARR(ws, violations, m->violations, VIOL_COUNT);
 	ws->spawns = m->spawns;
@@ -70,7 +128,7 @@ static size_t count_workers(void)
 static void build(Switchyard__Stats *s, Switchyard__WorkerStats *ws,
                   Switchyard__WorkerStats **wp, size_t n)
 {
-	size_t used = STATS_SLACK, sz;
+	size_t used = STATS_SLACK + switchyard__stats__get_packed_size(s), sz;
 	struct worker *w;
 
 	s->nworkers = (uint32_t)n;
@@ -96,13 +154,19 @@ void stats_request(struct peer *router, const struct sy_frame *f)
 	Switchyard__Stats s = SWITCHYARD__STATS__INIT;
 	Switchyard__WorkerStats *ws;
 	Switchyard__WorkerStats **wp;
-	double bounds[POOL_NBOUNDS];
+	double bounds[POOL_NBOUNDS], cpu_bounds[STATS_CPU_NBOUNDS];
 	size_t n = count_workers(), i;
 
 	for (i = 0; i < POOL_NBOUNDS; i++)
 		bounds[i] = (double)pool_bounds_us[i] / 1e6;
+	for (i = 0; i < STATS_CPU_NBOUNDS; i++)
+		cpu_bounds[i] = (double)stats_cpu_bounds_us[i] / 1e6;
 	s.n_bounds = POOL_NBOUNDS;
 	s.bounds = bounds;
+	s.n_cpu_bounds = STATS_CPU_NBOUNDS;
+	s.cpu_bounds = cpu_bounds;
+	/* at most TAIL_CONSUMERS_MAX small entries: well within a frame */
+	s.tail_consumers = tailcons_stats(&s.n_tail_consumers);
 	ws = calloc(n + 1, sizeof(*ws));
 	wp = calloc(n + 1, sizeof(*wp));
 	if (ws == NULL || wp == NULL) {
@@ -119,4 +183,5 @@ void stats_request(struct peer *router, const struct sy_frame *f)
 	              &s.base);
 	free(ws);
 	free(wp);
+	tailcons_stats_free(s.tail_consumers, s.n_tail_consumers);
 }

@@ -25,7 +25,7 @@ def test_status_lists_every_worker(platform):
     lines = r.stdout.splitlines()
     header = lines[0].split()
     assert header == ["NAME", "STATE", "VERSION", "PROCS", "REQUESTS",
-                      "ERRORS", "VIOLATIONS", "UPTIME", "PIDS"]
+                      "ERRORS", "VIOLATIONS", "CPU_P50/P99", "UPTIME", "PIDS"]
     names = {line.split()[0] for line in lines[1:]}
     assert names == {"platform/dispatcher", "tenants/alice", "tenants/bob",
                      "tenants/echo", "tenants/crash", "tenants/hello"}
@@ -39,7 +39,7 @@ def test_status_of_one_worker(platform):
     name, state, version, procs = rows[0][:4]
     assert (name, state, version) == ("tenants/bob", "RUNNING", "1")
     live = int(procs.split("/")[0])
-    pids = rows[0][8].split(",")
+    pids = rows[0][9].split(",")
     assert live >= 1 and len(pids) == live
     for pid in pids:
         assert os.path.exists(f"/proc/{pid}")

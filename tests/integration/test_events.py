@@ -6,7 +6,9 @@ summaries, filtered by worker and outcome, and followed with -f."""
 import json
 import os
 import select
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -14,11 +16,15 @@ import pytest
 from conftest import BUILD, EXAMPLES, platform_fixture
 
 LIMITS = EXAMPLES / "limits"
-PLANS = {"cpu10": (1, 64, 10000, 60, {"cpu_ms": 10})}
+PLANS = {"cpu10": (1, 64, 10000, 60, {"cpu_ms": 10}),
+         "noqueue": (1, 0, 10000, 60),
+         "queue": (1, 8, 10000, 60)}
 DEPLOYS = {
     "tenants/alice": (EXAMPLES / "alice", "default", []),
     "tenants/crash": (EXAMPLES / "crash", "single", []),
     "tenants/spin10": (LIMITS, "cpu10", []),
+    "tenants/shed": (LIMITS, "noqueue", []),
+    "tenants/queued": (LIMITS, "queue", []),
 }
 
 p = platform_fixture(plans=PLANS, deploys=DEPLOYS)
@@ -128,6 +134,90 @@ def test_human_lines(p):
     r = p.ctl_ok("events", "tenants/alice")
     line = [l for l in r.stdout.splitlines() if l.endswith("GET /human")]
     assert line and " tenants/alice ok 200 cpu " in line[0], r.stdout
+
+
+# ---- requests that never reach a worker process: one event each ----
+
+def never_served(e):
+    assert e["cpuTime"] == 0 and e["logs"] == [], e
+    assert e["exceptions"] and e["exceptions"][0]["message"], e
+
+
+def test_unknown_worker_gives_a_script_not_found_event(p):
+    status = get(p, "nosuch", "/nf?x=1", headers={"X-Api-Key": "k",
+                                                   "X-Trace": "nf"})
+    assert status == 404
+    [e] = wait_events(p, "tenants/nosuch", "/nf?x=1")
+    assert e["outcome"] == "scriptNotFound"
+    assert e["dispatchNamespace"] == "tenants"
+    assert e["event"]["response"]["status"] == 404
+    assert e["event"]["request"]["method"] == "GET"
+    h = e["event"]["request"]["headers"]
+    assert h["x-api-key"] == "REDACTED" and h["x-trace"] == "nf"
+    never_served(e)
+    # the dispatcher's own event is there too: it answered the 404
+    [d] = wait_events(p, "platform/dispatcher", "/nf?x=1")
+    assert d["outcome"] == "ok"
+
+
+def test_missing_dispatch_worker_gives_an_event(make_platform):
+    def without_dispatcher(q):
+        text = q.render_config()
+        start = text.index("[deploy platform/dispatcher]")
+        end = text.index("\n\n", start) + 2
+        q.config.write_text(text[:start] + text[end:])
+
+    q = make_platform(prepare=without_dispatcher,
+                      deploys={"tenants/alice": DEPLOYS["tenants/alice"]})
+    q.ctl_ok("events", "--ring", "on")
+    assert get(q, "alice", "/no-dispatcher") == 404
+    [e] = wait_events(q, "platform/dispatcher", "/no-dispatcher")
+    assert e["outcome"] == "scriptNotFound"
+    assert e["event"]["response"]["status"] == 404
+    never_served(e)
+
+
+def busy(p, name, ms):
+    """Keeps name's only process busy for ms in a thread."""
+    t = threading.Thread(target=get, args=(p, name, f"/sleep?ms={ms}"))
+    t.start()
+    return t
+
+
+def test_queue_full_gives_a_load_shed_event(p):
+    assert get(p, "shed", "/sleep?ms=1") == 200  # its process is up
+    t = busy(p, "shed", 1500)
+    try:
+        deadline = time.monotonic() + 5
+        status = None
+        while status != 503 and time.monotonic() < deadline:
+            status = get(p, "shed", "/shed-me")
+        assert status == 503
+    finally:
+        t.join()
+    [e, *_] = wait_events(p, "tenants/shed", "/shed-me")
+    e = [e for e in by_url(events(p), "tenants/shed", "/shed-me")
+         if e["outcome"] == "loadShed"][0]
+    assert e["event"]["response"]["status"] == 503
+    never_served(e)
+
+
+def test_canceled_while_queued_gives_an_event(p):
+    assert get(p, "queued", "/sleep?ms=1") == 200
+    t = busy(p, "queued", 1500)
+    try:
+        time.sleep(0.3)
+        s = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+        s.sendall(b"GET /cancel-me HTTP/1.1\r\n"
+                  b"Host: queued.example.com\r\n\r\n")
+        time.sleep(0.3)
+        s.close()
+    finally:
+        t.join()
+    [e] = wait_events(p, "tenants/queued", "/cancel-me")
+    assert e["outcome"] == "canceled"
+    assert "response" not in e["event"]
+    never_served(e)
 
 
 def test_follow_streams_new_events(p):
