@@ -40,8 +40,10 @@ ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
 	router/egress.c router/admin.c
 SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
-	supervisor/store.c supervisor/pool.c supervisor/spawn.c supervisor/call.c \
-	supervisor/peer.c supervisor/control.c supervisor/routerproc.c \
+	supervisor/store.c supervisor/pool.c supervisor/poolops.c \
+	supervisor/poolstats.c supervisor/spawn.c supervisor/call.c \
+	supervisor/answer.c supervisor/peer.c supervisor/control.c \
+	supervisor/ctlstatus.c supervisor/routerproc.c \
 	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
 	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
 	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \

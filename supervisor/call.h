@@ -92,7 +92,7 @@ void call_router_gone(void);
 void call_request(struct peer *from, const struct sy_frame *f);
 void call_req_body(struct peer *from, const struct sy_frame *f);
 void call_cancel(struct peer *from, const struct sy_frame *f);
-/* Frames from the process serving a call. */
+/* Frames from the process serving a call (answer.c). */
 void call_response(struct proc *p, const struct sy_frame *f);
 void call_res_body(struct proc *p, const struct sy_frame *f);
 

@@ -1,5 +1,5 @@
 /*
- * Between the control socket (control.c) and its commands (control.c:
+ * Between the control socket (control.c) and its commands (ctlstatus.c:
  * status; deployops.c: deploy, list, delete, versions, rollback, secret;
  * ctlops.c: start, stop, restart, signal, pid, tail, avail, shutdown,
  * reread, update; reload.c: the configuration diff).
@@ -63,9 +63,6 @@ const char *ctl_safe(const char *s, char *buf, size_t size);
 /* Appends one line to rep->lines. 0 or -1 (out of memory, rep failed). */
 int ctl_line(struct ctl_reply *rep, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* Room for n WorkerStatus entries; then ctl_add_worker for each. */
-int ctl_reserve(struct ctl_reply *rep, size_t n);
-void ctl_add_worker(struct ctl_reply *rep, struct worker *w);
 
 /* Which workers a command names: all, NS/NAME, NS/ followed by a star. */
 struct ctl_sel {
@@ -82,6 +79,12 @@ int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w);
  * (unless any: no workers deployed is not an error). */
 size_t ctl_sel_count(const char *cmd, const struct ctl_sel *sel,
                      struct ctl_reply *rep);
+
+/* ---- ctlstatus.c ---- */
+ctl_cmd_fn ctl_status;
+/* Room for n WorkerStatus entries; then ctl_add_worker for each. */
+int ctl_reserve(struct ctl_reply *rep, size_t n);
+void ctl_add_worker(struct ctl_reply *rep, struct worker *w);
 
 /* ---- deployops.c ---- */
 ctl_cmd_fn ctl_deploy, ctl_list, ctl_delete, ctl_versions, ctl_rollback,

@@ -3,9 +3,10 @@
  * instances, one call at a time each, a bounded FIFO queue in front, idle
  * ones stopped, crashing ones restarted with a growing delay.
  *
- * Every state change of a process goes through proc_set(), which refuses
- * transitions that do not exist and keeps the pool's counters and idle
- * stack in step with the states.
+ * Every state change of a process goes through pool_proc_set(), which
+ * refuses transitions that do not exist and keeps the pool's counters and
+ * idle stack in step with the states. The operator's commands are in
+ * poolops.c, the counters in poolstats.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include "log.h"
 #include "main.h"
 #include "pool.h"
+#include "poolstate.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
@@ -31,35 +33,11 @@
 #define FATAL_STARTS 5           /* failed starts in a row: FATAL */
 #define INSECURE_NAG_TICKS 600   /* 60 s between "not jailed" warnings */
 
-struct pool {
-	struct worker *w;
-	char label[2 * SY_NAME_MAX];  /* "ns/name" */
-	struct proc *procs;           /* not yet reaped, DEAD ones included */
-	struct proc *idle;            /* READY, most recently used first */
-	unsigned nlive;               /* not DEAD */
-	unsigned nstarting;
-	unsigned nbusy;               /* BUSY or DRAINING */
-	struct call *qhead, *qtail;
-	uint32_t nqueued;
-	unsigned fails;               /* deaths since a call last completed */
-	uint64_t backoff_until;       /* no start before (monotonic ms) */
-	uint64_t requests, errors;
-	uint64_t violations;          /* platform rules its processes broke */
-	struct spawn_tmpl *tmpl;      /* what its spawns share (spawn.c) */
-	int dying;                    /* pool_destroy() is running */
-	enum { RUN = 0, HELD_STOPPED, HELD_FATAL } held; /* see pool.h */
-	unsigned startfails;          /* deaths before HELLO in a row */
-	uint64_t cpu_us;              /* of its processes once stopped */
-	struct logring ring[2];       /* its stdout and stderr */
-	struct pool_metrics m;        /* for the admin listener */
-	struct pool *next, *prev;
-};
-
 static struct pool *pools;
 static struct proc *children;
 static unsigned nchildren;
 static uint64_t tick_timer;
-static int stopping;
+int pool_stopping;
 
 static const char *const state_names[] = {
 	[PROC_STARTING] = "STARTING", [PROC_READY] = "READY",
@@ -77,7 +55,6 @@ static const unsigned transitions[] = {
 	[PROC_DEAD] = 0,
 };
 
-static void pool_kick(struct pool *pl);
 static void start_fail_count(struct pool *pl);
 
 static uint64_t now_ms(void)
@@ -99,7 +76,7 @@ static void idle_remove(struct pool *pl, struct proc *p)
 }
 
 /* CPU time of a process not yet reaped (0 if its clock is unreadable). */
-static uint64_t proc_cpu_us(const struct proc *p)
+uint64_t pool_proc_cpu_us(const struct proc *p)
 {
 	struct timespec ts;
 
@@ -108,7 +85,7 @@ static uint64_t proc_cpu_us(const struct proc *p)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int proc_set(struct proc *p, enum proc_state to)
+int pool_proc_set(struct proc *p, enum proc_state to)
 {
 	struct pool *pl = p->pool;
 
@@ -132,7 +109,7 @@ static int proc_set(struct proc *p, enum proc_state to)
 			pl->nbusy++;
 		} else if (to == PROC_DEAD) {
 			pl->nlive--;
-			pl->cpu_us += proc_cpu_us(p);
+			pl->cpu_us += pool_proc_cpu_us(p);
 		}
 	}
 	if (to == PROC_READY)
@@ -176,7 +153,7 @@ static void proc_kill_timer(struct ev_loop *loop, void *arg)
 
 /* Graceful: with its channel closed, ws_serve returns and the worker
  * exits; SIGKILL if it has not 2 s later. */
-static void proc_stop(struct proc *p, const char *why)
+void pool_proc_stop(struct proc *p, const char *why)
 {
 	if (p->state == PROC_DEAD)
 		return;
@@ -189,43 +166,8 @@ static void proc_stop(struct proc *p, const char *why)
 	                             p);
 	if (p->kill_timer == 0)
 		kill(p->pid, SIGKILL);
-	proc_set(p, PROC_DEAD);
+	pool_proc_set(p, PROC_DEAD);
 	call_origin_gone(p);
-}
-
-/* The kind is the first word of the text ("syscall ptrace(101)",
- * "memory cap 128 MiB", "protocol: ...", "subrequests: ...", "egress:"). */
-static enum viol_kind viol_kind(const char *what)
-{
-	static const char *const kinds[] = {
-		[VIOL_SYSCALL] = "syscall", [VIOL_MEMORY] = "memory",
-		[VIOL_PROTOCOL] = "protocol",
-		[VIOL_SUBREQUESTS] = "subrequests", [VIOL_EGRESS] = "egress",
-	};
-	size_t i, n;
-
-	for (i = 0; i < VIOL_OTHER; i++) {
-		n = strlen(kinds[i]);
-		if (strncmp(what, kinds[i], n) == 0 &&
-		    (what[n] == ' ' || what[n] == ':' || what[n] == '\0'))
-			return (enum viol_kind)i;
-	}
-	return VIOL_OTHER;
-}
-
-/* Every broken platform rule is counted and logged with whom it was. */
-void pool_violation(struct proc *p, const char *what)
-{
-	struct worker *w = p->pool != NULL ? p->pool->w : NULL;
-
-	if (p->pool != NULL) {
-		p->pool->violations++;
-		p->pool->m.violations[viol_kind(what)]++;
-	}
-	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
-	          "%s", w != NULL ? w->ns : p->worker,
-	          w != NULL ? w->name : "?", p->version, (int)p->pid,
-	          (unsigned)p->uid, what);
 }
 
 void pool_kill(struct proc *p, const char *why, enum pool_blame blame)
@@ -261,7 +203,7 @@ void pool_kill(struct proc *p, const char *why, enum pool_blame blame)
 		p->stopped = 1;
 	}
 	peer_close(&p->peer);
-	proc_set(p, PROC_DEAD);
+	pool_proc_set(p, PROC_DEAD);
 	if (c != NULL)
 		call_violated(c, o, why, violation);
 	call_origin_gone(p);
@@ -282,7 +224,7 @@ void pool_channel_lost(struct proc *p, const char *why)
 	if (!p->stopped && pl != NULL)
 		pool_failed(pl);
 	peer_close(&p->peer);
-	proc_set(p, PROC_DEAD);
+	pool_proc_set(p, PROC_DEAD);
 	call_origin_gone(p);
 	if (pl != NULL)
 		pool_kick(pl);
@@ -290,8 +232,8 @@ void pool_channel_lost(struct proc *p, const char *why)
 
 /* ---- starting ---- */
 
-static void fail_queued(struct pool *pl, Switchyard__Outcome o,
-                        const char *why)
+void pool_fail_queued(struct pool *pl, Switchyard__Outcome o,
+                      const char *why)
 {
 	while (pl->qhead != NULL)
 		call_fail(pl->qhead, o, why,
@@ -305,7 +247,7 @@ static void spawn_failed(struct pool *pl, const char *why)
 	pool_failed(pl);
 	start_fail_count(pl);
 	if (pl->nlive == 0)
-		fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
+		pool_fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
 }
 
 static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
@@ -341,12 +283,10 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 	return p;
 }
 
-static int proc_spawn(struct pool *pl)
+int pool_proc_spawn(struct pool *pl)
 {
 	const struct version *v = worker_version(pl->w);
 	struct spawn_req rq = { pl->label, v, pl->w->plan, pl->w->uid,
-		                strcmp(pl->w->ns, sup_conf->dispatch_ns) == 0 &&
-		                strcmp(pl->w->name, sup_conf->dispatch_name) == 0,
 		                &pl->tmpl };
 	uint64_t t0 = ev_clock_us();
 	struct spawn_res rs;
@@ -393,11 +333,11 @@ static void assign(struct pool *pl, struct call *c)
 {
 	struct proc *p = pl->idle;
 
-	proc_set(p, PROC_BUSY);
+	pool_proc_set(p, PROC_BUSY);
 	call_start(c, p);
 }
 
-static void pool_kick(struct pool *pl)
+void pool_kick(struct pool *pl)
 {
 	struct call *c;
 
@@ -408,15 +348,15 @@ static void pool_kick(struct pool *pl)
 		pool_unqueue(c);
 		assign(pl, c);
 	}
-	while (!stopping && !pl->held && pl->nqueued > pl->nstarting &&
+	while (!pool_stopping && !pl->held && pl->nqueued > pl->nstarting &&
 	       pl->nlive < pl->w->plan->instances &&
 	       now_ms() >= pl->backoff_until) {
-		if (proc_spawn(pl) == -1)
+		if (pool_proc_spawn(pl) == -1)
 			break;
 	}
 }
 
-static struct pool *pool_new(struct worker *w)
+struct pool *pool_new(struct worker *w)
 {
 	struct pool *pl = calloc(1, sizeof(*pl));
 
@@ -455,7 +395,7 @@ void pool_submit(struct worker *w, struct call *c)
 		return;
 	}
 	c->pool = pl;
-	if (stopping || pl->dying) {
+	if (pool_stopping || pl->dying) {
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		          "the platform is shutting down", 0);
 		return;
@@ -524,7 +464,7 @@ void pool_unqueue(struct call *c)
 
 static int proc_outdated(const struct proc *p)
 {
-	return p->pool == NULL || stopping || p->pool->dying ||
+	return p->pool == NULL || pool_stopping || p->pool->dying ||
 	       p->version != worker_version(p->pool->w)->number;
 }
 
@@ -537,9 +477,9 @@ void pool_finished(struct proc *p)
 	if (p->state == PROC_DEAD)
 		return;
 	if (p->state == PROC_DRAINING || proc_outdated(p))
-		proc_stop(p, "a newer version serves now");
+		pool_proc_stop(p, "a newer version serves now");
 	else
-		proc_set(p, PROC_READY);
+		pool_proc_set(p, PROC_READY);
 	if (pl != NULL)
 		pool_kick(pl);
 }
@@ -579,44 +519,11 @@ void pool_hello(struct proc *p, const struct sy_frame *f)
 	          (unsigned long long)(ev_clock_us() - p->spawn_us),
 	          spawn_jailed() ? "" : " (NOT JAILED)");
 	if (proc_outdated(p))
-		proc_stop(p, "a newer version serves now");
+		pool_proc_stop(p, "a newer version serves now");
 	else
-		proc_set(p, PROC_READY);
+		pool_proc_set(p, PROC_READY);
 	if (p->pool != NULL)
 		pool_kick(p->pool);
-}
-
-void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
-                    uint64_t cpu_us, uint32_t subrequests)
-{
-	if (pl == NULL)
-		return;
-	pl->m.outcomes[(unsigned)o < POOL_NOUTCOMES ? (unsigned)o : 0]++;
-	stats_hist_add(pl->m.dur, &pl->m.dur_sum_us, wall_us);
-	stats_cpu_add(pl->m.cpu, cpu_us);
-	pl->m.cpu_us += cpu_us;
-	pl->m.subrequests += subrequests;
-}
-
-const struct pool_metrics *pool_metrics(const struct worker *w,
-                                        uint32_t *idle)
-{
-	const struct proc *p;
-
-	*idle = 0;
-	if (w->pool == NULL)
-		return NULL;
-	for (p = w->pool->idle; p != NULL; p = p->idle_next)
-		(*idle)++;
-	return &w->pool->m;
-}
-
-void pool_account(struct pool *pl, unsigned requests, unsigned errors)
-{
-	if (pl == NULL)
-		return;
-	pl->requests += requests;
-	pl->errors += errors;
 }
 
 const char *pool_label(const struct pool *pl)
@@ -685,7 +592,7 @@ static void startup_failed(struct proc *p, const char *how)
 		         "%s", p->why);
 	else
 		snprintf(why, sizeof(why), "worker %s before it was ready", how);
-	fail_queued(pl, SWITCHYARD__OUTCOME__EXCEPTION, why);
+	pool_fail_queued(pl, SWITCHYARD__OUTCOME__EXCEPTION, why);
 }
 
 int pool_reaped(pid_t pid, int status)
@@ -743,7 +650,7 @@ static void pool_check(struct pool *pl, uint64_t now)
 		next = p->next;
 		if (p->state == PROC_READY && pn->idle_timeout_s > 0 &&
 		    now - p->idle_since_ms >= pn->idle_timeout_s * 1000ull)
-			proc_stop(p, "idle");
+			pool_proc_stop(p, "idle");
 		else if (p->state == PROC_STARTING &&
 		         now - p->started_ms >= START_TIMEOUT_MS)
 			pool_kill(p, "not ready (no HELLO) within 10 s",
@@ -805,47 +712,12 @@ void pool_version_changed(struct worker *w)
 		if (p->version == worker_version(w)->number)
 			continue;
 		if (p->state == PROC_STARTING || p->state == PROC_READY)
-			proc_stop(p, "a newer version serves now");
+			pool_proc_stop(p, "a newer version serves now");
 		else if (p->state == PROC_BUSY)
-			proc_set(p, PROC_DRAINING);
+			pool_proc_set(p, PROC_DRAINING);
 	}
 	pool_kick(pl);
 	sup_settle();
-}
-
-void pool_stats(const struct worker *w, struct pool_stats *st)
-{
-	const struct pool *pl = w->pool;
-	const struct proc *p;
-
-	memset(st, 0, sizeof(*st));
-	st->state = "IDLE";
-	if (pl == NULL)
-		return;
-	st->live = pl->nlive;
-	st->busy = pl->nbusy;
-	st->queued = pl->nqueued;
-	st->requests = pl->requests;
-	st->errors = pl->errors;
-	st->violations = pl->violations;
-	for (p = pl->procs; p != NULL; p = p->next) {
-		if (p->state == PROC_DEAD)
-			continue;
-		if (st->npids < sizeof(st->pids) / sizeof(st->pids[0]))
-			st->pids[st->npids++] = p->pid;
-		if (st->started_ms == 0 || p->started_ms < st->started_ms)
-			st->started_ms = p->started_ms;
-	}
-	if (pl->held == HELD_STOPPED)
-		st->state = pl->procs != NULL ? "STOPPING" : "STOPPED";
-	else if (pl->held == HELD_FATAL)
-		st->state = "FATAL";
-	else if (pl->nlive > pl->nstarting)
-		st->state = "RUNNING";
-	else if (pl->nstarting > 0)
-		st->state = "STARTING";
-	else if (pl->fails > 0 && pl->backoff_until > now_ms())
-		st->state = "BACKOFF";
 }
 
 void pool_destroy(struct worker *w)
@@ -856,13 +728,14 @@ void pool_destroy(struct worker *w)
 	if (pl == NULL)
 		return;
 	pl->dying = 1;
-	fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "worker removed");
+	pool_fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+	                 "worker removed");
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
 		if (p->call != NULL)
 			call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 			          "worker removed");
-		proc_stop(p, "worker removed");
+		pool_proc_stop(p, "worker removed");
 		p->pool = NULL;
 		p->out.ring = p->err.ring = NULL;
 	}
@@ -885,13 +758,13 @@ void pool_shutdown(void)
 	struct pool *pl;
 	struct proc *p, *next;
 
-	stopping = 1;
+	pool_stopping = 1;
 	for (pl = pools; pl != NULL; pl = pl->next) {
-		fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
-		            "the platform is shutting down");
+		pool_fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		                 "the platform is shutting down");
 		for (p = pl->procs; p != NULL; p = next) {
 			next = p->next;
-			proc_stop(p, "the platform is shutting down");
+			pool_proc_stop(p, "the platform is shutting down");
 		}
 	}
 }
@@ -899,133 +772,4 @@ void pool_shutdown(void)
 unsigned pool_children(void)
 {
 	return nchildren;
-}
-
-/* ---- operator commands ---- */
-
-int pool_op_held(const struct worker *w)
-{
-	return w->pool != NULL && w->pool->held != RUN;
-}
-
-int pool_op_start(struct worker *w, char *err, size_t errlen)
-{
-	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
-
-	if (pl == NULL || stopping) {
-		snprintf(err, errlen, "%s", stopping ? "the platform is "
-		         "shutting down" : "out of memory");
-		return -1;
-	}
-	if (pl->held != RUN)
-		log_info("worker %s: started by the operator", pl->label);
-	pl->held = RUN;
-	pl->fails = pl->startfails = 0;
-	pl->backoff_until = 0;
-	while (pl->nlive < w->plan->instances) {
-		if (proc_spawn(pl) == -1) {
-			snprintf(err, errlen, "cannot start a process (see the "
-			         "supervisor's log)");
-			return -1;
-		}
-	}
-	pool_kick(pl);
-	return 0;
-}
-
-int pool_op_stop(struct worker *w, char *err, size_t errlen)
-{
-	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
-	struct proc *p, *next;
-
-	if (pl == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (pl->held != HELD_STOPPED)
-		log_info("worker %s: stopped by the operator", pl->label);
-	pl->held = HELD_STOPPED;
-	fail_queued(pl, SWITCHYARD__OUTCOME__LOAD_SHED,
-	            "worker stopped by the operator");
-	for (p = pl->procs; p != NULL; p = next) {
-		next = p->next;
-		if (p->state == PROC_STARTING || p->state == PROC_READY)
-			proc_stop(p, "stopped by the operator");
-		else if (p->state == PROC_BUSY)
-			proc_set(p, PROC_DRAINING);
-	}
-	sup_settle();
-	return 0;
-}
-
-int pool_op_none_left(const struct worker *w)
-{
-	return w->pool == NULL || w->pool->procs == NULL;
-}
-
-unsigned pool_op_signal(struct worker *w, int sig)
-{
-	struct proc *p, *next;
-	unsigned n = 0;
-
-	if (w->pool == NULL)
-		return 0;
-	for (p = w->pool->procs; p != NULL; p = next) {
-		next = p->next;
-		if (p->state == PROC_DEAD)
-			continue;
-		/* As pid 1 of its namespace a worker ignores TERM unless it
-		 * handles it: TERM is the platform's own graceful stop. */
-		if (sig == SIGTERM) {
-			if (p->state == PROC_BUSY)
-				proc_set(p, PROC_DRAINING);
-			else if (p->state != PROC_DRAINING)
-				proc_stop(p, "SIGTERM from the operator");
-			n++;
-		} else if (kill(p->pid, sig) == -1)
-			log_warn("worker %s[%d]: kill %d", p->worker,
-			         (int)p->pid, sig);
-		else
-			n++;
-	}
-	sup_settle();
-	return n;
-}
-
-struct logring *pool_logring(struct worker *w, int stream)
-{
-	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
-
-	if (pl == NULL || stream < 1 || stream > 2)
-		return NULL;
-	return &pl->ring[stream - 1];
-}
-
-void pool_plan_changed(struct worker *w)
-{
-	struct pool *pl = w->pool;
-
-	if (pl == NULL)
-		return;
-	/* rebuilt at the next spawn from the new plan */
-	spawn_tmpl_free(pl->tmpl);
-	pl->tmpl = NULL;
-	while (pl->nlive > w->plan->instances && pl->idle != NULL)
-		proc_stop(pl->idle, "fewer instances in its plan");
-	pool_kick(pl);
-}
-
-uint64_t pool_cpu_us(const struct worker *w)
-{
-	const struct proc *p;
-	uint64_t us;
-
-	if (w->pool == NULL)
-		return 0;
-	us = w->pool->cpu_us;
-	for (p = w->pool->procs; p != NULL; p = p->next) {
-		if (p->state != PROC_DEAD)
-			us += proc_cpu_us(p);
-	}
-	return us;
 }

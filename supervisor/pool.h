@@ -1,5 +1,6 @@
 /*
- * Worker processes and their pools (pool.c). Each process is an explicit
+ * Worker processes and their pools (pool.c; the operator's commands in
+ * poolops.c, the counters in poolstats.c). Each process is an explicit
  * state machine; every state change goes through one function in pool.c:
  *
  *   STARTING --HELLO--> READY --assign--> BUSY --END--> READY ...
@@ -83,13 +84,8 @@ void pool_hello(struct proc *p, const struct sy_frame *f);
 /* Kills p now (SIGKILL), for the reason blame says (see enum pool_blame).
  */
 void pool_kill(struct proc *p, const char *why, enum pool_blame blame);
-/* p broke a platform rule (what: "protocol: ...", "subrequests: limit of
- * 50 reached"): counted in its pool's violations and logged. */
-void pool_violation(struct proc *p, const char *what);
 /* p's channel hit end of file or an error: it is dying or broken. */
 void pool_channel_lost(struct proc *p, const char *why);
-/* Adds to pl's request and error counts (pl may be NULL). */
-void pool_account(struct pool *pl, unsigned requests, unsigned errors);
 /* "ns/name" of the pool's worker. */
 const char *pool_label(const struct pool *pl);
 /* The pool's worker (pl may be NULL: then NULL). */
@@ -102,7 +98,8 @@ void pool_shutdown(void);
 /* Worker processes not yet reaped. */
 unsigned pool_children(void);
 
-/* ---- operator commands (yardctl start, stop, signal, tail; reload) ---- */
+/* ---- operator commands (yardctl start, stop, signal, tail; reload):
+ * poolops.c ---- */
 
 /* STOPPED (by the operator) or FATAL (failed to start FATAL_STARTS times
  * in a row): serves nothing until started. */
@@ -125,10 +122,9 @@ struct logring *pool_logring(struct worker *w, int stream);
 /* w->plan was replaced or changed: processes started from now on get the
  * new jail; idle processes above the new instances stop. */
 void pool_plan_changed(struct worker *w);
-/* CPU microseconds used by w's processes since the supervisor started. */
-uint64_t pool_cpu_us(const struct worker *w);
 
-/* ---- counters for the admin listener (stats.c) ----
+/* ---- counters for yardctl status and the admin listener (stats.c):
+ * poolstats.c ----
  * Per worker, not per process: they live as long as its pool. Histograms
  * count per bucket (not cumulative); the last bucket is above every bound. */
 
@@ -156,6 +152,13 @@ extern const uint64_t pool_bounds_us[POOL_NBOUNDS];
 /* Counts us in histogram h of pool_bounds_us and adds it to *sum. */
 void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us);
 
+/* p broke a platform rule (what: "protocol: ...", "subrequests: limit of
+ * 50 reached"): counted in its pool's violations and logged. */
+void pool_violation(struct proc *p, const char *what);
+/* Adds to pl's request and error counts (pl may be NULL). */
+void pool_account(struct pool *pl, unsigned requests, unsigned errors);
+/* CPU microseconds used by w's processes since the supervisor started. */
+uint64_t pool_cpu_us(const struct worker *w);
 /* A call of pl (may be NULL) was answered with o (CANCELED: dropped
  * unanswered). */
 void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,

@@ -52,8 +52,6 @@ struct spawn_req {
 	const struct version *version;
 	const struct plan *plan;
 	uid_t uid;                    /* the worker's uid and gid */
-	int dispatch;                 /* the platform's dispatch worker
-	                               * (jailed like any other worker) */
 	struct spawn_tmpl **tmpl;     /* the pool's cache (NULL at first) */
 };
 
