@@ -364,7 +364,12 @@ static int tag_args(struct yc_opts *o, int argc, char **argv,
 	return YC_OK;
 }
 
-int cmd_list(struct yc_opts *o, int argc, char **argv)
+/* list and delete: [--tag T] [ONE-POSITIONAL]; delete needs exactly one
+ * of the two. */
+static int tag_command(struct yc_opts *o, int argc, char **argv,
+		       const char *command, int need_one,
+		       int (*show)(const struct yc_opts *,
+				   const Switchyard__CtlResponse *))
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
 	const char *tag = "";
@@ -374,30 +379,23 @@ int cmd_list(struct yc_opts *o, int argc, char **argv)
 
 	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
 		return rc;
-	req.command = "list";
+	if (need_one && (n == 1) == (tag[0] != '\0'))
+		return yc_usage(command, "expected NS/NAME or --tag T");
+	req.command = (char *)command;
 	req.tag = (char *)tag;
 	req.n_args = n;
 	req.args = pos;
-	return yc_call(o, &req, -1, list_show);
+	return yc_call(o, &req, -1, show);
+}
+
+int cmd_list(struct yc_opts *o, int argc, char **argv)
+{
+	return tag_command(o, argc, argv, "list", 0, list_show);
 }
 
 int cmd_delete(struct yc_opts *o, int argc, char **argv)
 {
-	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
-	const char *tag = "";
-	char *pos[1];
-	size_t n = 0;
-	int rc;
-
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
-		return rc;
-	if ((n == 1) == (tag[0] != '\0'))
-		return yc_usage("delete", "expected NS/NAME or --tag T");
-	req.command = "delete";
-	req.tag = (char *)tag;
-	req.n_args = n;
-	req.args = pos;
-	return yc_call(o, &req, -1, print_response);
+	return tag_command(o, argc, argv, "delete", 1, print_response);
 }
 
 static json_t *versions_json(const Switchyard__CtlResponse *res)

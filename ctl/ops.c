@@ -383,15 +383,32 @@ static void batch_clear(struct kv_batch *b)
 static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
 		      struct kv_batch *b);
 
+/* One request whose success is silent (import prints a summary at the
+ * end); a failure prints the supervisor's answer. fd is passed, or -1. */
+static int quiet_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd)
+{
+	Switchyard__CtlResponse *res;
+	char err[1024];
+	int rc;
+
+	rc = client_call(o->socket, req, fd, &res, err, sizeof(err));
+	if (rc != YC_OK)
+		return print_error(o, rc, "%s", err);
+	rc = res->code;
+	if (rc != YC_OK)
+		print_response(o, res);
+	switchyard__ctl_response__free_unpacked(res, NULL);
+	return rc;
+}
+
 /* A pair too large for any batch: a put of its own (its own transaction),
  * the value passed as a memfd, its expiration kept. */
 static int import_big(struct yc_opts *o, const char *ns,
 		      const Switchyard__KvPair *p)
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
-	Switchyard__CtlResponse *res;
-	char *args[2], err[1024];
-	int fd, rc;
+	char *args[2];
+	int fd;
 
 	args[0] = "put";
 	args[1] = (char *)ns;
@@ -403,14 +420,7 @@ static int import_big(struct yc_opts *o, const char *ns,
 	if ((fd = kv_value_fd(p->value.data, p->value.len)) == -1)
 		return print_error(o, YC_FAIL, "kv import: memfd: %s",
 				   strerror(errno));
-	rc = client_call(o->socket, &req, fd, &res, err, sizeof(err));
-	if (rc != YC_OK)
-		return print_error(o, rc, "%s", err);
-	rc = res->code;
-	if (rc != YC_OK)
-		print_response(o, res);
-	switchyard__ctl_response__free_unpacked(res, NULL);
-	return rc;
+	return quiet_call(o, &req, fd);
 }
 
 /* Adds p (taken) to the batch, sending the batch first when p would not
@@ -441,22 +451,14 @@ static int batch_add(struct yc_opts *o, Switchyard__CtlRequest *req,
 static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
 		      struct kv_batch *b)
 {
-	Switchyard__CtlResponse *res;
-	char err[1024];
 	int rc;
 
 	if (b->n == 0)
 		return YC_OK;
 	req->n_kv_pairs = b->n;
 	req->kv_pairs = b->pp;
-	rc = client_call(o->socket, req, -1, &res, err, sizeof(err));
+	rc = quiet_call(o, req, -1);
 	batch_clear(b);
-	if (rc != YC_OK)
-		return print_error(o, rc, "%s", err);
-	rc = res->code;
-	if (rc != YC_OK)
-		print_response(o, res);
-	switchyard__ctl_response__free_unpacked(res, NULL);
 	return rc;
 }
 

@@ -225,3 +225,16 @@ int sy_strcaseeq(const char *a, const char *b)
 			return 1;
 	}
 }
+
+int sy_strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return 0;
+	for (i = 0; i < na; i++) {
+		if (strcmp(a[i], b[i]) != 0)
+			return 0;
+	}
+	return 1;
+}

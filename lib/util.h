@@ -41,5 +41,8 @@ int sy_parse_uint(const char *s, uint64_t max, uint64_t *out);
 
 /* Case-insensitive ASCII comparison of two strings (HTTP header names). */
 int sy_strcaseeq(const char *a, const char *b);
+/* 1 if the string vectors a[na] and b[nb] hold the same strings in the
+ * same order. */
+int sy_strv_equal(char *const *a, size_t na, char *const *b, size_t nb);
 
 #endif

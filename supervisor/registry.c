@@ -691,19 +691,6 @@ int registry_deploy(const char *ns, const char *name, int exe_fd,
 	return n;
 }
 
-static int strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	size_t i;
-
-	if (na != nb)
-		return 0;
-	for (i = 0; i < na; i++) {
-		if (strcmp(a[i], b[i]) != 0)
-			return 0;
-	}
-	return 1;
-}
-
 static int kv_equal(const struct worker *w, const struct version *v,
 		    const struct deploy_spec *s)
 {
@@ -738,9 +725,9 @@ static int deploy_unchanged(const char *ns, const char *name, int fd,
 		return 0;
 	v = worker_version(w);
 	if (strcmp(v->plan, p->name) != 0 ||
-	    !strv_equal(v->env, v->nenv, s->env, s->nenv) ||
-	    !strv_equal(v->tags, v->ntags, s->tags, s->ntags) ||
-	    !strv_equal(v->tail_consumers, v->ntail_consumers,
+	    !sy_strv_equal(v->env, v->nenv, s->env, s->nenv) ||
+	    !sy_strv_equal(v->tags, v->ntags, s->tags, s->ntags) ||
+	    !sy_strv_equal(v->tail_consumers, v->ntail_consumers,
 			s->tail_consumers, s->ntail_consumers) ||
 	    !kv_equal(w, v, s))
 		return 0;

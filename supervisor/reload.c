@@ -16,6 +16,7 @@
 #include "notify.h"
 #include "pool.h"
 #include "supervisor.h"
+#include "util.h"
 
 struct diff {
 	char ***lines;
@@ -130,19 +131,6 @@ static const struct boot_deploy *boot_find(const struct sup_config *c,
 	return NULL;
 }
 
-static int strv_same(char *const *a, size_t na, char *const *b, size_t nb)
-{
-	size_t i;
-
-	if (na != nb)
-		return 0;
-	for (i = 0; i < na; i++) {
-		if (strcmp(a[i], b[i]) != 0)
-			return 0;
-	}
-	return 1;
-}
-
 static void key_note(char *buf, size_t size, int differs, const char *key)
 {
 	size_t n = strlen(buf);
@@ -160,13 +148,13 @@ static void boot_changes(const struct boot_deploy *a,
 	buf[0] = '\0';
 	key_note(buf, size, strcmp(a->exe, b->exe) != 0, "exe");
 	key_note(buf, size, strcmp(x->plan, y->plan) != 0, "plan");
-	key_note(buf, size, !strv_same(x->env, x->nenv, y->env, y->nenv),
+	key_note(buf, size, !sy_strv_equal(x->env, x->nenv, y->env, y->nenv),
 	         "env");
-	key_note(buf, size, !strv_same(x->kv, x->nkv, y->kv, y->nkv), "kv");
-	key_note(buf, size, !strv_same(x->tags, x->ntags, y->tags, y->ntags),
+	key_note(buf, size, !sy_strv_equal(x->kv, x->nkv, y->kv, y->nkv), "kv");
+	key_note(buf, size, !sy_strv_equal(x->tags, x->ntags, y->tags, y->ntags),
 	         "tag");
 	key_note(buf, size,
-	         !strv_same(x->tail_consumers, x->ntail_consumers,
+	         !sy_strv_equal(x->tail_consumers, x->ntail_consumers,
 	                    y->tail_consumers, y->ntail_consumers),
 	         "tail_consumer");
 }

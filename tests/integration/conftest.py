@@ -517,18 +517,27 @@ def _built():
                     pytrace=False)
 
 
+def run_platform(p):
+    """For module fixtures that configure a Platform themselves:
+    `yield from run_platform(p)` starts it unless running, yields it, then
+    stops it (checking it stopped cleanly), killing it if that failed, and
+    removes its files."""
+    try:
+        if not p.running:
+            p.start()
+        yield p
+        p.stop()
+    finally:
+        if p.running:
+            p.kill()
+        p.cleanup()
+
+
 def platform_fixture(**kw):
     """A module-scoped fixture running one Platform configured with kw."""
     @pytest.fixture(scope="module")
     def fixture():
-        p = Platform(**kw).start()
-        try:
-            yield p
-            p.stop()
-        finally:
-            if p.running:
-                p.kill()
-            p.cleanup()
+        yield from run_platform(Platform(**kw))
     return fixture
 
 

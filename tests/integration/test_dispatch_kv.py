@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from conftest import BUILD, EXAMPLES, REPO, ROUTES_NS, TENANTS, \
-    TENANT_PLANS, Platform
+    TENANT_PLANS, Platform, run_platform
 
 # A tenant that answers with the headers the response transform must edit.
 HDRS_C = r"""
@@ -83,15 +83,8 @@ def p(hdrs_exe):
     # the platform plan's 2000 ms of CPU: only the dispatcher's limits bind
     deploys["tenants/limits"] = (EXAMPLES / "limits", "platform", [])
     deploys["tenants/hdrs"] = (hdrs_exe, "default", [])
-    plat = Platform(deploys=deploys, routes=ROUTES,
-                    dispatcher_env=["TENANT_HEADER=X-Tenant"]).start()
-    try:
-        yield plat
-        plat.stop()
-    finally:
-        if plat.running:
-            plat.kill()
-        plat.cleanup()
+    yield from run_platform(Platform(deploys=deploys, routes=ROUTES,
+                                     dispatcher_env=["TENANT_HEADER=X-Tenant"]))
 
 
 def get(p, host, path="/", headers=None):

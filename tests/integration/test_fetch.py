@@ -14,7 +14,7 @@ import threading
 
 import pytest
 
-from conftest import EXAMPLES, Platform, free_port
+from conftest import EXAMPLES, Platform, free_port, run_platform
 
 BIG = bytes((i * 7 + (i >> 8)) & 0xff for i in range(1024 * 1024))
 HUGE = 3 * 1024 * 1024          # over max_response_bytes below
@@ -98,16 +98,9 @@ def p(origin):
         "private.test = 10.0.0.1\n")
     plat.config.write_text(plat.config.read_text().replace(
         "[switchyard]\n", f"[switchyard]\negress_policy = {policy}\n", 1))
-    plat.start()
     plat.origin = origin
     plat.closed = closed
-    try:
-        yield plat
-        plat.stop()
-    finally:
-        if plat.running:
-            plat.kill()
-        plat.cleanup()
+    yield from run_platform(plat)
 
 
 def fetch(p, url, tenant="fetch", method="GET", body=None, extra=""):
