@@ -38,7 +38,11 @@ struct pending {
 	uint32_t version;
 	struct logring *ring;    /* the worker's stderr ring, or NULL */
 	uint64_t log_off;        /* its end when the call started */
+	json_t *violations;      /* recorded while it ran (a denied fetch) */
 };
+
+#define PENDING_VIOLATIONS 16 /* kept per call; a loop of denied fetches
+                               * must not grow an event without bound */
 
 struct event {
 	char *json;              /* one line, no newline */
@@ -101,6 +105,7 @@ static void pending_free(struct pending *e)
 	if (e == NULL)
 		return;
 	json_decref(e->req);
+	json_decref(e->violations);
 	free(e);
 }
 
@@ -230,6 +235,20 @@ void events_call_start(const struct call *c, struct proc *p)
 	s = pslot(c);
 	e->next = pending[s];
 	pending[s] = e;
+}
+
+void events_call_violation(const struct call *c, const char *violation)
+{
+	struct pending *e;
+
+	for (e = pending[pslot(c)]; e != NULL && e->c != c; e = e->next)
+		;
+	if (e == NULL)
+		return;
+	if (e->violations == NULL && (e->violations = json_array()) == NULL)
+		return;
+	if (json_array_size(e->violations) < PENDING_VIOLATIONS)
+		json_array_append_new(e->violations, jcstr(violation));
 }
 
 void events_call_forget(const struct call *c)
@@ -436,6 +455,9 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
 	}
 	req = e != NULL ? json_incref(e->req) : request_json(c->req, c->req_len);
 	json_object_set_new(ev, "logs", logs_json(e, ts));
+	if (e != NULL && e->violations != NULL)
+		json_array_extend(json_object_get(ev, "violations"),
+		                  e->violations);
 	pending_free(e);
 	finish(ev, req, &d, ts);
 }

@@ -34,6 +34,9 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
 void events_refused(const struct call *c, const Switchyard__Request *r,
                     Switchyard__Outcome o, const char *worker,
                     const char *reason, const char *violation);
+/* A violation that does not end c (a denied fetch) happened while it ran:
+ * its event will list it. */
+void events_call_violation(const struct call *c, const char *violation);
 /* c is being freed: forgets what events_call_start noted, if anything. */
 void events_call_forget(const struct call *c);
 

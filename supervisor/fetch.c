@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "call.h"
+#include "events.h"
 #include "log.h"
 #include "main.h"
 #include "netpolicy.h"
@@ -134,6 +135,7 @@ static int fetch_admit(struct proc *op, uint32_t stream, const char *url,
 	if (netpolicy_parse_url(url, t, why, sizeof(why)) == -1 ||
 	    netpolicy_check(t, why, sizeof(why)) == -1) {
 		pool_violation(op, why);
+		events_call_violation(op->call, why);
 		answer(&op->peer, stream, SWITCHYARD__OUTCOME__DENIED,
 		       op->worker, why, why);
 		return -1;

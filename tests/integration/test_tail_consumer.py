@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import EXAMPLES, Platform
+from conftest import EXAMPLES, HOSTILE, Platform, run_platform
 from test_admin import metrics, value
 
 LIMITS = EXAMPLES / "limits"
@@ -23,6 +23,10 @@ PLANS = {
     "cpu10": (1, 64, 10000, 60, {"cpu_ms": 10}),
     "sub1": (1, 64, 10000, 60, {"subrequests": 1}),
     "store": (1, 64, 10000, 300),
+    "wall50": (1, 64, 10000, 60, {"wall_ms": 50}),
+    # touching 64 MiB of pages takes tens of ms of CPU: the memory cap,
+    # not the CPU limit, must be what stops it
+    "mem64": (1, 64, 10000, 60, {"memory_mb": 64, "cpu_ms": 5000}),
 }
 DEPLOYS = {
     "tenants/hello": (EXAMPLES / "hello", "default", []),
@@ -31,11 +35,17 @@ DEPLOYS = {
     "tenants/sub": (LIMITS, "sub1", []),
     "tenants/tailstore": (STORE, "store", []),
     "tenants/store2": (STORE, "store", []),
+    "tenants/sleepy": (LIMITS, "wall50", []),
+    "tenants/hog": (HOSTILE / "hog", "mem64", []),
+    "tenants/fetch": (EXAMPLES / "fetch", "default", []),
 }
 # worker -> its tail consumers; tailstore and store2 consume each other
 TAILS = {
     "tenants/spin": ["tenants/tailstore", "tenants/nowhere"],
     "tenants/sub": ["tenants/tailstore"],
+    "tenants/sleepy": ["tenants/tailstore"],
+    "tenants/hog": ["tenants/tailstore"],
+    "tenants/fetch": ["tenants/tailstore"],
     "tenants/tailstore": ["tenants/store2"],
     "tenants/store2": ["tenants/tailstore"],
 }
@@ -51,14 +61,7 @@ def p():
         text = text.replace(head, head + "".join(
             f"tail_consumer = {c}\n" for c in consumers))
     plat.config.write_text(text)
-    plat.start()
-    try:
-        yield plat
-        plat.stop()
-    finally:
-        if plat.running:
-            plat.kill()
-        plat.cleanup()
+    yield from run_platform(plat)
 
 
 def get(p, name, path, headers=None):
@@ -126,6 +129,50 @@ def test_refused_subrequest_reaches_the_consumer(p):
     assert own["subrequests"] == 1
 
 
+def test_exceeded_wall_time_reaches_the_consumer(p):
+    url = "/sleep?ms=2000&tail=wall"
+    status, body = get(p, "sleepy", url)
+    assert status == 503 and "exceededWallTime" in body, body
+    alice_answers(p)
+    [e] = wait_for(p, lambda e: e["event"]["request"]["url"] == url)
+    assert e["scriptName"] == "tenants/sleepy"
+    assert e["outcome"] == "exceededWallTime"
+    assert e["event"]["response"]["status"] == 503
+    assert e["wallTime"] >= 50
+
+
+def test_exceeded_memory_reaches_the_consumer(p):
+    url = "/memory?256"
+    status, body = get(p, "hog", url)
+    assert status == 503 and "exceededMemory" in body, body
+    alice_answers(p)
+    [e] = wait_for(p, lambda e: e["scriptName"] == "tenants/hog" and
+                   e["event"]["request"]["url"] == url)
+    assert e["outcome"] == "exceededMemory"
+    assert e["violations"] == ["memory cap 64 MiB"]
+    m = metrics(p)
+    assert value(m, "switchyard_requests_total", namespace="tenants",
+                 worker="hog", outcome="exceededMemory") >= 1
+    assert value(m, "switchyard_violations_total", namespace="tenants",
+                 worker="hog", kind="memory") >= 1
+
+
+def test_denied_fetch_reaches_the_consumer(p):
+    url = "/fetch?url=http://10.0.0.1:80/x"
+    status, body = get(p, "fetch", url)
+    assert status == 403, body
+    alice_answers(p)
+    [e] = wait_for(p, lambda e: e["scriptName"] == "tenants/fetch" and
+                   e["event"]["request"]["url"] == url)
+    # the fetch is refused, the worker answers what it chose: ok, with
+    # the egress violation recorded on its request
+    assert e["outcome"] == "ok"
+    assert len(e["violations"]) == 1 and \
+        e["violations"][0].startswith("egress: denied"), e["violations"]
+    assert value(metrics(p), "switchyard_violations_total",
+                 namespace="tenants", worker="fetch", kind="egress") >= 1
+
+
 def test_only_named_workers_feed_it_and_never_itself(p):
     assert get(p, "hello", "/?tail=hello")[0] == 200
     [_] = wait_for(p, lambda e: e["event"]["request"]["url"] ==
@@ -133,7 +180,8 @@ def test_only_named_workers_feed_it_and_never_itself(p):
     evs, batches = received(p)
     assert batches >= 1
     names = {e["scriptName"] for e in evs}
-    assert names <= {"tenants/spin", "tenants/sub", "tenants/store2"}, names
+    assert names <= {"tenants/spin", "tenants/sub", "tenants/store2",
+                     "tenants/sleepy", "tenants/hog", "tenants/fetch"}, names
     # store2 got tailstore's GET / (shown above), never the POSTs that
     # delivered it batches, and so on around the cycle
     got = wait_for(p, lambda e: e["scriptName"] == "tenants/tailstore",
