@@ -13,7 +13,9 @@
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-B=${1:-$REPO/build}
+# absolute: the generated configuration lives in a temporary directory
+B=$(cd "${1:-$REPO/build}" 2>/dev/null && pwd) ||
+	{ echo "${0##*/}: build directory not found: ${1:-$REPO/build}" >&2; exit 2; }
 KEYS=${KEYS:-1000000}
 GETS=${GETS:-20000}
 BIG_GETS=${BIG_GETS:-500}
