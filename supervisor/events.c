@@ -331,6 +331,25 @@ static json_t *event_json(const char *worker, uint32_t version,
 	                 "violations");
 }
 
+/* The tags of w's version number (0: its current one), as scriptTags. */
+static void set_tags(json_t *ev, const struct worker *w, uint32_t number)
+{
+	const struct version *v = NULL;
+	json_t *a = json_object_get(ev, "scriptTags");
+	size_t i;
+
+	if (w == NULL || w->nversions == 0)
+		return;
+	for (i = 0; i < w->nversions && number != 0; i++) {
+		if (w->versions[i].number == number)
+			v = &w->versions[i];
+	}
+	if (v == NULL)
+		v = &w->versions[w->current];
+	for (i = 0; i < v->ntags; i++)
+		json_array_append_new(a, jcstr(v->tags[i]));
+}
+
 /* Over EVENT_BYTES: the logs and headers go, and most of a long URL. */
 static char *dump_capped(json_t *ev, size_t *len)
 {
@@ -453,6 +472,7 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
 		pending_free(e);
 		return;
 	}
+	set_tags(ev, pool_worker(c->pool), e ? e->version : 0);
 	req = e != NULL ? json_incref(e->req) : request_json(c->req, c->req_len);
 	json_object_set_new(ev, "logs", logs_json(e, ts));
 	if (e != NULL && e->violations != NULL)
@@ -494,6 +514,7 @@ void events_refused(const struct call *c, const Switchyard__Request *r,
 	if ((ev = event_json(worker, 0, o, ts, 0, ev_clock_us() - c->recv_us,
 	                     0)) == NULL)
 		return;
+	set_tags(ev, w, 0);
 	finish(ev, r != NULL ? request_msg_json(r)
 	                     : request_json(c->req, c->req_len), &d, ts);
 }

@@ -253,3 +253,16 @@ def test_follow_streams_new_events(p):
         proc.terminate()
         proc.wait(timeout=10)
         p.ctl_ok("events", "--ring", "on")
+
+
+def test_script_tags_are_the_serving_versions(p):
+    p.ctl_ok("deploy", "tenants/tagged", EXAMPLES / "hello",
+             "--tag", "eu", "--tag", "plan:pro")
+    assert get(p, "tagged", "/tags-1") == 200
+    [e] = wait_events(p, "tenants/tagged", "/tags-1")
+    assert e["scriptTags"] == ["eu", "plan:pro"] and e["scriptVersion"] == 1
+    # the next version serves with its own tags
+    p.ctl_ok("deploy", "tenants/tagged", EXAMPLES / "alice", "--tag", "us")
+    assert get(p, "tagged", "/tags-2") == 200
+    [e] = wait_events(p, "tenants/tagged", "/tags-2")
+    assert e["scriptTags"] == ["us"] and e["scriptVersion"] == 2
