@@ -6,19 +6,30 @@
  * The supervisor's Request names the address, port and bounds. The client
  * pins the URL's name to that address (CURLOPT_RESOLVE: libcurl's
  * resolver never runs), creates every socket itself and refuses any other
- * address (CURLOPT_OPENSOCKETFUNCTION), speaks only http and follows no
- * redirect: the worker's shim follows them, each one a new fetch that the
- * supervisor checks again. A whole answer is buffered, up to the
- * fetch's max_response_bytes, and sent as RESPONSE + RES_BODY frames.
+ * address (CURLOPT_OPENSOCKETFUNCTION), speaks only http and https and
+ * follows no redirect: the worker's shim follows them, each one a new
+ * fetch that the supervisor checks again. A whole answer is buffered, up
+ * to the fetch's max_response_bytes, and sent as RESPONSE + RES_BODY
+ * frames.
+ *
+ * https is verified against the URL's host name (the pinned address is
+ * only where the socket goes), TLS 1.2 at least, always: no option turns
+ * verification off. The trusted CAs are the fetch's ca_pem (the policy's
+ * ca_file, read by the supervisor) or the system bundle, read here once
+ * before the seccomp filter is loaded; libcurl gets either from memory
+ * (CURLOPT_CAINFO_BLOB) and never opens a file for them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -29,6 +40,8 @@
 
 #define HEAD_MAX (64u * 1024u)   /* response header bytes kept */
 #define HDRS_MAX 256             /* response headers kept */
+#define CA_BUNDLE "/etc/ssl/certs/ca-certificates.crt" /* ca-certificates */
+#define CA_BUNDLE_MAX (8u * 1024u * 1024u)
 
 struct xfer {
 	uint32_t stream;
@@ -42,9 +55,17 @@ struct xfer {
 	uint64_t max;
 	int family;                  /* the one address it may reach */
 	uint8_t ip[16];
-	int too_large, head_too_large, started;
+	int too_large, head_too_large, started, https;
+	char error[CURL_ERROR_SIZE]; /* libcurl's detail of a failure */
 	struct xfer *next;
 };
+
+/* The system's CAs, or why there are none (https then fails). */
+static struct {
+	char *pem;
+	size_t len;
+	char why[160];
+} sysca;
 
 static CURLM *multi;
 static uint64_t timer;
@@ -131,9 +152,40 @@ static void answer(struct xfer *x)
 	}
 }
 
+/* The handshake's failures, which a worker sees as "tls: ...". */
+static int tls_failure(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* "tls: certificate verify failed: SSL certificate problem: ...": the
+ * kind of failure, then libcurl's detail (which names the certificate's
+ * problem or the host name it does not match). */
+static void tls_reason(const struct xfer *x, CURLcode rc, char *why,
+                       size_t size)
+{
+	const char *detail = x->error[0] != '\0' ? x->error
+	                                         : curl_easy_strerror(rc);
+
+	snprintf(why, size, "tls: %s: %s",
+	         rc == CURLE_PEER_FAILED_VERIFICATION
+	         ? "certificate verify failed" : "handshake failed", detail);
+}
+
 static void finish(struct xfer *x, CURLcode rc)
 {
-	char why[160];
+	char why[64 + CURL_ERROR_SIZE];
 	long status = 0;
 
 	curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
@@ -143,6 +195,9 @@ static void finish(struct xfer *x, CURLcode rc)
 		fail(x, why);
 	} else if (x->head_too_large) {
 		fail(x, "fetch: response head too large");
+	} else if (tls_failure(rc)) {
+		tls_reason(x, rc, why, sizeof(why));
+		fail(x, why);
 	} else if (rc != CURLE_OK || status < 100 || status > 999) {
 		snprintf(why, sizeof(why), "fetch: %s",
 		         rc != CURLE_OK ? curl_easy_strerror(rc)
@@ -453,14 +508,39 @@ static int set_resolve(struct xfer *x, const Switchyard__Fetch *fe)
 
 #define SET(opt, val) (curl_easy_setopt(h, opt, val) != CURLE_OK)
 
+/* Verification on, whatever the URL: the peer's chain must end in the
+ * fetch's CAs (or the system's) and name the URL's host. No CA file or
+ * directory of libcurl's build defaults: they would be opened under the
+ * seccomp filter. */
+static int set_tls(struct xfer *x, const Switchyard__Fetch *fe)
+{
+	struct curl_blob ca = { sysca.pem, sysca.len, CURL_BLOB_NOCOPY };
+	CURL *h = x->h;
+
+	if (SET(CURLOPT_SSL_VERIFYPEER, 1L) || SET(CURLOPT_SSL_VERIFYHOST, 2L) ||
+	    SET(CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2) ||
+	    SET(CURLOPT_CAINFO, NULL) || SET(CURLOPT_CAPATH, NULL))
+		return -1;
+	if (!x->https)
+		return 0;
+	if (fe->ca_pem.len > 0) {
+		/* the request, which holds it, is freed once started */
+		ca.data = fe->ca_pem.data;
+		ca.len = fe->ca_pem.len;
+		ca.flags = CURL_BLOB_COPY;
+	}
+	return SET(CURLOPT_CAINFO_BLOB, &ca);
+}
+
 static int configure(struct xfer *x, const Switchyard__Request *r)
 {
 	const Switchyard__Fetch *fe = r->fetch;
 	CURL *h = x->h;
 
 	if (SET(CURLOPT_URL, fe->url) || SET(CURLOPT_PRIVATE, x) ||
-	    SET(CURLOPT_PROTOCOLS_STR, "http") ||
-	    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http") ||
+	    SET(CURLOPT_ERRORBUFFER, x->error) ||
+	    SET(CURLOPT_PROTOCOLS_STR, "http,https") ||
+	    SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https") ||
 	    SET(CURLOPT_FOLLOWLOCATION, 0L) || SET(CURLOPT_PROXY, "") ||
 	    SET(CURLOPT_NOSIGNAL, 1L) ||
 	    SET(CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1) ||
@@ -474,7 +554,8 @@ static int configure(struct xfer *x, const Switchyard__Request *r)
 	    SET(CURLOPT_HEADERFUNCTION, on_header) ||
 	    SET(CURLOPT_HEADERDATA, x))
 		return -1;
-	if (set_headers(x, r) < 0 || SET(CURLOPT_HTTPHEADER, x->hdrs) ||
+	if (set_tls(x, fe) < 0 ||
+	    set_headers(x, r) < 0 || SET(CURLOPT_HTTPHEADER, x->hdrs) ||
 	    set_resolve(x, fe) < 0 || set_method(x, r->method) < 0)
 		return -1;
 	return 0;
@@ -485,6 +566,15 @@ static int configure(struct xfer *x, const Switchyard__Request *r)
 /* The whole request is here: hands it to libcurl. */
 static void start(struct xfer *x)
 {
+	char why[200];
+
+	if (x->https && x->req->fetch->ca_pem.len == 0 && sysca.pem == NULL) {
+		snprintf(why, sizeof(why), "fetch: https disabled: %s",
+		         sysca.why);
+		fail(x, why);
+		xfer_free(x);
+		return;
+	}
 	if ((x->h = curl_easy_init()) == NULL || configure(x, x->req) < 0) {
 		fail(x, "fetch: cannot set the request up");
 		xfer_free(x);
@@ -508,13 +598,17 @@ static const char *check_request(const Switchyard__Request *r,
 
 	if (fe == NULL)
 		return "REQUEST without a fetch";
-	if (strncmp(fe->url, "http://", 7) != 0 || fe->host[0] == '\0' ||
+	x->https = strncmp(fe->url, "https://", 8) == 0;
+	if ((!x->https && strncmp(fe->url, "http://", 7) != 0) ||
+	    fe->host[0] == '\0' ||
 	    fe->host[strspn(fe->host, "abcdefghijklmnopqrstuvwxyz0123456789"
 	                              ".-:")] != '\0')
 		return "fetch with an invalid URL or host";
 	if (fe->port < 1 || fe->port > 65535 || fe->timeout_ms == 0 ||
 	    fe->max_response_bytes == 0)
 		return "fetch with invalid bounds";
+	if (fe->ca_pem.len > 0 && !x->https)
+		return "CA certificates for a fetch that is not https";
 	if (!http_is_token(r->method, strlen(r->method)))
 		return "fetch with an invalid method";
 	memset(x->ip, 0, sizeof(x->ip));
@@ -584,8 +678,64 @@ void egress_cancel(const struct sy_frame *f)
 		xfer_free(x);
 }
 
+/* Reads len bytes of fd into buf: 0, or -1 with errno (EIO: it ended
+ * early). */
+static int read_all(int fd, char *buf, size_t len)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < len) {
+		if ((n = read(fd, buf + got, len - got)) == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			errno = n == 0 ? EIO : errno;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads the system's CA bundle into sysca: before the seccomp filter,
+ * which allows no open. Without it https is off (each https fetch fails
+ * naming the file) and http still works. */
+static void load_system_cas(void)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(CA_BUNDLE, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    fstat(fd, &st) == -1) {
+		snprintf(sysca.why, sizeof(sysca.why), "CA bundle %s: %s",
+		         CA_BUNDLE, strerror(errno));
+	} else if (!S_ISREG(st.st_mode) || st.st_size == 0 ||
+	           st.st_size > (off_t)CA_BUNDLE_MAX) {
+		snprintf(sysca.why, sizeof(sysca.why), "CA bundle %s: not a "
+		         "file of 1 byte to 8 MiB", CA_BUNDLE);
+	} else if ((sysca.pem = malloc((size_t)st.st_size)) == NULL) {
+		fatal("fetch: CA bundle %s", CA_BUNDLE);
+	} else if (read_all(fd, sysca.pem, (size_t)st.st_size) == -1) {
+		snprintf(sysca.why, sizeof(sysca.why), "CA bundle %s: %s",
+		         CA_BUNDLE, strerror(errno));
+		free(sysca.pem);
+		sysca.pem = NULL;
+	} else {
+		sysca.len = (size_t)st.st_size;
+	}
+	if (fd != -1)
+		close(fd);
+	if (sysca.pem == NULL)
+		log_warnx("fetch: https disabled: %s", sysca.why);
+}
+
 void egress_init(void)
 {
+	load_system_cas();
+	/* OpenSSL checks certificate dates with gmtime_r, whose first call
+	 * loads glibc's time zone (/etc/localtime): loaded now, before the
+	 * seccomp filter, which allows no open. */
+	tzset();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		fatalx("fetch: curl_global_init failed");
 	if ((multi = curl_multi_init()) == NULL)
@@ -609,4 +759,6 @@ void egress_cleanup(void)
 		ev_timer_del(router.loop, timer);
 	timer = 0;
 	curl_global_cleanup();
+	free(sysca.pem);
+	sysca.pem = NULL;
 }

@@ -9,6 +9,7 @@ PACKAGES=(
 	libseccomp-dev libcap-dev libbsd-dev libmd-dev liblmdb-dev
 	libinih-dev libjansson-dev libcurl4-openssl-dev libedit-dev
 	libcmocka-dev python3-pytest curl
+	ca-certificates openssl
 )
 
 missing=()

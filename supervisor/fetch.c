@@ -6,7 +6,8 @@
  * field: no HTTP is parsed here) is checked against the egress policy
  * (netpolicy.c), which also maps names to addresses: nothing is resolved
  * at run time. An allowed fetch is re-packed with the address, port and
- * bounds filled in and sent to the router on a stream of our own; the
+ * bounds (and, for https, the policy's private CAs) filled in and sent to
+ * the router on a stream of our own; the
  * router's egress client (router/egress.c) connects only to that address
  * and answers on the stream, and the answer is relayed to the worker. A
  * denied fetch never reaches the router: it is answered DENIED and counted
@@ -149,23 +150,28 @@ static int fetch_admit(struct proc *op, uint32_t stream, const char *url,
 }
 
 /* The Request the router gets: the worker's method, headers and body,
- * the URL rebuilt from what the policy checked, and the bounds. */
-static int forward(struct fetch *fe, Switchyard__Request *r,
-                   const struct np_target *t, uint8_t flags)
+ * the URL rebuilt from what the policy checked, and the bounds. NULL, or
+ * why it cannot be sent (nothing was). */
+static const char *forward(struct fetch *fe, Switchyard__Request *r,
+                           const struct np_target *t, uint8_t flags)
 {
 	Switchyard__Fetch fo = SWITCHYARD__FETCH__INIT, *asked = r->fetch;
 	Switchyard__Limits *lim = r->limits;
 	char *ns = r->ns, *worker = r->worker, *url = r->url, *ra;
 	char full[16 + NP_HOST_MAX + 8192];
+	const char *why = NULL;
 	int v6 = t->family == AF_INET6 && strchr(t->host, ':') != NULL;
 	uint64_t max = netpolicy_max_response_bytes();
+	size_t calen;
+	const char *ca = netpolicy_ca_pem(&calen);
 	int n;
 
-	n = snprintf(full, sizeof(full), "http://%s%s%s:%u%s%s", v6 ? "[" : "",
+	n = snprintf(full, sizeof(full), "%s://%s%s%s:%u%s%s",
+	             t->https ? "https" : "http", v6 ? "[" : "",
 	             t->host, v6 ? "]" : "", t->port,
 	             t->path[0] == '/' ? "" : "/", t->path);
 	if (n < 0 || (size_t)n >= sizeof(full))
-		return -1;
+		return "URL too long";
 	full[strcspn(full, "#")] = '\0';
 	fo.url = full;
 	fo.host = (char *)t->host;
@@ -175,18 +181,29 @@ static int forward(struct fetch *fe, Switchyard__Request *r,
 	fo.max_response_bytes = max < sup_conf->max_body_bytes
 	                        ? max : sup_conf->max_body_bytes;
 	fo.timeout_ms = netpolicy_timeout_ms();
+	/* the policy's private CAs, sent along since the router, sandboxed,
+	 * cannot read the file (it reads only the system bundle, at start) */
+	if (t->https && ca != NULL) {
+		fo.ca_pem.data = (uint8_t *)ca;
+		fo.ca_pem.len = calen;
+	}
 	ra = r->remote_addr;
 	r->fetch = &fo;
 	r->limits = NULL;
 	r->ns = r->worker = r->url = r->remote_addr = (char *)"";
-	peer_send_msg(router_chan, SY_MSG_REQUEST, flags, fe->id, &r->base);
+	/* a frame too large would break the router's channel, not this fetch */
+	if (protobuf_c_message_get_packed_size(&r->base) > SY_FRAME_MAX)
+		why = "request head too large (with the policy's ca_file)";
+	else
+		peer_send_msg(router_chan, SY_MSG_REQUEST, flags, fe->id,
+		              &r->base);
 	r->fetch = asked;
 	r->limits = lim;
 	r->ns = ns;
 	r->worker = worker;
 	r->url = url;
 	r->remote_addr = ra;
-	return 0;
+	return why;
 }
 
 void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
@@ -194,6 +211,7 @@ void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
 {
 	struct np_target t;
 	struct fetch *fe;
+	const char *why;
 
 	if (by_origin(&op->peer, stream) != NULL) {
 		pool_kill(op, "protocol error: REQUEST on a stream already open",
@@ -223,9 +241,9 @@ void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
 	fe->next = fetches;
 	fetches = fe;
 	log_debug("fetch %s for %s: to %s", fe->label, op->worker, t.addr);
-	if (forward(fe, r, &t, flags & SY_FLAG_END) == -1) {
+	if ((why = forward(fe, r, &t, flags & SY_FLAG_END)) != NULL) {
 		answer(&op->peer, stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
-		       op->worker, "URL too long", "");
+		       op->worker, why, "");
 		fetch_free(fe);
 	}
 }
@@ -244,7 +262,7 @@ int fetch_binding(const struct proc *op, const Switchyard__Request *r,
 	    slash == NULL)
 		return 0;
 	hl = strlen(t.host);
-	if (hl <= sl || strcmp(t.host + hl - sl, suffix) != 0 || t.port != 80)
+	if (t.https || hl <= sl || strcmp(t.host + hl - sl, suffix) != 0 || t.port != 80)
 		return 0;
 	if (hl - sl >= SY_NAME_MAX || (size_t)(slash - op->worker) >= SY_NAME_MAX)
 		return 0;

@@ -1,6 +1,8 @@
 /*
  * The egress policy: an allow list of networks (with an optional port),
- * a static name map, and bounds on each fetch.
+ * a static name map, bounds on each fetch, and an optional private CA
+ * bundle for https (ca_file), read here, as root, so that the router never
+ * opens it.
  *
  * Addresses in the special ranges (loopback, private, link-local, shared,
  * multicast, reserved) are allowed only by an entry that lies wholly inside
@@ -11,10 +13,13 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -46,6 +51,8 @@ struct policy {
 	size_t nnames;
 	uint64_t max_response;
 	uint32_t timeout_ms;
+	char *ca_pem;      /* ca_file's contents, or NULL */
+	size_t ca_len;
 };
 
 struct parse {
@@ -245,6 +252,82 @@ static int set_num(struct parse *p, const char *value, uint64_t min,
 	return 1;
 }
 
+/* ca_file's path: relative to the policy's own directory. */
+static int ca_path(const struct parse *p, const char *value, char *out,
+                   size_t size)
+{
+	const char *slash = strrchr(p->path, '/');
+	int n;
+
+	if (value[0] == '/' || slash == NULL)
+		n = snprintf(out, size, "%s", value);
+	else
+		n = snprintf(out, size, "%.*s/%s", (int)(slash - p->path),
+		             p->path, value);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* Reads the whole of fd (a regular file of at most NP_CA_MAX bytes) into
+ * a new buffer. NULL with errno. */
+static char *read_small(int fd, size_t *len)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	size_t got = 0;
+
+	if (fstat(fd, &st) == -1)
+		return NULL;
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)NP_CA_MAX) {
+		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
+		return NULL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL)
+		return NULL;
+	while (got < (size_t)st.st_size) {
+		n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			errno = n == 0 ? EIO : errno;
+			return NULL;
+		}
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+/* ca_file = PATH: PEM certificates, read now so that a missing or
+ * unreadable file stops the start, naming it. */
+static int set_ca_file(struct parse *p, const char *value)
+{
+	char path[4096], msg[4200];
+	int fd;
+
+	if (p->pol->ca_pem != NULL)
+		return perr(p, "ca_file given twice: %s", value);
+	if (value[0] == '\0' || ca_path(p, value, path, sizeof(path)) < 0)
+		return perr(p, "ca_file: invalid path: %s", value);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    (p->pol->ca_pem = read_small(fd, &p->pol->ca_len)) == NULL) {
+		snprintf(msg, sizeof(msg), "ca_file %s: %s", path,
+		         errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
+		if (fd != -1)
+			close(fd);
+		return perr(p, "%s", msg);
+	}
+	close(fd);
+	if (strstr(p->pol->ca_pem, "-----BEGIN CERTIFICATE-----") == NULL) {
+		snprintf(msg, sizeof(msg), "ca_file %s: no PEM certificate "
+		         "in it", path);
+		return perr(p, "%s", msg);
+	}
+	return 1;
+}
+
 static int handler(void *user, const char *section, const char *name,
                    const char *value)
 {
@@ -271,6 +354,8 @@ static int handler(void *user, const char *section, const char *name,
 		p->pol->timeout_ms = (uint32_t)v;
 		return 1;
 	}
+	if (strcmp(name, "ca_file") == 0)
+		return set_ca_file(p, value);
 	return perr(p, "unknown key \"%s\" in [egress]", name);
 }
 
@@ -280,6 +365,7 @@ static void policy_free(struct policy *pol)
 		return;
 	free(pol->nets);
 	free(pol->names);
+	free(pol->ca_pem);
 	free(pol);
 }
 
@@ -362,7 +448,7 @@ static int parse_authority(const char *a, size_t len, struct np_target *t)
 	for (i = 0; i < hlen; i++)
 		t->host[i] = (char)tolower((unsigned char)host[i]);
 	t->host[hlen] = '\0';
-	t->port = 80;
+	t->port = t->https ? 443 : 80;
 	if (colon == NULL)
 		return 0;
 	i = (size_t)(a + len - colon - 1);
@@ -386,11 +472,16 @@ int netpolicy_parse_url(const char *url, struct np_target *t, char *why,
 			return -1;
 		}
 	}
-	if (strncmp(url, "http://", 7) != 0) {
-		snprintf(why, whylen, "egress: only http:// URLs are supported");
+	if (strncmp(url, "http://", 7) == 0) {
+		a = url + 7;
+	} else if (strncmp(url, "https://", 8) == 0) {
+		a = url + 8;
+		t->https = 1;
+	} else {
+		snprintf(why, whylen, "egress: only http:// and https:// URLs "
+		         "are supported");
 		return -1;
 	}
-	a = url + 7;
 	end = a + strcspn(a, "/?#");
 	if (parse_authority(a, (size_t)(end - a), t) < 0) {
 		snprintf(why, whylen, "egress: invalid URL");
@@ -466,4 +557,10 @@ uint64_t netpolicy_max_response_bytes(void)
 uint32_t netpolicy_timeout_ms(void)
 {
 	return cur != NULL ? cur->timeout_ms : DEFAULT_TIMEOUT_MS;
+}
+
+const char *netpolicy_ca_pem(size_t *len)
+{
+	*len = cur != NULL ? cur->ca_len : 0;
+	return cur != NULL ? cur->ca_pem : NULL;
 }

@@ -1,6 +1,7 @@
 /*
  * The egress policy (netpolicy.c): which addresses and ports ws_fetch may
- * reach, the names it may use, and how large and slow an answer may be.
+ * reach, the names it may use, how large and slow an answer may be, and
+ * which certificate authorities https origins are verified against.
  * Read from the file named by the `egress_policy` key of [switchyard]
  * (format: policies/egress.ini, docs/fetch.md). No policy: every fetch is
  * denied. Nothing here resolves names, and nothing looks at HTTP bytes:
@@ -14,11 +15,13 @@
 
 #define NP_HOST_MAX 254   /* a DNS name, NUL included */
 #define NP_ADDR_MAX 46    /* INET6_ADDRSTRLEN */
+#define NP_CA_MAX (64u * 1024u) /* ca_file: it travels in each https fetch */
 
 /* A fetch's destination, from its URL. */
 struct np_target {
+	int https;               /* the scheme: 0 http, 1 https */
 	char host[NP_HOST_MAX];  /* lower case; an IPv6 literal without [] */
-	uint32_t port;           /* 80 when the URL names none */
+	uint32_t port;           /* 80 (http) or 443 (https) when unnamed */
 	const char *path;        /* into the URL: "/path?query" ("" = "/") */
 	int family;              /* AF_INET or AF_INET6, once resolved */
 	uint8_t ip[16];          /* network order; IPv4 in the first 4 */
@@ -31,7 +34,7 @@ int netpolicy_load(const char *path, char *err, size_t errlen);
 /* Forgets the policy (at exit). */
 void netpolicy_free(void);
 
-/* Splits an absolute http:// URL. 0, or -1 with why. */
+/* Splits an absolute http:// or https:// URL. 0, or -1 with why. */
 int netpolicy_parse_url(const char *url, struct np_target *t, char *why,
                         size_t whylen);
 /* Resolves t's host through the policy's [hosts] (or takes the IP literal)
@@ -42,5 +45,9 @@ int netpolicy_check(struct np_target *t, char *why, size_t whylen);
 /* The policy's bounds on one fetch. */
 uint64_t netpolicy_max_response_bytes(void);
 uint32_t netpolicy_timeout_ms(void);
+/* The policy's ca_file, read when the policy was (PEM, *len bytes, not
+ * NUL-terminated), or NULL: https origins are then verified against the
+ * router's system bundle. Valid until the policy is replaced. */
+const char *netpolicy_ca_pem(size_t *len);
 
 #endif

@@ -292,8 +292,9 @@ static int is_redirect(int status)
 	       status == 307 || status == 308;
 }
 
-/* The absolute URL a Location names, relative to base (absolute http).
- * 0, or -1 if it cannot be followed. */
+/* The absolute URL a Location names, relative to base (absolute http or
+ * https; "//host/path" keeps base's scheme). 0, or -1 if it cannot be
+ * followed. */
 static int resolve(const char *base, const char *loc, char *dst, size_t size)
 {
 	const char *auth = strstr(base, "://") + 3, *path, *q, *slash;
@@ -305,7 +306,8 @@ static int resolve(const char *base, const char *loc, char *dst, size_t size)
 	if (strncmp(loc, "http://", 7) == 0 || strncmp(loc, "https://", 8) == 0)
 		n = snprintf(dst, size, "%s", loc);
 	else if (loc[0] == '/' && loc[1] == '/')
-		n = snprintf(dst, size, "http:%s", loc);
+		n = snprintf(dst, size, "%.*s%s", (int)(auth - 2 - base), base,
+		             loc);
 	else if (loc[0] == '/')
 		n = snprintf(dst, size, "%.*s%s", (int)(path - base), base, loc);
 	else if (loc[0] == '?')
@@ -387,7 +389,8 @@ int ws_fetch(ws_request *req, ws_response *out)
 
 	last_reason[0] = '\0';
 	if (req == NULL || out == NULL || !shim_chan.in_handler ||
-	    strncmp(ws_req_url(req), "http://", 7) != 0 ||
+	    (strncmp(ws_req_url(req), "http://", 7) != 0 &&
+	     strncmp(ws_req_url(req), "https://", 8) != 0) ||
 	    strlen(ws_req_url(req)) >= sizeof(url))
 		return fail(out, WS_EINVAL, NULL);
 	snprintf(url, sizeof(url), "%s", ws_req_url(req));

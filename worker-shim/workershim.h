@@ -191,16 +191,19 @@ const char *ws_dispatch_reason(void);
 /*
  * Sends req to the URL it names and waits for the answer, which replaces
  * the contents of `out` (status, headers, body). req's URL must be absolute
- * "http://host[:port]/path?query" (ws_request_new accepts it); https is not
- * supported (WS_EINVAL), nor user names in the URL. The platform checks the
+ * "http://host[:port]/path?query" or "https://..." (ws_request_new accepts
+ * both; anything else is WS_EINVAL), without a user name. https origins are
+ * always verified (certificate chain, host name, TLS 1.2 or later) and a
+ * failure is WS_EFETCH with a "tls: ..." reason. The platform checks the
  * URL against its egress policy (docs/fetch.md): the host must be an IP
  * address or a name the policy maps to one, and that address and port must
  * be allowed; loopback, link-local and private addresses only when listed.
  * A host "NAME.worker" is a service binding: the request goes straight to
  * worker NAME in this worker's own dispatch namespace, as with ws_dispatch,
  * with the URL's path and query as its URL.
- * Redirects (301, 302, 303, 307, 308 with a Location) are followed, at most
- * 5, each one checked against the policy again and costing a subrequest; a
+ * Redirects (301, 302, 303, 307, 308 with a Location; http and https either
+ * way) are followed, at most 5, each one checked against the policy again
+ * and costing a subrequest; a
  * 303, or a 301/302 answering a POST, continues as a GET without the body.
  * req is not modified or taken over. Each call (and each redirect) spends
  * one of the request's subrequests, shared with ws_dispatch.
@@ -209,9 +212,9 @@ const char *ws_dispatch_reason(void);
  *                           redirect); out is a 403 page
  *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
  *   WS_EFETCH               the origin could not be reached, timed out,
- *                           broke HTTP, answered with more than the policy's
- *                           max_response_bytes, or redirected more than 5
- *                           times; out is a 502 page
+ *                           failed TLS, broke HTTP, answered with more than
+ *                           the policy's max_response_bytes, or redirected
+ *                           more than 5 times; out is a 502 page
  *   WS_ENOTFOUND ... WS_EOVERLOADED  as for ws_dispatch, for a binding
  *   WS_EIO / WS_EINVAL / WS_ENOMEM / WS_ECANCELED
  * ws_dispatch_reason() gives the platform's reason for the last failure of
