@@ -13,8 +13,9 @@
 # CPUs the timer fires mid-request and re-reads the clock), and the ratios.
 #
 # What "without limits" can honestly mean (supervisor/limits.c): every call
-# reads the serving process's CPU clock when it starts and ends (that is
-# also how cpuTime is measured) and arms one timer for the nearer of its
+# reads the serving process's CPU counter (a perf task clock; its CPU clock
+# where perf is unavailable) when it starts and ends (that is also how
+# cpuTime is measured) and arms one timer for the nearer of its
 # wall deadline and cpu_ms / ncpus. A huge plan still arms that timer, but
 # it never fires; there is no switch that skips it. So the trivial ratio is
 # the cost of the limits' values (expected ~1.0), and the spin ratio adds
@@ -22,7 +23,8 @@
 #
 # Knobs: N [100] spins per limit, CPU_MS ["10 50"], DURATION [5] seconds per
 # wrk run, ROUNDS [2] runs per side, SPIN_MS [2], SPIN_CPU_MS [7] (more
-# than SPIN_MS plus a 4 ms tick: see docs/limits.md).
+# than SPIN_MS plus what a request costs besides its work on a busy host,
+# and plus a 4 ms tick where the old clock stands in: docs/limits.md).
 # Loopback only; everything started here is stopped at exit.
 set -euo pipefail
 

@@ -1,19 +1,32 @@
 /*
  * Per-request limits: CPU time, wall time, subrequests.
  *
- * CPU time is the serving process's own CPU clock (clock_getcpuclockid),
- * read when the call starts; each worker process is alone in its cgroup and
- * pid namespace, so that clock is all the request's work. A running call
- * has one timer, set for the nearer of its wall deadline and the soonest
- * moment its CPU budget could run out. The CPU clock cannot run faster than
- * the wall clock times the CPUs the process can use, so a timer of
- * remaining / ncpus never fires late; at the deadline the clock is read
- * again and the timer re-armed for what remains, so a request that mostly
- * waits costs one timer and no reads. The kernel updates another process's
- * CPU clock at its scheduler ticks, so a reading lags by up to one tick:
- * that, plus a millisecond of timer resolution, bounds the overshoot.
+ * CPU time is a task-clock perf counter on the serving process (opened
+ * when it is spawned, see limits_meter_open), read when the call starts;
+ * each worker process is alone in its cgroup and pid namespace, so that
+ * counter is all the request's work. Reading it is exact even while the
+ * process runs on another CPU: the kernel brings it up to date for the
+ * read. Where perf_event_open is unavailable the process's CPU clock
+ * (clock_getcpuclockid) stands in; the kernel updates that clock only at
+ * the process's scheduler ticks and context switches, so a reading of a
+ * running process lags by up to one tick.
+ *
+ * A running call has one timer, set for the nearer of its wall deadline
+ * and the soonest moment its CPU budget could run out. CPU time cannot
+ * run faster than the wall clock times the CPUs the process can use (a
+ * worker is single-threaded under the default profiles, but a plan may
+ * name a profile that lets it make threads), so a timer of remaining /
+ * ncpus never fires late; at the deadline the counter is read again and
+ * the timer re-armed for what remains, so a request that ends before
+ * cpu_ms / ncpus costs one timer and no reads but the two that measure
+ * it. The last step is a millisecond (the loop's timer resolution): that,
+ * plus how late the supervisor wakes, bounds the overshoot.
  */
+#include <errno.h>
+#include <linux/perf_event.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,10 +96,79 @@ size_t limits_append(const struct call *c, uint8_t *buf)
 	return (size_t)(p - buf);
 }
 
+/* Set once perf_event_open proved unusable on this host: every later
+ * spawn goes straight to the CPU clock, without a failing call each. */
+static int perf_off;
+
+/* inherit: a thread or child the worker makes (only a profile other than
+ * the defaults allows it) is counted too, as the process clock would. */
+static int perf_open(pid_t pid)
+{
+	struct perf_event_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = sizeof(a);
+	a.type = PERF_TYPE_SOFTWARE;
+	a.config = PERF_COUNT_SW_TASK_CLOCK;
+	a.inherit = 1;
+	return (int)syscall(SYS_perf_event_open, &a, pid, -1, -1,
+	                    PERF_FLAG_FD_CLOEXEC);
+}
+
+static void perf_failed(const struct proc *p, int err)
+{
+	switch (err) {
+	case ENOSYS: case ENOENT: case EACCES: case EPERM: case EOPNOTSUPP:
+	case EINVAL:
+		/* the host's answer, not this process's: ask no more */
+		perf_off = 1;
+		log_warnx("worker %s[%d]: perf_event_open (task-clock): %s; "
+		          "CPU limits use the process CPU clock instead, which "
+		          "lags up to a scheduler tick (docs/limits.md)",
+		          p->worker, (int)p->pid, strerror(err));
+		return;
+	default:
+		log_warnx("worker %s[%d]: perf_event_open (task-clock): %s; "
+		          "its CPU limit uses its process CPU clock instead",
+		          p->worker, (int)p->pid, strerror(err));
+	}
+}
+
+void limits_meter_open(struct proc *p)
+{
+	p->cpufd = -1;
+	p->has_cpuclock = 0;
+	if (!perf_off && (p->cpufd = perf_open(p->pid)) == -1)
+		perf_failed(p, errno);
+	if (p->cpufd == -1)
+		p->has_cpuclock =
+			clock_getcpuclockid(p->pid, &p->cpuclock) == 0;
+}
+
+void limits_meter_close(struct proc *p)
+{
+	if (p->cpufd != -1)
+		close(p->cpufd);
+	p->cpufd = -1;
+	p->has_cpuclock = 0;
+}
+
+static int metered(const struct proc *p)
+{
+	return p->cpufd != -1 || p->has_cpuclock;
+}
+
 int64_t limits_cpu_ns(const struct proc *p)
 {
 	struct timespec ts;
+	uint64_t ns;
 
+	if (p->cpufd != -1) {
+		if (read(p->cpufd, &ns, sizeof(ns)) != (ssize_t)sizeof(ns) ||
+		    ns > INT64_MAX)
+			return -1;
+		return (int64_t)ns;
+	}
 	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
 		return -1;
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
@@ -174,7 +256,7 @@ void limits_start(struct call *c)
 
 	c->start_us = ev_clock_us();
 	c->cpu_us = 0;
-	if (c->proc->has_cpuclock && c->lim.cpu_ms / cpus() < ms)
+	if (metered(c->proc) && c->lim.cpu_ms / cpus() < ms)
 		ms = c->lim.cpu_ms / cpus();
 	arm(c, ms);
 }

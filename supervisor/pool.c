@@ -21,6 +21,7 @@
 #include "main.h"
 #include "pool.h"
 #include "poolstate.h"
+#include "reqlimits.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "util.h"
@@ -78,11 +79,9 @@ static void idle_remove(struct pool *pl, struct proc *p)
 /* CPU time of a process not yet reaped (0 if its clock is unreadable). */
 uint64_t pool_proc_cpu_us(const struct proc *p)
 {
-	struct timespec ts;
+	int64_t ns = limits_cpu_ns(p);
 
-	if (!p->has_cpuclock || clock_gettime(p->cpuclock, &ts) == -1)
-		return 0;
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return ns < 0 ? 0 : (uint64_t)ns / 1000u;
 }
 
 int pool_proc_set(struct proc *p, enum proc_state to)
@@ -268,7 +267,7 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 	p->started_ms = now_ms();
 	p->peer.fd = p->out.fd = p->err.fd = -1;
 	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
-	p->has_cpuclock = clock_getcpuclockid(p->pid, &p->cpuclock) == 0;
+	limits_meter_open(p);
 	p->next = pl->procs;
 	if (p->next != NULL)
 		p->next->prev = p;
@@ -562,6 +561,7 @@ static void proc_free(struct proc *p)
 	if (p->all_next != NULL)
 		p->all_next->all_prev = p->all_prev;
 	nchildren--;
+	limits_meter_close(p);
 	free(p);
 }
 

@@ -49,8 +49,10 @@ struct proc {
 	uid_t uid;                 /* it runs as (its worker's, if jailed) */
 	struct spawn_slot *slot;   /* its cgroup, until reaped; or NULL */
 	char worker[2 * SY_NAME_MAX]; /* "ns/name" */
-	clockid_t cpuclock;        /* its CPU-time clock, if has_cpuclock */
-	int has_cpuclock;
+	int cpufd;                 /* its task-clock perf counter, or -1
+	                            * (limits_meter_open, reqlimits.h) */
+	clockid_t cpuclock;        /* without one: its CPU-time clock, if */
+	int has_cpuclock;          /* has_cpuclock */
 	struct call *call;         /* the call it serves, or NULL */
 	struct call *subcalls;     /* calls it made (ws_dispatch) */
 	unsigned nsubcalls;

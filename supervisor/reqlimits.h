@@ -3,7 +3,7 @@
  * shadow <limits.h>): CPU time, wall time and subrequests. The plan of the
  * worker serving a call sets them, a ws_dispatch caller may lower them,
  * and the supervisor enforces them: a timer per running call watches the
- * serving process's CPU clock and the wall clock, and the subrequest
+ * serving process's CPU time and the wall clock, and the subrequest
  * tokens are spent in call_request().
  */
 #ifndef SY_REQLIMITS_H
@@ -25,7 +25,15 @@ void limits_set(struct call *c, const struct plan *pn,
  * value written even when 0 (the Request must not have the field yet).
  * Returns the bytes written to buf (LIMITS_WIRE_MAX at most). */
 size_t limits_append(const struct call *c, uint8_t *buf);
-/* CPU nanoseconds p has used, or -1 if its clock cannot be read. */
+/* Opens the meter of p's CPU time, p->pid just spawned: a task-clock perf
+ * counter (p->cpufd), or where the host refuses one (logged once) its CPU
+ * clock (p->cpuclock), which lags up to a scheduler tick. */
+void limits_meter_open(struct proc *p);
+/* Closes what limits_meter_open() opened; before p is freed. */
+void limits_meter_close(struct proc *p);
+/* CPU nanoseconds p has used since its meter was opened (its counter) or
+ * since it started (its clock), or -1 if neither can be read. Only
+ * differences between two readings of the same p mean anything. */
 int64_t limits_cpu_ns(const struct proc *p);
 /* c just started on c->proc (cpu_start_ns set): arms its check. */
 void limits_start(struct call *c);

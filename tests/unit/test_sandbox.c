@@ -423,6 +423,15 @@ static int p_perf(void)
 	return errno_of(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
 }
 
+/* The one form the supervisor uses (a counter on one process, close on
+ * exec): not killed; the NULL attribute then fails normally. */
+static int p_perf_task(void)
+{
+	return errno_of(syscall(SYS_perf_event_open, NULL,
+	                        (pid_t)syscall(SYS_getpid), -1, -1,
+	                        8 /* PERF_FLAG_FD_CLOEXEC */));
+}
+
 static int p_userfaultfd(void)
 {
 	return errno_of(syscall(SYS_userfaultfd, -1));
@@ -662,6 +671,8 @@ static const struct probe supervisor_refuses[] = {
 	REFUSED("ioctl TIOCSTI", p_tiocsti, EPERM),
 	KILLED("bpf", p_bpf),
 	KILLED("perf_event_open", p_perf),
+	REFUSED("perf_event_open of one pid, close on exec", p_perf_task,
+	        EFAULT),
 	KILLED("userfaultfd", p_userfaultfd),
 	KILLED("keyctl", p_keyctl),
 	KILLED("process_vm_readv", p_process_vm_readv),
