@@ -9,8 +9,13 @@
 # costs the dispatcher one KV read of host:NAME, its JSON metadata, and
 # one ws_dispatch. For reference, the same with hello.example.com, which
 # no route names (one KV miss, then the subdomain fallback).
+# The dispatcher's shim caches what it reads (docs/kv.md, "Read cache"):
+# the last column is the share of requests for which the supervisor
+# served it a KV get (switchyard_kv_requests_total from the admin
+# listener), i.e. the cache's miss rate.
 # Knobs: DURATION [10] seconds per wrk run, CONNS [64], THREADS [2],
-# INSTANCES [2] processes per worker. Loopback only; everything started
+# INSTANCES [2] processes per worker, KV_CACHE_MB [unset: the shim's
+# default] the dispatcher's WS_KV_CACHE_MB (0: no read cache). Loopback only; everything started
 # here is stopped at exit.
 set -euo pipefail
 
@@ -37,8 +42,10 @@ if ! command -v wrk >/dev/null; then
 fi
 
 PORT=$(bench_free_port)
+APORT=$(bench_free_port)
 {
-	bench_switchyard_ini "$PORT"
+	bench_switchyard_ini "$PORT" |
+		sed "s/^admin_listen =\$/admin_listen = 127.0.0.1:$APORT/"
 	cat <<EOF
 [plan.default]
 instances = $INSTANCES
@@ -49,6 +56,7 @@ idle_timeout_s = 300
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
 kv = ROUTES=routes:ro
+${KV_CACHE_MB:+env = WS_KV_CACHE_MB=$KV_CACHE_MB}
 
 [deploy tenants/hello]
 exe = $B/examples/hello
@@ -77,8 +85,9 @@ end
 
 function done(summary, latency, requests)
 	local s = summary.duration / 1e6
-	io.write(string.format("RESULT rps=%.0f p50_ms=%.3f p99_ms=%.3f " ..
-	         "non2xx=%d sockerr=%d\n", summary.requests / s,
+	io.write(string.format("RESULT n=%d rps=%.0f p50_ms=%.3f " ..
+	         "p99_ms=%.3f non2xx=%d sockerr=%d\n", summary.requests,
+	         summary.requests / s,
 	         latency:percentile(50) / 1000, latency:percentile(99) / 1000,
 	         summary.errors.status, summary.errors.connect +
 	         summary.errors.read + summary.errors.write +
@@ -95,13 +104,22 @@ load_hosts() { # COUNT: routes h0..h(COUNT-1).bench.test to tenants/hello
 		die "$last is not routed to tenants/hello"
 }
 
-measure() { # COUNT -> the RESULT line of wrk
-	local url="http://127.0.0.1:$PORT/"
+# KV gets the supervisor served the dispatcher so far.
+kv_gets() {
+	curl -sS -m 5 "http://127.0.0.1:$APORT/metrics" | awk '
+		/^switchyard_kv_requests_total\{namespace="platform",worker="dispatcher",kv_namespace="routes",op="get"\}/ { n = $2 }
+		END { print n + 0 }'
+}
+
+measure() { # COUNT -> the RESULT line of wrk, plus kvgets=N
+	local url="http://127.0.0.1:$PORT/" g0 r
 	SY_HOSTS=$1 timeout 30 wrk -t"$THREADS" -c"$CONNS" -d2s \
 		-s "$T/hosts.lua" "$url" >/dev/null 2>&1 || true
-	SY_HOSTS=$1 timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" \
+	g0=$(kv_gets)
+	r=$(SY_HOSTS=$1 timeout $((DURATION + 30)) wrk -t"$THREADS" -c"$CONNS" \
 		-d"${DURATION}s" --latency -s "$T/hosts.lua" "$url" 2>&1 |
-		grep '^RESULT' || die "wrk produced no result with $1 hostnames"
+		grep '^RESULT') || die "wrk produced no result with $1 hostnames"
+	echo "$r kvgets=$(($(kv_gets) - g0))"
 }
 
 field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
@@ -118,12 +136,15 @@ log "generated and imported in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "
 big=$(measure "$HOSTS")
 
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, a random Host per request; $INSTANCES processes per worker"
-printf '%-10s %10s %10s %10s %8s\n' hostnames req/s p50_ms p99_ms errors
+printf '%-10s %10s %10s %10s %8s %10s\n' hostnames req/s p50_ms p99_ms errors \
+	kv_asks/req
 for row in "$SMALL|$small" "$HOSTS|$big" "fallback|$fallback"; do
 	n=${row%%|*} r=${row#*|}
-	printf '%-10s %10s %10s %10s %8s\n' "$n" "$(field "$r" rps)" \
+	printf '%-10s %10s %10s %10s %8s %10s\n' "$n" "$(field "$r" rps)" \
 		"$(field "$r" p50_ms)" "$(field "$r" p99_ms)" \
-		"$(($(field "$r" non2xx) + $(field "$r" sockerr)))"
+		"$(($(field "$r" non2xx) + $(field "$r" sockerr)))" \
+		"$(awk -v g="$(field "$r" kvgets)" -v n="$(field "$r" n)" \
+			'BEGIN { printf "%.4f", n ? g / n : 0 }')"
 done
 awk -v a="$(field "$small" rps)" -v b="$(field "$big" rps)" \
 	-v c="$(field "$small" p99_ms)" -v d="$(field "$big" p99_ms)" \

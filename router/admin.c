@@ -475,6 +475,35 @@ static void prom_processes(struct buf *b, const Switchyard__Stats *s)
 	}
 }
 
+/* KV requests the supervisor served for each worker, per KV namespace
+ * and op: with the shim's read cache, repeated reads of an unchanged
+ * namespace do not show here (docs/kv.md). */
+static void prom_kv(struct buf *b, const Switchyard__Stats *s)
+{
+	static const char *const ops[] = { NULL, "get", "put", "delete",
+	                                   "list" };
+	const Switchyard__KvCount *k;
+	size_t i, j, o;
+
+	prom_head(b, "switchyard_kv_requests_total", "counter",
+	          "KV requests the supervisor served for a worker, by KV "
+	          "namespace and op.");
+	for (i = 0; i < s->n_workers; i++) {
+		for (j = 0; j < s->workers[i]->n_kv; j++) {
+			k = s->workers[i]->kv[j];
+			for (o = 1; o < sizeof(ops) / sizeof(ops[0]); o++) {
+				bprintf(b, "switchyard_kv_requests_total{");
+				prom_labels(b, s->workers[i]);
+				buf_addstr(b, ",kv_namespace=");
+				put_quoted(b, k->kv_ns, 0);
+				bprintf(b, ",op=\"%s\"} %llu\n", ops[o],
+				        (unsigned long long)at(k->ops, k->n_ops,
+				                               o));
+			}
+		}
+	}
+}
+
 static void render_metrics(struct buf *b, const Switchyard__Stats *s)
 {
 	if (s->truncated)
@@ -496,6 +525,7 @@ static void render_metrics(struct buf *b, const Switchyard__Stats *s)
 	prom_simple(b, s, F_SHED);
 	prom_tail(b, s, 0);
 	prom_tail(b, s, 1);
+	prom_kv(b, s);
 }
 
 /* ---- the supervisor's answer ---- */
@@ -514,7 +544,7 @@ static struct aconn *by_stream(uint32_t stream)
 /* The histograms must match the bounds; names must be strings. */
 static int stats_valid(const Switchyard__Stats *s)
 {
-	size_t i, nb = s->n_bounds + 1, ncb = s->n_cpu_bounds + 1;
+	size_t i, j, nb = s->n_bounds + 1, ncb = s->n_cpu_bounds + 1;
 
 	if (s->n_bounds > 64 || s->n_cpu_bounds > 64)
 		return 0;
@@ -524,6 +554,9 @@ static int stats_valid(const Switchyard__Stats *s)
 		if (w->n_duration_buckets != nb || w->n_cpu_buckets != ncb ||
 		    w->n_spawn_buckets != nb)
 			return 0;
+		for (j = 0; j < w->n_kv; j++)
+			if (w->kv[j]->kv_ns == NULL)
+				return 0;
 	}
 	for (i = 0; i < s->n_tail_consumers; i++) {
 		if (s->tail_consumers[i]->ns == NULL ||

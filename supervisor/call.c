@@ -19,6 +19,7 @@
 #include "call.h"
 #include "callstate.h"
 #include "events.h"
+#include "kv.h"
 #include "reqlimits.h"
 #include "log.h"
 #include "main.h"
@@ -381,15 +382,17 @@ int call_keep(struct call *c)
 	return 0;
 }
 
-/* Sends c's REQUEST to p, with the limits appended if it lacks them. */
+/* Sends c's REQUEST to p, with the limits appended if it lacks them, and
+ * always the generations of p's KV bindings (kv_gens_append). */
 static void send_request(struct call *c, struct proc *p)
 {
 	static uint8_t *scratch;
 	static size_t cap;
-	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX, n;
+	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX + KV_GENS_WIRE_MAX;
+	size_t n = c->req_len;
 	uint8_t *grown;
 
-	if (c->add_limits && need > cap) {
+	if (need > cap) {
 		if ((grown = realloc(scratch, need)) == NULL) {
 			call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 			          "out of memory", 0);
@@ -398,15 +401,17 @@ static void send_request(struct call *c, struct proc *p)
 		scratch = grown;
 		cap = need;
 	}
-	if (!c->add_limits) {
-		peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id,
-		              c->req, c->req_len);
+	memcpy(scratch, c->req, c->req_len);
+	if (c->add_limits)
+		n += limits_append(c, scratch + n);
+	n += kv_gens_append(p, scratch + n);
+	if (n > SY_FRAME_MAX) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "request head too large", 0);
 		return;
 	}
-	memcpy(scratch, c->req, c->req_len);
-	n = limits_append(c, scratch + c->req_len);
 	peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id, scratch,
-	              c->req_len + n);
+	              n);
 }
 
 void call_start(struct call *c, struct proc *p)

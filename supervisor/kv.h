@@ -111,3 +111,19 @@ void kv_channel_closed(struct proc *p);
 void ctl_kv(const Switchyard__CtlRequest *req, int fd, struct ctl_reply *rep);
 /* Closes the store if it was opened (at exit; optional). */
 void kv_shutdown(void);
+
+/* Bytes kv_gens_append() may write: a field header and one KvGen of at
+ * most 78 bytes per binding. */
+#define KV_GENS_MAX_BINDINGS 64
+#define KV_GENS_WIRE_MAX (3 + KV_GENS_MAX_BINDINGS * 78)
+/* Appends to a packed Request its kv_gens field: the generation of each
+ * KV binding of the version p runs, for the shim's read cache (docs/kv.md).
+ * Always written (empty without bindings), replacing any kv_gens the
+ * Request had. Returns the bytes written to buf (KV_GENS_WIRE_MAX at
+ * most). */
+size_t kv_gens_append(const struct proc *p, uint8_t *buf);
+/* The KV requests served for worker "ns/name", one KvCount per KV
+ * namespace, *n of them; the array is malloc'd (free() it), its entries
+ * point into counters that change with the next KV request. NULL with *n
+ * 0 when there are none, or no memory. */
+Switchyard__KvCount **kv_stats(const char *worker, size_t *n);

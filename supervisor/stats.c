@@ -3,9 +3,11 @@
  * render as a status page or Prometheus metrics. The supervisor never sees
  * the HTTP request; it only answers with numbers.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv.h"
 #include "log.h"
 #include "pool.h"
 #include "stats.h"
@@ -83,6 +85,7 @@ static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
 	static const struct pool_metrics none; /* a worker not used yet */
 	const struct pool_metrics *m;
 	struct pool_stats st;
+	char label[2 * SY_NAME_MAX];
 	uint32_t idle;
 
 	pool_stats(w, &st);
@@ -111,6 +114,8 @@ static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
 	ws->spawns = m->spawns;
 	ARR(ws, spawn_buckets, m->spawn, POOL_NBUCKETS);
 	ws->spawn_sum_us = m->spawn_sum_us;
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	ws->kv = kv_stats(label, &ws->n_kv);
 }
 
 static size_t count_workers(void)
@@ -140,6 +145,7 @@ static void build(Switchyard__Stats *s, Switchyard__WorkerStats *ws,
 		fill_worker(one, w);
 		sz = switchyard__worker_stats__get_packed_size(one) + 8;
 		if (used + sz > SY_FRAME_MAX) {
+			free(one->kv);
 			s->truncated = 1;
 			break;
 		}
@@ -181,6 +187,8 @@ void stats_request(struct peer *router, const struct sy_frame *f)
 		          s.n_workers, n);
 	peer_send_msg(router, SY_MSG_STATS_RESPONSE, SY_FLAG_END, f->stream,
 	              &s.base);
+	for (i = 0; i < s.n_workers; i++)
+		free(ws[i].kv);
 	free(ws);
 	free(wp);
 	tailcons_stats_free(s.tail_consumers, s.n_tail_consumers);

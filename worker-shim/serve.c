@@ -70,6 +70,7 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 		c->lim.wall_ms = pb->limits->wall_ms;
 		c->lim.subrequests = pb->limits->subrequests;
 	}
+	kv_cache_begin(&pb->kv_gens);
 	hint = pb->content_length;
 	switchyard__request__free_unpacked(pb, NULL);
 	/* Trust the declared length only as far as a moderate reservation. */
@@ -93,6 +94,7 @@ static int run_handler(uint32_t stream, ws_handler handler, void *ctx,
 	c->wall0_ns = shim_clock_ns(CLOCK_MONOTONIC);
 	hr = handler(req, res, ctx);
 	c->in_handler = 0;
+	kv_cache_end();
 	if (c->state == CHAN_EOF)
 		return NEXT_EOF;
 	if (c->state != CHAN_OPEN)
@@ -166,6 +168,7 @@ int ws_serve(ws_handler handler, void *ctx)
 		rc = serve_next(handler, ctx, &req, &res);
 	req_release(&req);
 	res_release(&res);
+	kv_cache_free();
 	chan_close();
 	return rc == NEXT_EOF ? 0 : rc;
 }

@@ -154,6 +154,17 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 int chan_send_fetch(uint32_t stream, const struct ws_request *req);
 int chan_send_cancel(uint32_t stream);
 
+/* ---- kv.c: the read cache of ws_kv_get (docs/kv.md) ---- */
+
+/* A request starts: gens is its Request.kv_gens (a packed KvGens; empty:
+ * nothing is cached for it), the generations its gets may be answered
+ * from the cache under. */
+void kv_cache_begin(const ProtobufCBinaryData *gens);
+/* The request ended: gets outside a request are never cached. */
+void kv_cache_end(void);
+/* Frees every entry (ws_serve is returning). */
+void kv_cache_free(void);
+
 /* ---- dispatch.c ---- */
 
 /* clock_gettime(id) in nanoseconds; 0 if it fails. */

@@ -238,9 +238,14 @@ int ws_limits_remaining(ws_limits *lim);
  * Key-value namespaces kept by the platform, reached through bindings
  * declared at deploy (yardctl deploy ... --kv BINDING=KVNS[:ro]). Keys are
  * 1-511 bytes without NUL; values at most WS_KV_VALUE_MAX bytes (1 MiB). A
- * write is durable and visible to every later read, from any worker, once
- * the call returns. Each call is one round trip to the platform (a value
- * over 200 KiB travels in several frames of that round trip).
+ * write is durable once the call returns and is seen by every request that
+ * starts after that, in any worker; a request already running may go on
+ * seeing the value it read. Writes, and reads the shim cannot answer from
+ * its cache, are one round trip to the platform (a value over 200 KiB
+ * travels in several frames of it). ws_kv_get answers from a per-process
+ * cache while the platform says the namespace has not changed (values up
+ * to 64 KiB, "not found" included; WS_KV_CACHE_MB=N in the worker's
+ * environment bounds it, default 4, 0 turns it off).
  * Errors: WS_EDENIED (no such binding in this version, or a write through
  * a read-only one), WS_ENOTFOUND (no such key, or it expired), WS_EINVAL,
  * WS_ENOMEM, WS_EIO, WS_EINTERNAL (the store failed, e.g. it is full: the

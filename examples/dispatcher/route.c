@@ -1,7 +1,8 @@
 /*
  * route.c: which tenant a request is for. The routes live in KV, read on
- * every request and never cached, so `yardctl kv put` changes where the
- * very next request goes; the fallbacks after it need no data at all.
+ * every request (the shim answers repeated reads from its cache until the
+ * namespace changes), so `yardctl kv put` changes where the very next
+ * request goes; the fallbacks after it need no data at all.
  */
 #include <ctype.h>
 #include <stdio.h>

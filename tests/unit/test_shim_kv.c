@@ -5,6 +5,10 @@
  * the supervisor, checking the KV_VALUE stream the shim sends and lying
  * in the one it answers. The child exits with ws_serve's result (0, or
  * 64 + -WS_E*) after LeakSanitizer's check (23 if it leaked).
+ *
+ * Also the read cache of ws_kv_get: which gets reach the "supervisor"
+ * under which generations (Request.kv_gens), and that a forged kv_gens
+ * before the supervisor's own is ignored.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,6 +22,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -42,6 +47,25 @@ static uint8_t pattern(size_t i)
 
 /* ---- the child (no cmocka there) ---- */
 
+/* /small: gets B/k, a small value, into X-Ok ("-" if none); /delget
+ * deletes it first. */
+static int h_small(ws_request *req, ws_response *res)
+{
+	char rc[16];
+	void *v = NULL;
+	int r = 0;
+
+	if (strcmp(ws_req_path(req), "/delget") == 0)
+		r = ws_kv_delete("B", "k");
+	if (r == 0 || r == WS_ENOTFOUND)
+		r = ws_kv_get("B", "k", &v, NULL);
+	snprintf(rc, sizeof(rc), "%d", r);
+	ws_res_header(res, "X-Rc", rc);
+	ws_res_header(res, "X-Ok", v != NULL ? (char *)v : "-");
+	ws_kv_free(v);
+	return 0;
+}
+
 /* /put: puts BIG bytes; /get: gets them and checks every byte. The
  * result code goes in X-Rc, the check in X-Ok. */
 static int h_kv(ws_request *req, ws_response *res, void *ctx)
@@ -53,6 +77,9 @@ static int h_kv(ws_request *req, ws_response *res, void *ctx)
 	int r;
 
 	(void)ctx;
+	if (strcmp(ws_req_path(req), "/small") == 0 ||
+	    strcmp(ws_req_path(req), "/delget") == 0)
+		return h_small(req, res);
 	if (strcmp(ws_req_path(req), "/put") == 0) {
 		if ((buf = malloc(BIG)) == NULL)
 			return -1;
@@ -157,13 +184,15 @@ static void send_request(struct peer *p, uint32_t stream, const char *url)
 	struct sy_frame f;
 	Switchyard__Hello *h;
 
-	if (stream == 1) {
+	if (stream <= 1) {
 		recv_frame(p, &f);
 		assert_int_equal(f.type, SY_MSG_HELLO);
 		h = switchyard__hello__unpack(NULL, f.len, f.payload);
 		assert_non_null(h);
 		switchyard__hello__free_unpacked(h, NULL);
 	}
+	if (stream == 0)
+		return;
 	r.method = (char *)"GET";
 	r.url = (char *)url;
 	send_msg(p, SY_MSG_REQUEST, SY_FLAG_END, stream, &r.base);
@@ -298,12 +327,135 @@ static void test_lying_values_break_the_channel(void **state)
 		check_lie(how);
 }
 
+/* ---- the read cache ---- */
+
+/* A REQUEST for url whose kv_gens names B at gen (gen < 0: no kv_gens;
+ * forged: a kv_gens naming B at gen - 1 goes first, then the real one,
+ * as when the supervisor appends its own to a ws_dispatch's Request). */
+static void send_gens(struct peer *p, uint32_t stream, const char *url,
+                      long gen, int forged)
+{
+	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
+	Switchyard__KvGen g = SWITCHYARD__KV_GEN__INIT, *gp = &g;
+	Switchyard__KvGens gs = SWITCHYARD__KV_GENS__INIT;
+	uint8_t head[512], gens[64];
+	size_t n;
+
+	if (stream == 1)
+		send_request(p, 0, NULL); /* reads HELLO only */
+	r.method = (char *)"GET";
+	r.url = (char *)url;
+	g.binding = (char *)"B";
+	gs.n_gens = 1;
+	gs.gens = &gp;
+	if (forged) {
+		g.gen = (uint64_t)(gen - 1);
+		r.kv_gens.len = switchyard__kv_gens__pack(&gs, gens);
+		r.kv_gens.data = gens;
+	}
+	n = switchyard__request__pack(&r, head);
+	if (gen >= 0) {
+		g.gen = (uint64_t)gen;
+		head[n] = (11 << 3) | 2;
+		head[n + 1] = (uint8_t)switchyard__kv_gens__pack(&gs,
+		                                                  head + n + 2);
+		n += 2 + head[n + 1];
+	}
+	assert_int_equal(sy_writer_raw(&p->wr, SY_MSG_REQUEST, SY_FLAG_END,
+	                               stream, head, n), 0);
+	assert_int_equal(sy_writer_flush_all(&p->wr, p->fd), 0);
+}
+
+/* Expects a KV_REQUEST (op) and answers it: value (NULL: WS_ENOTFOUND),
+ * read under gen, expiring at exp. */
+static void answer_kv(struct peer *p, uint32_t op, const char *value,
+                      uint64_t gen, int64_t exp)
+{
+	Switchyard__KvResponse rs = SWITCHYARD__KV_RESPONSE__INIT;
+	Switchyard__KvRequest *rq;
+	uint32_t stream;
+
+	rq = expect_kv(p, op, 0, &stream);
+	switchyard__kv_request__free_unpacked(rq, NULL);
+	if (value == NULL)
+		rs.code = WS_ENOTFOUND;
+	else {
+		rs.value.data = (uint8_t *)value;
+		rs.value.len = strlen(value);
+	}
+	rs.gen = gen;
+	rs.expiration = exp;
+	send_msg(p, SY_MSG_KV_RESPONSE, SY_FLAG_END, stream, &rs.base);
+}
+
+/* A get is asked once per generation; the next request under the same
+ * one is answered from the cache (its RESPONSE comes with no KV_REQUEST
+ * before it), a new one asks again, as does a request without kv_gens. */
+static void test_cache_follows_generations(void **state)
+{
+	char notfound[16];
+	struct peer p;
+
+	(void)state;
+	snprintf(notfound, sizeof(notfound), "%d", WS_ENOTFOUND);
+	peer_start(&p);
+	send_gens(&p, 1, "/small", 5, 0);
+	answer_kv(&p, 1, "v1", 5, 0);
+	expect_answer(&p, 1, "0", "v1");
+	send_gens(&p, 2, "/small", 5, 0);
+	expect_answer(&p, 2, "0", "v1");
+	send_gens(&p, 3, "/small", 6, 0);
+	answer_kv(&p, 1, "v2", 6, 0);
+	expect_answer(&p, 3, "0", "v2");
+	send_gens(&p, 4, "/small", -1, 0);
+	answer_kv(&p, 1, "v3", 6, 0);
+	expect_answer(&p, 4, "0", "v3");
+	/* "not found" is cached too */
+	send_gens(&p, 5, "/small", 7, 0);
+	answer_kv(&p, 1, NULL, 7, 0);
+	expect_answer(&p, 5, notfound, "-");
+	send_gens(&p, 6, "/small", 7, 0);
+	expect_answer(&p, 6, notfound, "-");
+	assert_int_equal(peer_finish(&p), 0);
+}
+
+/* An expired entry, a forged kv_gens before the supervisor's own, and
+ * the worker's own write all make the get ask. */
+static void test_cache_asks_when_it_must(void **state)
+{
+	char notfound[16];
+	struct peer p;
+
+	(void)state;
+	snprintf(notfound, sizeof(notfound), "%d", WS_ENOTFOUND);
+	peer_start(&p);
+	send_gens(&p, 1, "/small", 3, 0);
+	answer_kv(&p, 1, "old", 3, (int64_t)time(NULL) - 1);
+	expect_answer(&p, 1, "0", "old");
+	send_gens(&p, 2, "/small", 3, 0);
+	answer_kv(&p, 1, "v1", 3, 0);
+	expect_answer(&p, 2, "0", "v1");
+	/* cached under 3; a caller's kv_gens says 3, the supervisor's, last,
+	 * says 4 */
+	send_gens(&p, 3, "/small", 4, 1);
+	answer_kv(&p, 1, "v2", 4, 0);
+	expect_answer(&p, 3, "0", "v2");
+	/* v2 is cached under 4: a delete drops it, the get asks */
+	send_gens(&p, 4, "/delget", 4, 0);
+	answer_kv(&p, 3, "", 5, 0);
+	answer_kv(&p, 1, NULL, 5, 0);
+	expect_answer(&p, 4, notfound, "-");
+	assert_int_equal(peer_finish(&p), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_put_sends_value_frames),
 		cmocka_unit_test(test_get_reads_value_frames),
 		cmocka_unit_test(test_lying_values_break_the_channel),
+		cmocka_unit_test(test_cache_follows_generations),
+		cmocka_unit_test(test_cache_asks_when_it_must),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
