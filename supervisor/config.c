@@ -411,6 +411,21 @@ static int key_plan_jail(struct parse *p, struct plan *pl, const char *name,
 	return perr(p, "unknown key \"%s\" in [%s]", name, p->section);
 }
 
+static int set_cpu_meter(struct parse *p, struct plan *pl, const char *value)
+{
+	static const char *const names[] = { "auto", "clock", "perf" };
+	uint32_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcmp(value, names[i]) == 0) {
+			pl->cpu_meter = i;
+			return 1;
+		}
+	}
+	return perr(p, "[%s] cpu_meter = %s: expected auto, clock or perf",
+	            p->section, value);
+}
+
 static int key_plan(struct parse *p, const char *pname, const char *name,
                     const char *value)
 {
@@ -436,6 +451,8 @@ static int key_plan(struct parse *p, const char *pname, const char *name,
 		return set_u32(p, name, value, 1, 86400000, &pl->wall_ms);
 	if (strcmp(name, "subrequests") == 0)
 		return set_u32(p, name, value, 0, 100000, &pl->subrequests);
+	if (strcmp(name, "cpu_meter") == 0)
+		return set_cpu_meter(p, pl, value);
 	return key_plan_jail(p, pl, name, value);
 }
 

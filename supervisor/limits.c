@@ -134,11 +134,24 @@ static void perf_failed(const struct proc *p, int err)
 	}
 }
 
-void limits_meter_open(struct proc *p)
+/* A task-clock counter makes every context switch of its process dearer
+ * (perf's switch hooks: 15-25 % of the dispatch path's throughput on the
+ * 2-CPU VM, docs/limits.md), so it is used only where a tick of lag would
+ * break the overshoot target: a plan asking for it, or cpu_ms under
+ * SY_CPU_METER_AUTO_MS. */
+static int wants_perf(const struct plan *pn)
+{
+	if (pn == NULL || pn->cpu_meter == SY_CPU_METER_AUTO)
+		return pn == NULL || pn->cpu_ms < SY_CPU_METER_AUTO_MS;
+	return pn->cpu_meter == SY_CPU_METER_PERF;
+}
+
+void limits_meter_open(struct proc *p, const struct plan *pn)
 {
 	p->cpufd = -1;
 	p->has_cpuclock = 0;
-	if (!perf_off && (p->cpufd = perf_open(p->pid)) == -1)
+	if (!perf_off && wants_perf(pn) &&
+	    (p->cpufd = perf_open(p->pid)) == -1)
 		perf_failed(p, errno);
 	if (p->cpufd == -1)
 		p->has_cpuclock =

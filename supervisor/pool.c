@@ -267,7 +267,7 @@ static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
 	p->started_ms = now_ms();
 	p->peer.fd = p->out.fd = p->err.fd = -1;
 	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
-	limits_meter_open(p);
+	limits_meter_open(p, pl->w->plan);
 	p->next = pl->procs;
 	if (p->next != NULL)
 		p->next->prev = p;

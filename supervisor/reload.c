@@ -55,7 +55,8 @@ static const struct {
 } plan_keys[] = {
 #define K(f) { #f, offsetof(struct plan, f) }
 	K(instances), K(queue), K(queue_timeout_ms), K(idle_timeout_s),
-	K(cpu_ms), K(wall_ms), K(subrequests), K(memory_mb), K(cpu_pct),
+	K(cpu_ms), K(wall_ms), K(subrequests), K(cpu_meter), K(memory_mb),
+	K(cpu_pct),
 	K(pids), K(tmp_mb), K(nofile),
 #undef K
 };

@@ -25,10 +25,12 @@ void limits_set(struct call *c, const struct plan *pn,
  * value written even when 0 (the Request must not have the field yet).
  * Returns the bytes written to buf (LIMITS_WIRE_MAX at most). */
 size_t limits_append(const struct call *c, uint8_t *buf);
-/* Opens the meter of p's CPU time, p->pid just spawned: a task-clock perf
- * counter (p->cpufd), or where the host refuses one (logged once) its CPU
- * clock (p->cpuclock), which lags up to a scheduler tick. */
-void limits_meter_open(struct proc *p);
+/* Opens the meter of p's CPU time, p->pid just spawned under plan pn: a
+ * task-clock perf counter (p->cpufd) when pn's cpu_meter asks for one (or,
+ * for auto, its cpu_ms is small) and the host allows it (a refusal is
+ * logged once), else its CPU clock (p->cpuclock), which lags up to a
+ * scheduler tick. */
+void limits_meter_open(struct proc *p, const struct plan *pn);
 /* Closes what limits_meter_open() opened; before p is freed. */
 void limits_meter_close(struct proc *p);
 /* CPU nanoseconds p has used since its meter was opened (its counter) or

@@ -15,6 +15,12 @@
 
 /* ---- config.c: the INI file (libinih) ---- */
 
+/* A plan's cpu_meter (limits.c, docs/limits.md). */
+#define SY_CPU_METER_AUTO 0  /* perf when cpu_ms < SY_CPU_METER_AUTO_MS */
+#define SY_CPU_METER_CLOCK 1 /* the process CPU clock: lags a tick, free */
+#define SY_CPU_METER_PERF 2  /* a task-clock counter: exact, costs switches */
+#define SY_CPU_METER_AUTO_MS 40 /* a 4 ms tick is within 10 % from here */
+
 struct plan {
 	char name[SY_NAME_MAX];
 	uint32_t instances;        /* processes per worker, >= 1 */
@@ -25,6 +31,7 @@ struct plan {
 	uint32_t cpu_ms;           /* CPU time (default 50) */
 	uint32_t wall_ms;          /* wall time from its start (30000) */
 	uint32_t subrequests;      /* ws_dispatch/ws_fetch calls (50) */
+	uint32_t cpu_meter;        /* SY_CPU_METER_*: how CPU time is read */
 	/* The jail of each process (every one has its own cgroup): */
 	uint32_t memory_mb;        /* memory cap, MiB (default 128) */
 	uint32_t cpu_pct;          /* CPU share, 100 = one CPU (default 100) */

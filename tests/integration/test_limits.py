@@ -20,12 +20,14 @@ from conftest import EXAMPLES, platform_fixture
 
 LIMITS = EXAMPLES / "limits"
 
+# cpu_meter: cpu10 leaves it to auto (perf: 10 ms is under 40), cpu50
+# reads the process clock, one10 asks for the counter (docs/limits.md)
 PLANS = {
     "cpu10": (2, 64, 10000, 60, {"cpu_ms": 10}),
-    "cpu50": (2, 64, 10000, 60, {"cpu_ms": 50}),
+    "cpu50": (2, 64, 10000, 60, {"cpu_ms": 50, "cpu_meter": "clock"}),
     "wall": (1, 64, 10000, 60, {"wall_ms": 300}),
     "sub5": (1, 64, 10000, 60, {"subrequests": 5}),
-    "one10": (1, 64, 10000, 60, {"cpu_ms": 10}),
+    "one10": (1, 64, 10000, 60, {"cpu_ms": 10, "cpu_meter": "perf"}),
 }
 
 DEPLOYS = {
@@ -200,3 +202,21 @@ def test_others_answered_throughout(p):
     w = p.workers()
     for name in ("tenants/alice", "tenants/hello", "platform/dispatcher"):
         assert w[name]["violations"] == 0, w[name]
+
+
+
+def test_cpu_meter_is_checked_at_start():
+    """cpu_meter takes auto, clock or perf (the plans above use all
+    three); anything else stops the supervisor naming file and key."""
+    import subprocess
+    from conftest import BUILD, Platform
+    plat = Platform(plans={"m": (1, 4, 10000, 60, {"cpu_meter": "tick"})})
+    try:
+        r = subprocess.run([str(BUILD / "switchyard-supervisor"), "-c",
+                            str(plat.config)], capture_output=True,
+                           text=True, timeout=20, stdin=subprocess.DEVNULL)
+    finally:
+        plat.cleanup()
+    assert r.returncode != 0
+    assert "[plan.m] cpu_meter = tick" in r.stderr, r.stderr
+    assert str(plat.config) in r.stderr
