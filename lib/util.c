@@ -238,3 +238,15 @@ int sy_strv_equal(char *const *a, size_t na, char *const *b, size_t nb)
 	}
 	return 1;
 }
+
+size_t sy_pb_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}

@@ -44,5 +44,9 @@ int sy_strcaseeq(const char *a, const char *b);
 /* 1 if the string vectors a[na] and b[nb] hold the same strings in the
  * same order. */
 int sy_strv_equal(char *const *a, size_t na, char *const *b, size_t nb);
+/* Writes v as a protobuf base-128 varint at p (room for 10 bytes) and
+ * returns its length: for fields appended to a packed message without
+ * re-packing it (limits.c, kvops.c). */
+size_t sy_pb_varint(uint8_t *p, uint64_t v);
 
 #endif

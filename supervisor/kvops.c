@@ -194,18 +194,6 @@ static void gen_bump(const char *ns)
 		gen_untracked = ++gen_clock;
 }
 
-static size_t varint64(uint8_t *p, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* One KvGens.gens entry (a KvGen) at p: at most 2 + 2 + 63 + 11 bytes,
  * so both lengths take one byte. */
 static size_t gen_entry(uint8_t *p, const struct kv_binding *b)
@@ -217,7 +205,7 @@ static size_t gen_entry(uint8_t *p, const struct kv_binding *b)
 	memcpy(p + n, b->name, nl);
 	n += nl;
 	p[n++] = 2 << 3;
-	n += varint64(p + n, gen_of(b->ns));
+	n += sy_pb_varint(p + n, gen_of(b->ns));
 	p[0] = (1 << 3) | 2;
 	p[1] = (uint8_t)(n - 2);
 	return n;
@@ -236,7 +224,7 @@ size_t kv_gens_append(const struct proc *p, uint8_t *buf)
 	for (i = 0; i < n; i++)
 		len += gen_entry(buf + 3 + len, &b[i]);
 	buf[0] = (11 << 3) | 2;
-	hdr = 1 + varint64(buf + 1, len);
+	hdr = 1 + sy_pb_varint(buf + 1, len);
 	if (hdr < 3)
 		memmove(buf + hdr, buf + 3, len);
 	return hdr + len;

@@ -34,6 +34,7 @@
 #include "log.h"
 #include "main.h"
 #include "supervisor.h"
+#include "util.h"
 
 static unsigned ncpus;
 
@@ -66,18 +67,6 @@ void limits_set(struct call *c, const struct plan *pn,
 	c->lim.subrequests = lower(pn->subrequests, asked->subrequests);
 }
 
-static size_t varint(uint8_t *p, uint32_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		p[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t)v;
-	return n;
-}
-
 /* Request.limits is field 9 (length-delimited); Limits' fields 1-3 are
  * varints. Concatenated protobuf is merged, so appending adds the field
  * without re-packing the rest. */
@@ -86,11 +75,11 @@ size_t limits_append(const struct call *c, uint8_t *buf)
 	uint8_t *p = buf + 2;
 
 	*p++ = 0x08;
-	p += varint(p, c->lim.cpu_ms);
+	p += sy_pb_varint(p, c->lim.cpu_ms);
 	*p++ = 0x10;
-	p += varint(p, c->lim.wall_ms);
+	p += sy_pb_varint(p, c->lim.wall_ms);
 	*p++ = 0x18;
-	p += varint(p, c->lim.subrequests);
+	p += sy_pb_varint(p, c->lim.subrequests);
 	buf[0] = (9 << 3) | 2;
 	buf[1] = (uint8_t)(p - buf - 2);
 	return (size_t)(p - buf);
