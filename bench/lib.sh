@@ -7,6 +7,16 @@
 #   { bench_switchyard_ini "$PORT"; cat <<EOF ... EOF; } >"$T/switchyard.ini"
 #   bench_start CHECK...       # start; wait until the command CHECK succeeds
 #   bench_stop                 # stop it (the exit trap does it too)
+#
+# $B, the build directory the script was given, is made absolute here: the
+# generated configuration lives in a temporary directory, so a relative
+# path would name executables that are not there.
+
+if [ -n "${B:-}" ]; then
+	BENCH_B=$(cd "$B" 2>/dev/null && pwd) ||
+		{ echo "${0##*/}: build directory not found: $B" >&2; exit 2; }
+	B=$BENCH_B
+fi
 
 bench_init() { # NAME
 	BENCH_NAME=$1
