@@ -350,28 +350,25 @@ static int secrets_apply(const Switchyard__CtlRequest *req, const char *safe,
 	return 0;
 }
 
-/* A first deploy that failed leaves no secrets behind for a worker that
- * does not exist (an existing worker keeps its new ones: they are its). */
-static void secrets_orphan(const char *ns, const char *name, const char *safe)
+/* A deploy that failed changes no secrets: a new worker has none again,
+ * an existing one the ones it had (saved by secrets_snapshot). */
+static void secrets_undo(const char *safe, char **saved, size_t nsaved)
 {
 	char err[512];
-	size_t n;
 
-	if (registry_find(ns, name) != NULL ||
-	    secrets_names(safe, &n) == NULL)
-		return;
-	secrets_forget(safe);
-	if (secrets_save(sup_conf->state_dir, err, sizeof(err)) == -1)
-		log_warnx("deploy %s: %s", safe, err);
+	if (secrets_restore(safe, saved, nsaved, err, sizeof(err)) == -1 ||
+	    secrets_save(sup_conf->state_dir, err, sizeof(err)) == -1)
+		log_warnx("deploy %s: putting its secrets back: %s", safe, err);
 }
 
 /* deploy NS/NAME with the executable's descriptor attached */
 void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 		struct ctl_reply *rep)
 {
-	char ns[SY_NAME_MAX], name[SY_NAME_MAX], safe[160];
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX], safe[160], **saved = NULL;
 	struct deploy_spec spec;
 	struct worker *w;
+	size_t nsaved = 0;
 	int n;
 
 	if (req->n_args != 1) {
@@ -389,16 +386,26 @@ void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 	if (spec_from(req, safe, &spec, rep) == -1 ||
 	    secrets_check(req, "deploy", safe, rep) == -1)
 		return;
-	/* first, so that the new version's processes start with them */
-	if (secrets_apply(req, safe, rep) == -1)
+	if (req->n_secrets > 0 &&
+	    secrets_snapshot(safe, &saved, &nsaved) == -1) {
+		ctl_fail(rep, CTL_FAIL, "deploy %s: %s", safe,
+			 strerror(ENOMEM));
 		return;
+	}
+	/* first, so that the new version's processes start with them */
+	if (secrets_apply(req, safe, rep) == -1) {
+		secrets_undo(safe, saved, nsaved);
+		return;
+	}
 	n = registry_deploy(ns, name, fd, &spec, rep->error,
 			    sizeof(rep->error));
 	if (n == -1) {
 		rep->res.code = errno == EINVAL ? CTL_BAD_INPUT : CTL_FAIL;
-		secrets_orphan(ns, name, safe);
+		if (req->n_secrets > 0)
+			secrets_undo(safe, saved, nsaved);
 		return;
 	}
+	secrets_restore(NULL, saved, nsaved, NULL, 0);
 	w = registry_find(ns, name);
 	snprintf(rep->message, sizeof(rep->message),
 		 "deployed %s/%s version %d (sha256 %.12s...)", ns, name, n,

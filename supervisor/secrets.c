@@ -364,3 +364,39 @@ int secrets_load(const char *state_dir, char *err, size_t errlen)
 		secrets_free();
 	return rc;
 }
+
+int secrets_snapshot(const char *worker, char ***out, size_t *n)
+{
+	char *const *kv = secrets_env(worker, n);
+	size_t i;
+
+	*out = NULL;
+	if (*n == 0)
+		return 0;
+	if ((*out = calloc(*n, sizeof(**out))) == NULL)
+		return -1;
+	for (i = 0; i < *n; i++) {
+		if (((*out)[i] = strdup(kv[i])) == NULL) {
+			secrets_restore(NULL, *out, i, NULL, 0);
+			*out = NULL;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int secrets_restore(const char *worker, char **kv, size_t n, char *err,
+		    size_t errlen)
+{
+	size_t i;
+	int rc = 0;
+
+	if (worker != NULL) {
+		secrets_forget(worker);
+		rc = secrets_set(worker, kv, n, err, errlen);
+	}
+	for (i = 0; i < n; i++)
+		zfree(kv[i]);
+	free(kv);
+	return rc;
+}

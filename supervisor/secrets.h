@@ -27,6 +27,15 @@ int secrets_set(const char *worker, char *const *kv, size_t n, char *err,
 int secrets_delete(const char *worker, const char *key);
 /* Forgets every secret of worker (deleted). */
 void secrets_forget(const char *worker);
+/* A copy of worker's secrets ("K=V", *n of them; NULL with *n 0 when it
+ * has none), for secrets_restore if what follows fails. 0, or -1
+ * (ENOMEM). */
+int secrets_snapshot(const char *worker, char ***out, size_t *n);
+/* Makes worker's secrets exactly the n of kv again, then zeroes and frees
+ * kv (worker NULL: only frees it): 0, or -1
+ * with err when they could not all be put back. */
+int secrets_restore(const char *worker, char **kv, size_t n, char *err,
+		    size_t errlen);
 /* The worker's "KEY=VALUE" entries (owned here, valid until the next
  * change), *n of them; NULL when none. */
 char *const *secrets_env(const char *worker, size_t *n);

@@ -183,6 +183,28 @@ def test_secret_file_and_misuse(dp, tmp_path):
     assert dp.ctl("secret", "put", "tenants/envfile", "9BAD").returncode == 2
 
 
+def test_failed_deploy_changes_no_secret(dp, tmp_path):
+    f = tmp_path / "key"
+    f.write_text("kept\n")
+    dp.ctl_ok("deploy", "tenants/envkeep", EXAMPLES / "envecho",
+              "--secret-file", f"K={f}")
+    bad = tmp_path / "not-an-executable"
+    bad.write_bytes(b"neither ELF nor script\n")
+    bad.chmod(0o755)
+    r = ctl_in(dp, "deploy", "tenants/envkeep", bad, "--secret", "K",
+               stdin="replaced")
+    assert r.returncode == 5, r.stderr
+    # a new worker whose first deploy failed keeps no secrets either
+    r = ctl_in(dp, "deploy", "tenants/envnew", bad, "--secret", "K",
+               stdin="orphan")
+    assert r.returncode == 5, r.stderr
+    assert "orphan" not in (dp.state_dir / "secrets.json").read_text()
+    assert "replaced" not in (dp.state_dir / "secrets.json").read_text()
+    # fresh processes still see the old value
+    dp.ctl_ok("restart", "tenants/envkeep")
+    assert body_of(dp, "envkeep.example.com", "/?K") == (200, "kept")
+
+
 @pytest.mark.parametrize("args, code", [
     (("list", "a", "b"), 2),
     (("list", "--bogus"), 2),
