@@ -50,7 +50,7 @@ SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
 	supervisor/fetch.c supervisor/netpolicy.c \
 	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c \
 	supervisor/deployops.c supervisor/secrets.c \
-	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/events.c \
+	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/kvgen.c supervisor/events.c \
 	supervisor/tailcons.c
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c ctl/deploy.c

@@ -122,6 +122,16 @@ void kv_shutdown(void);
  * Request had. Returns the bytes written to buf (KV_GENS_WIRE_MAX at
  * most). */
 size_t kv_gens_append(const struct proc *p, uint8_t *buf);
+/* KvRequest.op (proto/switchyard.proto) */
+enum { KV_OP_GET = 1, KV_OP_PUT = 2, KV_OP_DELETE = 3, KV_OP_LIST = 4 };
+
+/* kvgen.c: the generation of KV namespace ns (changes with every write
+ * to it), a committed write to ns, a request of p's through a binding to
+ * ns (op is valid), and freeing those counters at shutdown. */
+uint64_t kv_gen_of(const char *ns);
+void kv_gen_bump(const char *ns);
+void kv_count_op(const struct proc *p, const char *ns, uint32_t op);
+void kv_counts_free(void);
 /* The KV requests served for worker "ns/name", one KvCount per KV
  * namespace, *n of them; the array is malloc'd (free() it), its entries
  * point into counters that change with the next KV request. NULL with *n

@@ -11,12 +11,8 @@
  * frames. yardctl, whose socket carries one frame each way, passes such a
  * value as a file descriptor instead.
  *
- * Workers cache what they read (worker-shim/kv.c): every request handed to
- * a process carries the generation of each of its bindings' namespaces
- * (Request.kv_gens, appended here), and a cached answer is used only under
- * the generation it was read with. A namespace's generation changes after
- * every write to it, from a worker or yardctl, so a write is seen by every
- * request handed out after it returned.
+ * Every committed write bumps its namespace's generation (kvgen.c), which
+ * is what lets workers cache what they read.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -36,8 +32,6 @@
 #include "supervisor.h"
 #include "util.h"
 #include "workershim.h"
-
-enum { KV_OP_GET = 1, KV_OP_PUT = 2, KV_OP_DELETE = 3, KV_OP_LIST = 4 };
 
 /* Seconds between two "store full" warnings: a tenant retrying its puts
  * must not flood the log. */
@@ -67,42 +61,6 @@ static struct kv_upload *uploads;
 static char list_cursor[KV_KEY_MAX + 1]; /* kv list's answer, until sent */
 static int64_t full_logged;              /* last "store full" warning */
 
-/*
- * Generations. A namespace's is the value gen_clock had after its last
- * write, so no two writes leave the same number. The table holds every
- * namespace written since the start: at most KV_MAX_NS, since only
- * successful writes are recorded, and LMDB refuses more namespaces. Should
- * it fill anyway, the namespaces left out share gen_untracked, which
- * changes with a write to any of them: caches are dropped too often,
- * never too rarely.
- */
-#define GEN_SLOTS (2 * KV_MAX_NS)  /* a power of two */
-#define GEN_FILL (3 * KV_MAX_NS / 2)
-struct gen_slot {
-	char ns[SY_NAME_MAX]; /* "" = free */
-	uint64_t gen;
-};
-static struct gen_slot gens[GEN_SLOTS];
-static size_t ngens;
-static uint64_t gen_clock, gen_untracked;
-
-/* KV requests served, per worker and namespace (KvCount, /metrics);
- * at most COUNT_MAX pairs are counted, the supervisor's memory being
- * bounded: more are left out, with one warning. */
-#define COUNT_BUCKETS 256
-#define COUNT_MAX 4096
-struct kv_count {
-	char worker[2 * SY_NAME_MAX];
-	char ns[SY_NAME_MAX];
-	uint64_t ops[KV_OP_LIST + 1];
-	struct kv_count *next;
-};
-static struct kv_count *counts[COUNT_BUCKETS];
-static size_t ncounts;
-
-_Static_assert(REG_MAX_KV <= KV_GENS_MAX_BINDINGS,
-               "KV_GENS_WIRE_MAX must cover every binding of a version");
-
 void kv_set_max_mb(uint32_t mb)
 {
 	kv_mapsize_cfg = (uint64_t)mb << 20;
@@ -126,25 +84,11 @@ static struct kv *kv_store(char *err, size_t errlen)
 	return kv_db;
 }
 
-static void counts_free(void)
-{
-	struct kv_count *k;
-	size_t i;
-
-	for (i = 0; i < COUNT_BUCKETS; i++) {
-		while ((k = counts[i]) != NULL) {
-			counts[i] = k->next;
-			free(k);
-		}
-	}
-	ncounts = 0;
-}
-
 void kv_shutdown(void)
 {
 	while (uploads != NULL)
 		kv_channel_closed(uploads->p);
-	counts_free();
+	kv_counts_free();
 	kv_close(kv_db);
 	kv_db = NULL;
 }
@@ -152,136 +96,6 @@ void kv_shutdown(void)
 static int64_t now_s(void)
 {
 	return (int64_t)time(NULL);
-}
-
-static uint32_t fnv1a(const char *s, uint32_t h)
-{
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-/* ns's slot in gens: the one holding it, or the free one where it would
- * go (linear probing; never full, see GEN_FILL). */
-static struct gen_slot *gen_slot(const char *ns)
-{
-	uint32_t i = fnv1a(ns, 2166136261u) & (GEN_SLOTS - 1);
-
-	while (gens[i].ns[0] != '\0' && strcmp(gens[i].ns, ns) != 0)
-		i = (i + 1) & (GEN_SLOTS - 1);
-	return &gens[i];
-}
-
-static uint64_t gen_of(const char *ns)
-{
-	const struct gen_slot *g = gen_slot(ns);
-
-	return g->ns[0] != '\0' ? g->gen : gen_untracked;
-}
-
-/* A write to ns was committed: every cached read of it is stale. */
-static void gen_bump(const char *ns)
-{
-	struct gen_slot *g = gen_slot(ns);
-
-	if (g->ns[0] == '\0' && ngens < GEN_FILL) {
-		snprintf(g->ns, sizeof(g->ns), "%s", ns);
-		ngens++;
-	}
-	if (g->ns[0] != '\0')
-		g->gen = ++gen_clock;
-	else
-		gen_untracked = ++gen_clock;
-}
-
-/* One KvGens.gens entry (a KvGen) at p: at most 2 + 2 + 63 + 11 bytes,
- * so both lengths take one byte. */
-static size_t gen_entry(uint8_t *p, const struct kv_binding *b)
-{
-	size_t nl = strlen(b->name), n = 2;
-
-	p[n++] = (1 << 3) | 2;
-	p[n++] = (uint8_t)nl;
-	memcpy(p + n, b->name, nl);
-	n += nl;
-	p[n++] = 2 << 3;
-	n += sy_pb_varint(p + n, gen_of(b->ns));
-	p[0] = (1 << 3) | 2;
-	p[1] = (uint8_t)(n - 2);
-	return n;
-}
-
-/* Request.kv_gens is field 11, bytes: its length comes first, so the
- * entries are written after the longest length prefix and moved back if
- * it was shorter. Written even when empty, to override any kv_gens the
- * Request already had (the last occurrence wins). */
-size_t kv_gens_append(const struct proc *p, uint8_t *buf)
-{
-	const struct kv_binding *b;
-	size_t i, n, len = 0, hdr;
-
-	b = registry_kv_get(p->worker, p->version, &n);
-	for (i = 0; i < n; i++)
-		len += gen_entry(buf + 3 + len, &b[i]);
-	buf[0] = (11 << 3) | 2;
-	hdr = 1 + sy_pb_varint(buf + 1, len);
-	if (hdr < 3)
-		memmove(buf + hdr, buf + 3, len);
-	return hdr + len;
-}
-
-/* Counts a request of p's through a binding to ns; op is valid. */
-static void count_op(const struct proc *p, const char *ns, uint32_t op)
-{
-	static int warned;
-	uint32_t h = fnv1a(ns, fnv1a(p->worker, 2166136261u)) % COUNT_BUCKETS;
-	struct kv_count *k;
-
-	for (k = counts[h]; k != NULL; k = k->next)
-		if (strcmp(k->ns, ns) == 0 && strcmp(k->worker, p->worker) == 0)
-			break;
-	if (k == NULL && ncounts < COUNT_MAX &&
-	    (k = calloc(1, sizeof(*k))) != NULL) {
-		snprintf(k->worker, sizeof(k->worker), "%s", p->worker);
-		snprintf(k->ns, sizeof(k->ns), "%s", ns);
-		k->next = counts[h];
-		counts[h] = k;
-		ncounts++;
-	}
-	if (k != NULL)
-		k->ops[op]++;
-	else if (!warned++)
-		log_warnx("kv: %s: KV requests not counted: %zu (worker, "
-		          "namespace) pairs counted already, or out of memory",
-		          p->worker, ncounts);
-}
-
-Switchyard__KvCount **kv_stats(const char *worker, size_t *n)
-{
-	Switchyard__KvCount **out, *one;
-	struct kv_count *k;
-	size_t i, found = 0;
-
-	*n = 0;
-	for (i = 0; i < COUNT_BUCKETS; i++)
-		for (k = counts[i]; k != NULL; k = k->next)
-			found += strcmp(k->worker, worker) == 0;
-	if (found == 0 ||
-	    (out = malloc(found * (sizeof(*out) + sizeof(*one)))) == NULL)
-		return NULL;
-	one = (Switchyard__KvCount *)(out + found);
-	for (i = 0; i < COUNT_BUCKETS; i++) {
-		for (k = counts[i]; k != NULL; k = k->next) {
-			if (strcmp(k->worker, worker) != 0)
-				continue;
-			switchyard__kv_count__init(one);
-			one->kv_ns = k->ns;
-			one->n_ops = KV_OP_LIST + 1;
-			one->ops = k->ops;
-			out[(*n)++] = one++;
-		}
-	}
-	return out;
 }
 
 /* What a full store says: the namespace, and the setting to raise. */
@@ -350,7 +164,7 @@ static int op_write(struct kv *kv, const struct proc *p,
 	rc = rq->op == KV_OP_DELETE ? kv_delete(kv, b->ns, rq->key)
 	                            : kv_put(kv, b->ns, rq->key, val, len, exp);
 	if (rc == 0)
-		gen_bump(b->ns);
+		kv_gen_bump(b->ns);
 	return ws_code(rc, p, b->ns);
 }
 
@@ -370,7 +184,7 @@ static int op_read(struct kv *kv, const struct proc *p,
 			return WS_EINVAL;
 		rc = kv_view(kv, b->ns, rq->key, now_s(), &val, &len,
 		             &rs->expiration);
-		rs->gen = gen_of(b->ns);
+		rs->gen = kv_gen_of(b->ns);
 		rs->value.data = (uint8_t *)val;
 		rs->value.len = rc == 0 ? len : 0;
 		return ws_code(rc, p, b->ns);
@@ -397,7 +211,7 @@ static int kv_serve(const struct proc *p, const Switchyard__KvRequest *rq,
 	if (b == NULL)
 		return WS_EDENIED;
 	if (rq->op >= KV_OP_GET && rq->op <= KV_OP_LIST)
-		count_op(p, b->ns, rq->op);
+		kv_count_op(p, b->ns, rq->op);
 	if ((kv = kv_store(err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
 		return WS_EINTERNAL;
@@ -806,7 +620,7 @@ static void ctl_kv_import(struct kv *kv, const Switchyard__CtlRequest *req,
 	rc = kv_put_batch(kv, ns, items, req->n_kv_pairs, &bad);
 	free(items);
 	if (rc == 0)
-		gen_bump(ns);
+		kv_gen_bump(ns);
 	if (rc == -EINVAL)
 		ctl_fail(rep, CTL_BAD_INPUT, "kv import %s: key %zu of the "
 		         "batch is invalid", ns, bad + 1);
@@ -849,7 +663,7 @@ static void ctl_kv_write(struct kv *kv, const char *op,
 		ctl_kv_fail(rep, op, ns, rc);
 		return;
 	}
-	gen_bump(ns);
+	kv_gen_bump(ns);
 	log_debug("control: uid %u: kv %s %s", (unsigned)rep->uid, op, ns);
 }
 
