@@ -70,6 +70,7 @@ void req_reset(struct ws_request *req)
 	req->url = req->path = req->query = 0;
 	hdrs_reset(&req->hdrs);
 	buf_reset(&req->body);
+	req->remote[0] = '\0';
 }
 
 void req_release(struct ws_request *req)
@@ -79,13 +80,24 @@ void req_release(struct ws_request *req)
 	buf_free(&req->body);
 }
 
+/* "1.2.3.4:5" or "[::1]:5", as the router writes it. */
+static int valid_remote(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n < sizeof(((struct ws_request *)0)->remote) &&
+	       strspn(s, "0123456789abcdefABCDEF.:[]") == n;
+}
+
 int req_from_pb(struct ws_request *req, const Switchyard__Request *pb)
 {
 	size_t i;
 	int rc;
 
-	if (!ws_is_token(pb->method) || !valid_url(pb->url, 1))
+	if (!ws_is_token(pb->method) || !valid_url(pb->url, 1) ||
+	    !valid_remote(pb->remote_addr))
 		return WS_EINVAL;
+	memcpy(req->remote, pb->remote_addr, strlen(pb->remote_addr) + 1);
 	if ((rc = line_set(req, pb->method, pb->url)) < 0)
 		return rc;
 	for (i = 0; i < pb->n_headers; i++) {
@@ -115,6 +127,11 @@ const char *ws_req_path(const ws_request *req)
 const char *ws_req_query(const ws_request *req)
 {
 	return req->line.p ? req->line.p + req->query : "";
+}
+
+const char *ws_req_remote_addr(const ws_request *req)
+{
+	return req->remote;
 }
 
 const char *ws_req_header(const ws_request *req, const char *name)

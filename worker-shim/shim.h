@@ -86,6 +86,7 @@ struct ws_request {
 	size_t url, path, query;
 	struct ws_hdrs hdrs;
 	struct ws_buf body;
+	char remote[64]; /* the client's "ip:port" from the router, or "" */
 	int shim_owned; /* the handler's request: ws_request_free ignores it */
 };
 

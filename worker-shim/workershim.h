@@ -96,6 +96,11 @@ const char *ws_req_path(const ws_request *req);
 const char *ws_req_query(const ws_request *req);
 /* Value of the first header called name, or NULL if absent. */
 const char *ws_req_header(const ws_request *req, const char *name);
+/* The client's address as the router saw it, "192.0.2.1:5678" or
+ * "[2001:db8::1]:5678"; "" for a request another worker sent with
+ * ws_dispatch (the example dispatcher passes the client's address on in
+ * X-Real-IP and X-Forwarded-For). */
+const char *ws_req_remote_addr(const ws_request *req);
 /* Number of headers, duplicates included. */
 int ws_req_header_count(const ws_request *req);
 /* The i-th header (0-based, arrival order). 0, or WS_EINVAL if i is out

@@ -55,6 +55,38 @@ static int set_opt(ws_request *req, const char *name, const char *value)
 	return value != NULL ? ws_req_set_header(req, name, value) : 0;
 }
 
+/* The tenant sees no socket of the client's: X-Real-IP is the address
+ * the router accepted (the client's own X-Real-IP is replaced), appended
+ * to X-Forwarded-For as proxies do (what came before it is the client's
+ * word, not the platform's). */
+static int client_addr(ws_request *req)
+{
+	const char *remote = ws_req_remote_addr(req), *xff;
+	int v6 = remote[0] == '[', rc;
+	char ip[64], *v;
+	size_t n;
+
+	if (*remote == '\0')
+		return 0;
+	/* "192.0.2.1:5678" or "[2001:db8::1]:5678" */
+	remote += v6;
+	n = strcspn(remote, v6 ? "]" : ":");
+	if (n >= sizeof(ip))
+		return 0;
+	memcpy(ip, remote, n);
+	ip[n] = '\0';
+	if ((rc = ws_req_set_header(req, "X-Real-IP", ip)) < 0)
+		return rc;
+	if ((xff = ws_req_header(req, "X-Forwarded-For")) == NULL)
+		return ws_req_set_header(req, "X-Forwarded-For", ip);
+	if ((v = malloc(strlen(xff) + n + 3)) == NULL)
+		return WS_ENOMEM;
+	sprintf(v, "%s, %s", xff, ip);
+	rc = ws_req_set_header(req, "X-Forwarded-For", v);
+	free(v);
+	return rc;
+}
+
 int edit_request(ws_request *req, const struct meta *m,
                  const struct settings *s)
 {
@@ -64,6 +96,8 @@ int edit_request(ws_request *req, const struct meta *m,
 
 	for (i = 0; i < sizeof(untrusted) / sizeof(untrusted[0]); i++)
 		ws_req_del_header(req, untrusted[i]);
+	if ((rc = client_addr(req)) < 0)
+		return rc;
 	if (s->tenant_header != NULL)
 		ws_req_del_header(req, s->tenant_header);
 	if ((rc = del_prefixed(req, RESERVED_PREFIX)) < 0 || m == NULL)

@@ -204,6 +204,20 @@ def test_untrusted_headers_removed_metadata_headers_added(p):
     assert "x-debug" in h and h["x-keep"] == "yes"
 
 
+def test_client_address_reaches_the_tenant(p):
+    # the router accepted 127.0.0.1: the client's own X-Real-IP is
+    # replaced, its X-Forwarded-For kept with the real address appended
+    h = {k.lower(): v for k, v in seen_headers(
+        p, "shop.test", {"X-Real-IP": "203.0.113.9",
+                         "X-Forwarded-For": "198.51.100.7"}).items()}
+    assert h["x-real-ip"] == "127.0.0.1"
+    assert h["x-forwarded-for"] == "198.51.100.7, 127.0.0.1"
+    h = {k.lower(): v for k, v in
+         seen_headers(p, "echo.example.com", {}).items()}
+    assert h["x-real-ip"] == "127.0.0.1" and \
+        h["x-forwarded-for"] == "127.0.0.1"
+
+
 def test_response_transform(p):
     status, resp, body = get(p, "powered.test")
     assert status == 200 and body == "hdrs\n"
