@@ -3,9 +3,12 @@
  * help, and tab completion of command words and worker names, the latter
  * asked from the supervisor at each completion.
  */
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <histedit.h>
@@ -161,6 +164,39 @@ static char *shell_prompt(EditLine *el)
 	return "yardctl> ";
 }
 
+/* A command runs in a child: `tail -f`, `events -f` and `top` end on
+ * Ctrl-C by leaving the process, which must be the child's, not the
+ * shell's. The shell ignores the interrupt while it waits. */
+static void run_child(int argc, char **argv)
+{
+	struct sigaction ign, old;
+	pid_t pid;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	memset(&ign, 0, sizeof(ign));
+	ign.sa_handler = SIG_IGN;
+	sigaction(SIGINT, &ign, &old);
+	if ((pid = fork()) == -1) {
+		fprintf(stderr, "yardctl: fork: %s\n", strerror(errno));
+	} else if (pid == 0) {
+		sigaction(SIGINT, &old, NULL);
+		if (old.sa_handler == SIG_IGN)
+			signal(SIGINT, SIG_DFL);
+		st = yc_run(shell_opts, argc, argv);
+		fflush(stdout);
+		fflush(stderr);
+		_exit(st);
+	} else {
+		while (waitpid(pid, &st, 0) == -1 && errno == EINTR)
+			;
+		if (WIFSIGNALED(st) && WTERMSIG(st) == SIGINT)
+			putchar('\n');
+	}
+	sigaction(SIGINT, &old, NULL);
+}
+
 /* One line: 0 to go on, 1 to leave. */
 static int shell_line(Tokenizer *tok, const char *line)
 {
@@ -184,7 +220,7 @@ static int shell_line(Tokenizer *tok, const char *line)
 	for (i = 0; i < argc; i++)
 		copy[i] = (char *)argv[i];
 	shell_opts->json = 0;
-	yc_run(shell_opts, argc, copy);
+	run_child(argc, copy);
 	fflush(stdout);
 	fflush(stderr);
 	return 0;

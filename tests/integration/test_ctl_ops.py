@@ -277,6 +277,21 @@ def test_interactive_shell(p):
     assert "start" in out and "status" in out
 
 
+def test_shell_survives_ctrl_c_of_a_follow(p):
+    """tail -f (and events -f, top) end on Ctrl-C; in the shell that
+    returns to the prompt instead of leaving the shell."""
+    # the dispatcher's first line says how it routes: once it shows, the
+    # follow is running and Ctrl-C is its to take
+    out, rc = run_in_pty(p, [], [
+        (None, "yardctl> "),
+        ("tail -f platform/dispatcher stderr\n", "routing:"),
+        # whatever is typed after Ctrl-C is the shell's again
+        ("\x03help pid\n", "the supervisor's pid"),
+        ("quit\n", "quit"),
+    ])
+    assert rc == 0, out
+
+
 # ---- reread, update, reload, shutdown (their own platforms) ----
 
 def test_reread_and_update_after_editing_the_config(make_platform):
