@@ -247,6 +247,7 @@ static void boot_deploys(void)
 	size_t i;
 	int v;
 
+	store_defer(1, NULL, NULL, 0);
 	for (i = 0; i < sup_conf->nboot; i++) {
 		b = &sup_conf->boot[i];
 		v = registry_deploy_path(b->ns, b->name, b->exe, &b->spec, err,
@@ -255,6 +256,8 @@ static void boot_deploys(void)
 			fatalx("%s: %s", sup_conf->path, err);
 		log_info("%s/%s: version %d from %s", b->ns, b->name, v, b->exe);
 	}
+	if (store_defer(0, sup_conf->state_dir, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 }
 
 /* Room for many workers' descriptors; children inherit the raised limit. */

@@ -442,11 +442,26 @@ int store_write_file(const char *state_dir, const char *leaf,
 	return store_sync_dir(state_dir, err, errlen);
 }
 
+static int save_deferred, save_pending;
+
+int store_defer(int on, const char *state_dir, char *err, size_t errlen)
+{
+	save_deferred = on;
+	if (on || !save_pending)
+		return 0;
+	save_pending = 0;
+	return store_save(state_dir, err, errlen);
+}
+
 int store_save(const char *state_dir, char *err, size_t errlen)
 {
 	char *text;
 	int rc;
 
+	if (save_deferred) {
+		save_pending = 1;
+		return 0;
+	}
 	if ((text = store_serialize()) == NULL) {
 		snprintf(err, errlen, "cannot encode %s/%s: out of memory",
 			 state_dir, STORE_FILE);

@@ -186,6 +186,13 @@ int store_put_exe(const char *state_dir, int exe_fd, char sha256[65],
 /* Writes every worker's versions to state_dir/deployments.json atomically
  * (write, fsync, rename, fsync dir). 0 or -1 with err. */
 int store_save(const char *state_dir, char *err, size_t errlen);
+/* Between store_defer(1) and store_defer(0), store_save only notes that the
+ * state changed and store_defer(0) writes it once: the [deploy] sections
+ * at start-up, so that booting N workers writes the file once, not N times
+ * (O(N^2) bytes and N fsyncs). They are in the configuration file, so a
+ * crash before the write loses nothing. store_defer(0) returns as
+ * store_save. */
+int store_defer(int on, const char *state_dir, char *err, size_t errlen);
 /* Loads deployments.json into the registry; a missing file is an empty
  * registry. 0 or -1 with err. */
 int store_load(const char *state_dir, char *err, size_t errlen);
