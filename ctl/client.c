@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -111,17 +112,68 @@ static int client_recv_r(int s, const char *path, struct sy_reader *r,
 	return -1;
 }
 
+/* Moves part's workers in front of res's (the supervisor sends those of a
+ * long status or list first, in parts flagged more: control.c). The
+ * messages come from protobuf-c's default allocator, malloc, so the
+ * arrays can be grown here and each worker freed with res. */
+static int merge_workers(Switchyard__CtlResponse *res,
+			 Switchyard__CtlResponse **held, size_t nheld)
+{
+	Switchyard__WorkerStatus **all;
+	size_t i, n = res->n_workers;
+
+	for (i = 0; i < nheld; i++)
+		n += held[i]->n_workers;
+	if ((all = malloc((n ? n : 1) * sizeof(*all))) == NULL)
+		return -1;
+	for (n = 0, i = 0; i < nheld; i++) {
+		memcpy(all + n, held[i]->workers,
+		       held[i]->n_workers * sizeof(*all));
+		n += held[i]->n_workers;
+		held[i]->n_workers = 0; /* now res's to free */
+	}
+	memcpy(all + n, res->workers, res->n_workers * sizeof(*all));
+	free(res->workers);
+	res->workers = all;
+	res->n_workers = n + res->n_workers;
+	return 0;
+}
+
 static int client_recv(int s, const char *path, Switchyard__CtlResponse **res,
 		       char *err, size_t errlen)
 {
+	Switchyard__CtlResponse **held = NULL, **grown;
 	struct sy_reader r;
+	size_t nheld = 0, i;
 	int rc;
 
+	err[0] = '\0';
 	if (sy_reader_init(&r, 0) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		return -1;
 	}
-	rc = client_recv_r(s, path, &r, res, err, errlen);
+	while ((rc = client_recv_r(s, path, &r, res, err, errlen)) == 0 &&
+	       (*res)->more) {
+		if ((grown = realloc(held, (nheld + 1) * sizeof(*held))) ==
+		    NULL) {
+			switchyard__ctl_response__free_unpacked(*res, NULL);
+			rc = -1;
+			break;
+		}
+		held = grown;
+		held[nheld++] = *res;
+	}
+	if (rc == 0 && nheld > 0 && merge_workers(*res, held, nheld) == -1) {
+		switchyard__ctl_response__free_unpacked(*res, NULL);
+		rc = -1;
+	}
+	if (rc == -1 && err[0] == '\0')
+		snprintf(err, errlen, "%s", strerror(ENOMEM));
+	for (i = 0; i < nheld; i++)
+		switchyard__ctl_response__free_unpacked(held[i], NULL);
+	free(held);
+	if (rc == -1)
+		*res = NULL;
 	sy_reader_free(&r);
 	return rc;
 }

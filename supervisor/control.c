@@ -252,9 +252,48 @@ static void ctl_reply_free(struct ctl_reply *rep)
 	memset(rep, 0, sizeof(*rep));
 }
 
+/* Room a part leaves for the rest of the response (code, error, lines). */
+#define CTL_PART_MAX (SY_FRAME_MAX - 16u * 1024u)
+
+/* A response whose workers do not fit one frame (status or list of
+ * thousands): the workers go first, as many per CTL_RESPONSE as fit, each
+ * flagged more; the last part is rep itself with the workers left. The
+ * client puts them back together (ctl/client.c). */
+static int ctl_respond_parts(struct ctl_conn *c, struct ctl_reply *rep)
+{
+	Switchyard__CtlResponse part = SWITCHYARD__CTL_RESPONSE__INIT;
+	Switchyard__WorkerStatus **ws = rep->res.workers;
+	size_t n = rep->res.n_workers, i = 0, k, size;
+
+	part.more = 1;
+	while (n - i > 1) {
+		for (k = 0, size = 0; i + k < n - 1; k++) {
+			size += switchyard__worker_status__get_packed_size(
+				ws[i + k]) + 8;
+			if (size > CTL_PART_MAX)
+				break;
+		}
+		if (k == 0)
+			return -1;
+		if (i + k == n - 1 && size <= CTL_PART_MAX / 2)
+			break;	/* the rest fits beside the final fields */
+		part.workers = ws + i;
+		part.n_workers = k;
+		if (sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, 0, 1,
+				  &part.base) == -1)
+			return -1;
+		i += k;
+	}
+	rep->res.workers = ws + i;
+	rep->res.n_workers = n - i;
+	return sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
+			     &rep->res.base);
+}
+
 /* Queues the response and starts writing it; frees what rep holds. */
 static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
 {
+	Switchyard__WorkerStatus **all = rep->res.workers;
 	int rc;
 
 	rep->res.error = rep->error;
@@ -263,8 +302,11 @@ static int ctl_respond(struct ctl_conn *c, struct ctl_reply *rep)
 	rep->res.n_lines = rep->nlines;
 	rc = sy_writer_msg(&c->wr, SY_MSG_CTL_RESPONSE, SY_FLAG_END, 1,
 			   &rep->res.base);
+	if (rc == -1 && errno == EMSGSIZE && rep->res.n_workers > 1)
+		rc = ctl_respond_parts(c, rep);
+	rep->res.workers = all;
 	if (rc == -1 && errno == EMSGSIZE) {
-		/* e.g. status of thousands of workers */
+		/* a single part too large (never for status or list) */
 		rep->res.n_workers = 0;
 		rep->res.n_lines = 0;
 		ctl_fail(rep, CTL_FAIL,
