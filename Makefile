@@ -186,9 +186,16 @@ $(B)/libworkershim-san.a: $(SHIM_SAN_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 
-$(B)/tests/%: tests/unit/%.c $(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim-san.a
+# helpers more than one unit test needs (tests/unit/testutil.h)
+$(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -o $@ $< \
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \
+		$(B)/libsupervisor.a $(B)/libworkershim-san.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -Itests/unit -o $@ $< \
+		$(B)/obj/tests/testutil.o \
 		$(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim-san.a \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
 

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "cgroup.h"
+#include "testutil.h"
 
 #define MiB (1024u * 1024u)
 
@@ -132,42 +133,12 @@ static int group_setup(void **state)
 	return 0;
 }
 
-/* After a failed test: removes what is left under the test's root in
- * every hierarchy (the root itself goes with cgroup_fini). */
-static void sweep_cgroups(const char *name, int root_too)
-{
-	static const char *const mounts[] = {
-		"/sys/fs/cgroup", "/sys/fs/cgroup/cpu",
-		"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory",
-		"/sys/fs/cgroup/pids",
-	};
-	char dir[256], sub[512];
-	struct dirent *e;
-	size_t i;
-	DIR *d;
-
-	for (i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", mounts[i], name);
-		if ((d = opendir(dir)) == NULL)
-			continue;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_type != DT_DIR || e->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-			rmdir(sub);
-		}
-		closedir(d);
-		if (root_too)
-			rmdir(dir);
-	}
-}
-
 static int group_teardown(void **state)
 {
 	char cmd[128];
 
-	sweep_cgroups(root_name, 0);
-	sweep_cgroups(fini_name, 1);
+	tu_sweep_cgroups(root_name, 0);
+	tu_sweep_cgroups(fini_name, 1);
 	cgroup_fini(real);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", fake);
 	return system(cmd) == 0 ? 0 : -1;

@@ -29,6 +29,7 @@
 
 #include "caps.h"
 #include "jail.h"
+#include "testutil.h"
 
 #define JAIL_UID 64000
 /* RLIMIT_AS binds the child from the rlimits step to its exec; an ASan
@@ -179,24 +180,6 @@ static void write_text(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static int run_cc(const char *src, const char *out)
-{
-	char *argv[] = { "cc", "-static", "-O1", "-o", (char *)out,
-		         (char *)src, NULL };
-	pid_t pid;
-	int st;
-
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		execvp("cc", argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
 static const char *policy_dir(void)
 {
 	const char *dir = getenv("SY_POLICY_DIR");
@@ -250,7 +233,7 @@ static int group_setup(void **state)
 	snprintf(inspect_policy, sizeof(inspect_policy), "%s/inspect.policy",
 	         tmpdir);
 	write_text(src, probe_src);
-	if (run_cc(src, probe) < 0) {
+	if (tu_run_cc(src, probe) < 0) {
 		fprintf(stderr, "test_jail: cannot build the static probe\n");
 		return -1;
 	}
@@ -270,39 +253,11 @@ static int group_setup(void **state)
 	return 0;
 }
 
-/* After a failed test: removes what is left under the test's root in
- * every hierarchy (the root itself goes with cgroup_fini). */
-static void sweep_cgroups(const char *name)
-{
-	static const char *const mounts[] = {
-		"/sys/fs/cgroup", "/sys/fs/cgroup/cpu",
-		"/sys/fs/cgroup/cpuacct", "/sys/fs/cgroup/memory",
-		"/sys/fs/cgroup/pids",
-	};
-	char dir[256], sub[512];
-	struct dirent *e;
-	size_t i;
-	DIR *d;
-
-	for (i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
-		snprintf(dir, sizeof(dir), "%s/%s", mounts[i], name);
-		if ((d = opendir(dir)) == NULL)
-			continue;
-		while ((e = readdir(d)) != NULL) {
-			if (e->d_type != DT_DIR || e->d_name[0] == '.')
-				continue;
-			snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-			rmdir(sub);
-		}
-		closedir(d);
-	}
-}
-
 static int group_teardown(void **state)
 {
 	char stage[128];
 
-	sweep_cgroups(cg_root);
+	tu_sweep_cgroups(cg_root, 0);
 	cgroup_fini(cgroups);
 	unlink(probe);
 	unlink(inspect_policy);

@@ -35,6 +35,7 @@
 #include <cmocka.h>
 
 #include "seccomp.h"
+#include "testutil.h"
 
 static char tmpdir[64];
 static char probe[128];
@@ -88,25 +89,6 @@ static void policy_path(char *buf, size_t size, const char *name)
 	snprintf(buf, size, "%s/%s", dir ? dir : "policies/seccomp", name);
 }
 
-static int run_cc(const char *src, const char *out)
-{
-	char *argv[] = { "cc", "-static", "-O1", "-o", (char *)out,
-		         (char *)src, NULL };
-	pid_t pid;
-	int st;
-
-	/* fork + exec: <spawn.h> is shadowed by supervisor/spawn.h here. */
-	if ((pid = fork()) < 0)
-		return -1;
-	if (pid == 0) {
-		execvp("cc", argv);
-		_exit(127);
-	}
-	if (waitpid(pid, &st, 0) < 0)
-		return -1;
-	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
-}
-
 static int group_setup(void **state)
 {
 	char src[128];
@@ -117,7 +99,7 @@ static int group_setup(void **state)
 	snprintf(src, sizeof(src), "%s/probe.c", tmpdir);
 	snprintf(probe, sizeof(probe), "%s/probe", tmpdir);
 	write_text(src, probe_src);
-	if (run_cc(src, probe) < 0) {
+	if (tu_run_cc(src, probe) < 0) {
 		fprintf(stderr, "test_seccomp: cannot build a static probe "
 		        "with cc -static\n");
 		return -1;
