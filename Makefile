@@ -32,26 +32,40 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
 PROTO_SRCS = proto/frame.c proto/outcome.c
-LIB_SRCS = lib/ev.c lib/log.c lib/util.c
+LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c
 GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
 	router/egress.c router/admin.c
-SUPERVISOR_SRCS = supervisor/main.c supervisor/config.c supervisor/registry.c \
-	supervisor/store.c supervisor/pool.c supervisor/poolops.c \
-	supervisor/poolstats.c supervisor/spawn.c supervisor/call.c \
-	supervisor/answer.c supervisor/peer.c supervisor/control.c \
-	supervisor/ctlstatus.c supervisor/routerproc.c \
-	supervisor/jail.c supervisor/seccomp.c supervisor/cgroup.c \
-	supervisor/caps.c supervisor/ids.c supervisor/rlimits.c supervisor/rootfs.c \
-	supervisor/sandbox.c supervisor/notify.c supervisor/limits.c \
-	supervisor/fetch.c supervisor/netpolicy.c \
-	supervisor/logring.c supervisor/ctlops.c supervisor/reload.c \
-	supervisor/deployops.c supervisor/secrets.c \
-	supervisor/stats.c supervisor/kv.c supervisor/kvops.c supervisor/kvgen.c supervisor/events.c \
-	supervisor/tailcons.c
+# The supervisor's layers, bottom up; calls only go down this list
+# (docs/DESIGN.md, scripts/check-layers.sh).
+SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
+	supervisor/jail/ids.c supervisor/jail/rlimits.c \
+	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
+	supervisor/jail/seccomp.c supervisor/jail/sandbox.c \
+	supervisor/jail/spawn.c
+SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
+	supervisor/state/deploy_spec.c supervisor/state/registry.c \
+	supervisor/state/store.c supervisor/state/secrets.c \
+	supervisor/state/kv.c supervisor/state/kvstore.c
+SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
+	supervisor/serve/routerproc.c supervisor/serve/call.c \
+	supervisor/serve/call_answer.c supervisor/serve/fetch.c \
+	supervisor/serve/limits.c supervisor/serve/pool.c \
+	supervisor/serve/pool_ops.c supervisor/serve/pool_stats.c \
+	supervisor/serve/events.c supervisor/serve/tailcons.c \
+	supervisor/serve/kv_serve.c supervisor/serve/stats.c \
+	supervisor/serve/logring.c
+SUP_CONTROL_SRCS = supervisor/control/control.c \
+	supervisor/control/ctl_status.c supervisor/control/ctl_deploy.c \
+	supervisor/control/ctl_secret.c supervisor/control/ctl_ops.c \
+	supervisor/control/ctl_events.c supervisor/control/ctl_kv.c \
+	supervisor/control/ctl_reload.c
+SUP_LAYERS = jail state serve control
+SUPERVISOR_SRCS = supervisor/main.c $(SUP_JAIL_SRCS) $(SUP_STATE_SRCS) \
+	$(SUP_SERVE_SRCS) $(SUP_CONTROL_SRCS)
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c ctl/deploy.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
@@ -124,8 +138,9 @@ $(call obj,$(SUPERVISOR_SRCS)): CFLAGS_ALL += -Isupervisor
 $(call obj,$(CTL_SRCS)): CFLAGS_ALL += -Ictl
 
 # The router's seccomp filter: the supervisor's profile compiler and choice
-# of profile variant (supervisor/seccomp.c, supervisor/sandbox.c).
-ROUTER_SANDBOX_OBJS = $(B)/obj/supervisor/sandbox.o $(B)/obj/supervisor/seccomp.o
+# of profile variant (supervisor/jail/seccomp.c, supervisor/jail/sandbox.c).
+ROUTER_SANDBOX_OBJS = $(B)/obj/supervisor/jail/sandbox.o \
+	$(B)/obj/supervisor/jail/seccomp.o
 $(B)/switchyard-router: $(ROUTER_OBJS) $(ROUTER_SANDBOX_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ \
 		$(shell pkg-config --libs libprotobuf-c inih libseccomp libcurl)
@@ -176,9 +191,15 @@ $(B)/hostile/%: tests/hostile/%.c $(B)/libworkershim.a worker-shim/workershim.h
 	$(CC) $(WORKER_CFLAGS) -o $@ $< $(WORKER_LINK)
 
 # --- tests -----------------------------------------------------------------
-# Unit tests link the supervisor's modules through an archive so each test
-# pulls in only the objects it uses.
-$(B)/libsupervisor.a: $(filter-out $(B)/obj/supervisor/main.o,$(SUPERVISOR_OBJS))
+# Unit tests link the supervisor's layers through one archive each, so that
+# a test pulls in only the objects it uses, and a test of a layer can be
+# linked without the layers above it (UNIT_LAYERS below).
+SUP_LAYER_LIBS = $(patsubst %,$(B)/libsy-%.a,$(SUP_LAYERS))
+$(B)/libsy-jail.a: $(call obj,$(SUP_JAIL_SRCS))
+$(B)/libsy-state.a: $(call obj,$(SUP_STATE_SRCS))
+$(B)/libsy-serve.a: $(call obj,$(SUP_SERVE_SRCS))
+$(B)/libsy-control.a: $(call obj,$(SUP_CONTROL_SRCS))
+$(SUP_LAYER_LIBS):
 	rm -f $@
 	ar rcs $@ $^
 
@@ -192,11 +213,12 @@ $(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \
-		$(B)/libsupervisor.a $(B)/libworkershim-san.a
+		$(SUP_LAYER_LIBS) $(B)/libworkershim-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -Itests/unit -o $@ $< \
 		$(B)/obj/tests/testutil.o \
-		$(LIB_OBJS) $(B)/libsupervisor.a $(B)/libworkershim-san.a \
+		$(LIB_OBJS) $(patsubst %,$(B)/libsy-%.a,control serve state jail) \
+		$(B)/libworkershim-san.a \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
 
 unit: $(UNIT_TESTS)

@@ -29,6 +29,8 @@ struct ev_loop {
 	uint64_t next_id;
 	uint64_t now_ms;
 	int stop;
+	ev_timer_fn *before_sleep;
+	void *before_sleep_arg;
 };
 
 #define EV_BATCH 128
@@ -227,15 +229,24 @@ static void run_timers(struct ev_loop *l)
 	}
 }
 
+void ev_set_before_sleep(struct ev_loop *l, ev_timer_fn *fn, void *arg)
+{
+	l->before_sleep = fn;
+	l->before_sleep_arg = arg;
+}
+
 int ev_run(struct ev_loop *l)
 {
 	struct epoll_event evs[EV_BATCH];
+	int n, i;
 
 	l->stop = 0;
-	while (!l->stop) {
-		int n = epoll_wait(l->epfd, evs, EV_BATCH, next_timeout(l));
-		int i;
-
+	for (;;) {
+		if (!l->stop && l->before_sleep != NULL)
+			l->before_sleep(l, l->before_sleep_arg);
+		if (l->stop)
+			break;
+		n = epoll_wait(l->epfd, evs, EV_BATCH, next_timeout(l));
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -246,7 +257,8 @@ int ev_run(struct ev_loop *l)
 			int fd = evs[i].data.fd;
 
 			if (l->io[fd].active)
-				l->io[fd].fn(l, fd, evs[i].events, l->io[fd].arg);
+				l->io[fd].fn(l, fd, evs[i].events,
+				             l->io[fd].arg);
 		}
 		run_timers(l);
 	}

@@ -41,6 +41,11 @@ uint64_t ev_timer_add(struct ev_loop *loop, uint64_t ms, ev_timer_fn *fn,
 /* Cancels a pending timer; unknown or fired ids are ignored. */
 void ev_timer_del(struct ev_loop *loop, uint64_t id);
 
+/* Calls fn(loop, arg) before each wait for events, after the callbacks and
+ * timers of the previous turn: the place to write what a turn queued, once
+ * (Redis's beforeSleep). fn may call ev_stop. NULL removes it. */
+void ev_set_before_sleep(struct ev_loop *loop, ev_timer_fn *fn, void *arg);
+
 /* Runs until ev_stop. Returns 0, or -1 with errno if epoll_wait fails. */
 int ev_run(struct ev_loop *loop);
 void ev_stop(struct ev_loop *loop);

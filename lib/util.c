@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "util.h"
 
@@ -249,4 +250,29 @@ size_t sy_pb_varint(uint8_t *p, uint64_t v)
 	}
 	p[n++] = (uint8_t)v;
 	return n;
+}
+
+void sy_strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n && v != NULL; i++)
+		free(v[i]);
+	free(v);
+}
+
+const char *sy_wait_status(int status, char *buf, size_t size)
+{
+	const char *abbrev;
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, size, "killed by signal %d (SIG%s)",
+		         WTERMSIG(status), abbrev ? abbrev : "?");
+	} else {
+		snprintf(buf, size, "ended with wait status %#x", status);
+	}
+	return buf;
 }

@@ -9,6 +9,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+/* Namespace and worker names, NUL included (sy_valid_name). */
+#define SY_NAME_MAX 64
+
 /* Sets O_NONBLOCK on fd. 0 or -1 with errno. */
 int sy_set_nonblock(int fd);
 /* Sets FD_CLOEXEC on fd. 0 or -1 with errno. */
@@ -44,6 +47,11 @@ int sy_strcaseeq(const char *a, const char *b);
 /* 1 if the string vectors a[na] and b[nb] hold the same strings in the
  * same order. */
 int sy_strv_equal(char *const *a, size_t na, char *const *b, size_t nb);
+/* Formats a wait status: "exited with status 3", "killed by signal 11
+ * (SIGSEGV)". Returns buf. */
+const char *sy_wait_status(int status, char *buf, size_t size);
+/* Frees n malloc'd strings and the vector holding them (v may be NULL). */
+void sy_strv_free(char **v, size_t n);
 /* Writes v as a protobuf base-128 varint at p (room for 10 bytes) and
  * returns its length: for fields appended to a packed message without
  * re-packing it (limits.c, kvops.c). */

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <unistd.h>
 
-#include "../supervisor/sandbox.h"
-#include "../supervisor/seccomp.h"
+#include "../supervisor/jail/sandbox.h"
+#include "../supervisor/jail/seccomp.h"
 #include "log.h"
 #include "sandbox.h"
 

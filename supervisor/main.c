@@ -2,6 +2,11 @@
  * switchyard-supervisor: the parent of every Switchyard process. Runs in
  * the foreground; SIGINT or SIGTERM stop the platform and leave no process
  * or socket behind.
+ *
+ * This file wires the layers (docs/DESIGN.md): jail/ (how a process is
+ * jailed), state/ (configuration, registry, store, KV), serve/ (the request
+ * path) and control/ (the control socket), each started here and told
+ * through hooks what only this file may decide: when the platform stops.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,77 +23,73 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
-#include "call.h"
-#include "caps.h"
-#include "ctl.h"
+#include "control/control.h"
+#include "jail/caps.h"
+#include "jail/sandbox.h"
+#include "jail/spawn.h"
 #include "log.h"
-#include "main.h"
 #include "notify.h"
-#include "pool.h"
-#include "routerproc.h"
-#include "sandbox.h"
-#include "spawn.h"
-#include "supervisor.h"
+#include "serve/serve.h"
+#include "state/config.h"
+#include "state/kvstore.h"
+#include "state/registry.h"
+#include "state/store.h"
 #include "util.h"
 
 #define DEFAULT_CONFIG "/etc/switchyard/switchyard.ini"
 #define MAX_FDS 65536
 
-struct sup_config *sup_conf;
-struct ev_loop *sup_loop;
+/* The supervisor: what this file owns, as OpenBSD's httpd_env. The layers
+ * below get what they need of it when they start. */
+static struct supervisor {
+	struct sup_config *conf;
+	struct ev_loop *loop;
+	struct spawn_opts spawn;
+	int stop_code;           /* >= 0 once stopping */
+	int sigfd;
+} sup = { .spawn = { .jail = 1, .cgroups = 1 }, .stop_code = -1,
+            .sigfd = -1 };
 
-static int stop_code = -1; /* >= 0 once stopping */
-static int sigfd = -1;
-
-int sup_stopping(void)
+static int stopping(void)
 {
-	return stop_code >= 0;
+	return sup.stop_code >= 0;
 }
 
-const char *sup_wait_reason(int status, char *buf, size_t size)
+/* The end of every loop turn: the request path writes what the turn
+ * queued; the loop ends once stopping and every child has been reaped. */
+static void before_sleep(struct ev_loop *loop, void *arg)
 {
-	const char *abbrev;
-
-	if (WIFEXITED(status)) {
-		snprintf(buf, size, "exited with status %d", WEXITSTATUS(status));
-	} else if (WIFSIGNALED(status)) {
-		abbrev = sigabbrev_np(WTERMSIG(status));
-		snprintf(buf, size, "killed by signal %d (SIG%s)",
-		         WTERMSIG(status), abbrev ? abbrev : "?");
-	} else {
-		snprintf(buf, size, "ended with wait status %#x", status);
-	}
-	return buf;
+	(void)arg;
+	serve_settle();
+	if (stopping() && serve_children() == 0)
+		ev_stop(loop);
 }
 
-/* The loop ends once stopping and every child has been reaped. */
-static void check_done(void)
-{
-	if (sup_stopping() && !routerproc_running() && pool_children() == 0)
-		ev_stop(sup_loop);
-}
-
-void sup_settle(void)
-{
-	peer_flush_all();
-	call_collect();
-	check_done();
-}
-
-void sup_shutdown(int code)
+static void shutdown_with(int code)
 {
 	char err[256];
 
-	if (sup_stopping())
+	if (stopping())
 		return;
-	stop_code = code;
+	sup.stop_code = code;
 	log_info("stopping");
 	if (notify_stopping(err, sizeof(err)) == -1)
 		log_warnx("%s", err);
-	routerproc_stop();
-	pool_shutdown();
+	serve_shutdown();
 	control_close();
-	sup_settle();
+}
+
+/* serve_hooks.router_lost: the router is our own program, so its death
+ * or a protocol error of its is a bug to fix, not a tenant to survive. */
+static void router_lost(void)
+{
+	shutdown_with(1);
+}
+
+/* control_hooks.shutdown: `yardctl shutdown`. */
+static void ctl_shutdown(void)
+{
+	shutdown_with(0);
 }
 
 static void reap_children(void)
@@ -97,7 +98,7 @@ static void reap_children(void)
 	int status;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (!routerproc_reaped(pid, status) && !pool_reaped(pid, status))
+		if (!serve_reaped(pid, status))
 			log_debug("reaped process %d, not ours", (int)pid);
 	}
 	if (pid == -1 && errno != ECHILD)
@@ -117,15 +118,15 @@ static void on_signal(struct ev_loop *loop, int fd, uint32_t events,
 		switch (si.ssi_signo) {
 		case SIGINT:
 		case SIGTERM:
-			if (!sup_stopping())
+			if (!stopping())
 				log_info("received SIG%s",
 				         sigabbrev_np((int)si.ssi_signo));
-			sup_shutdown(0);
+			shutdown_with(0);
 			break;
 		case SIGHUP:
 			/* as `yardctl reload` */
-			if (!sup_stopping())
-				reload_on_sighup();
+			if (!stopping())
+				control_reload();
 			break;
 		case SIGCHLD:
 			reap_children();
@@ -134,7 +135,6 @@ static void on_signal(struct ev_loop *loop, int fd, uint32_t events,
 	}
 	if (n == -1 && errno != EAGAIN && errno != EINTR)
 		log_warn("signalfd read");
-	sup_settle();
 }
 
 /* Signals become events of the loop; children unblock them again. */
@@ -151,8 +151,8 @@ static int signals_block(void)
 	sigaddset(&set, SIGHUP);
 	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1)
 		return -1;
-	sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return sigfd == -1 ? -1 : 0;
+	sup.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return sup.sigfd == -1 ? -1 : 0;
 }
 
 /* mkdir -p with mode 0755 for what is missing. */
@@ -214,26 +214,27 @@ static int listen_open(const char *addr, char *err, size_t errlen)
  * of them. */
 static void start_router(void)
 {
+	const struct sup_config *conf = sup.conf;
 	char err[512];
 	int *fds;
-	size_t i, n = sup_conf->nlisten;
+	size_t i, n = conf->nlisten;
 
 	if ((fds = calloc(n + 1, sizeof(*fds))) == NULL)
 		fatalx("listen: %s", strerror(ENOMEM));
 	for (i = 0; i < n; i++) {
-		fds[i] = listen_open(sup_conf->listen[i], err, sizeof(err));
+		fds[i] = listen_open(conf->listen[i], err, sizeof(err));
 		if (fds[i] == -1)
 			fatalx("%s", err);
-		log_info("listening on %s", sup_conf->listen[i]);
+		log_info("listening on %s", conf->listen[i]);
 	}
-	if (sup_conf->admin_listen != NULL) {
-		fds[n] = listen_open(sup_conf->admin_listen, err, sizeof(err));
+	if (conf->admin_listen != NULL) {
+		fds[n] = listen_open(conf->admin_listen, err, sizeof(err));
 		if (fds[n] == -1)
 			fatalx("admin_listen: %s", err);
-		log_info("admin listener on %s", sup_conf->admin_listen);
+		log_info("admin listener on %s", conf->admin_listen);
 		n++;
 	}
-	if (routerproc_start(sup_conf, fds, n, err, sizeof(err)) == -1)
+	if (serve_router_start(fds, n, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
@@ -248,15 +249,15 @@ static void boot_deploys(void)
 	int v;
 
 	store_defer(1, NULL, NULL, 0);
-	for (i = 0; i < sup_conf->nboot; i++) {
-		b = &sup_conf->boot[i];
+	for (i = 0; i < sup.conf->nboot; i++) {
+		b = &sup.conf->boot[i];
 		v = registry_deploy_path(b->ns, b->name, b->exe, &b->spec, err,
 		                         sizeof(err));
 		if (v == -1)
-			fatalx("%s: %s", sup_conf->path, err);
+			fatalx("%s: %s", sup.conf->path, err);
 		log_info("%s/%s: version %d from %s", b->ns, b->name, v, b->exe);
 	}
-	if (store_defer(0, sup_conf->state_dir, err, sizeof(err)) == -1)
+	if (store_defer(0, sup.conf->state_dir, err, sizeof(err)) == -1)
 		fatalx("%s", err);
 }
 
@@ -307,49 +308,100 @@ static void sandbox(void)
 	char policy[4096], loaded[4096], err[1024];
 
 	snprintf(policy, sizeof(policy), "%s/supervisor.policy",
-	         sup_conf->seccomp_dir);
+	         sup.conf->seccomp_dir);
 	if (sandbox_supervisor(policy, err, sizeof(err)) == -1)
 		fatalx("sandbox: %s", err);
 	sandbox_profile_path(policy, loaded, sizeof(loaded));
 	log_info("seccomp profile %s loaded", loaded);
 }
 
-static void start(const struct spawn_opts *o)
+/* The seccomp profile every plan names, for spawn_init to compile now:
+ * a missing or broken one stops the start. */
+static const char **plan_profiles(const struct sup_config *conf)
 {
+	const char **names = calloc(conf->nplans + 1, sizeof(*names));
+	size_t i;
+
+	if (names == NULL)
+		fatalx("plans: %s", strerror(ENOMEM));
+	for (i = 0; i < conf->nplans; i++)
+		names[i] = conf->plans[i].jail.seccomp;
+	return names;
+}
+
+static void start_jail(void)
+{
+	const char **profiles = plan_profiles(sup.conf);
+	struct spawn_opts *o = &sup.spawn;
 	char err[512];
 
-	if (make_dir(sup_conf->state_dir) == -1)
-		fatal("state_dir %s", sup_conf->state_dir);
-	if (make_dir(sup_conf->run_dir) == -1)
-		fatal("run_dir %s", sup_conf->run_dir);
-	if (spawn_init(sup_conf, o, err, sizeof(err)) == -1)
+	o->run_dir = sup.conf->run_dir;
+	o->seccomp_dir = sup.conf->seccomp_dir;
+	o->profiles = profiles;
+	o->nprofiles = sup.conf->nplans;
+	if (spawn_init(o, err, sizeof(err)) == -1)
 		fatalx("%s%s", err, o->cgroups && strncmp(err, "cgroup", 6) == 0
 		       ? " (start with --no-cgroups to run workers without "
 		         "memory, CPU and process caps)" : "");
-	if ((sup_loop = ev_new(loop_size())) == NULL)
-		fatal("event loop");
-	if (registry_init(sup_conf, err, sizeof(err)) == -1)
+	free(profiles);
+	o->profiles = NULL;
+	o->nprofiles = 0;
+}
+
+static void start_state(void)
+{
+	static const struct registry_hooks hooks = {
+		.version_changed = serve_version_changed,
+		.removing = serve_worker_removing,
+	};
+	char err[512];
+
+	if (kvstore_configure(sup.conf->state_dir, sup.conf->kv_max_mb) == -1)
+		fatal("kv");
+	if (registry_init(sup.conf, &hooks, err, sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (pool_init() == -1)
-		fatal("pool timer");
+}
+
+static void start(void)
+{
+	static const struct serve_hooks serve_hooks = {
+		.router_lost = router_lost,
+	};
+	static const struct control_hooks ctl_hooks = {
+		.shutdown = ctl_shutdown,
+	};
+	char err[512];
+
+	if (make_dir(sup.conf->state_dir) == -1)
+		fatal("state_dir %s", sup.conf->state_dir);
+	if (make_dir(sup.conf->run_dir) == -1)
+		fatal("run_dir %s", sup.conf->run_dir);
+	start_jail();
+	if ((sup.loop = ev_new(loop_size())) == NULL)
+		fatal("event loop");
+	ev_set_before_sleep(sup.loop, before_sleep, NULL);
+	if (serve_init(sup.loop, sup.conf, &serve_hooks, err,
+	               sizeof(err)) == -1)
+		fatalx("%s", err);
+	start_state();
 	boot_deploys();
 	start_router();
-	if (control_listen(sup_loop, sup_conf->control_socket, err,
+	if (control_listen(sup.loop, sup.conf, &ctl_hooks, err,
 	                   sizeof(err)) == -1)
 		fatalx("%s", err);
-	if (ev_add(sup_loop, sigfd, EPOLLIN, on_signal, NULL) == -1)
+	if (ev_add(sup.loop, sup.sigfd, EPOLLIN, on_signal, NULL) == -1)
 		fatal("signalfd");
 }
 
 /* The listening sockets queue connections already; the router accepts
  * them as soon as it runs. */
-static void ready_notify(const struct spawn_opts *o)
+static void ready_notify(void)
 {
 	char status[512], err[512];
 
 	snprintf(status, sizeof(status), "serving %zu address%s, workers %s",
-	         sup_conf->nlisten, sup_conf->nlisten == 1 ? "" : "es",
-	         o->jail ? "jailed" : "NOT JAILED");
+	         sup.conf->nlisten, sup.conf->nlisten == 1 ? "" : "es",
+	         sup.spawn.jail ? "jailed" : "NOT JAILED");
 	if (notify_ready(status, err, sizeof(err)) == -1)
 		log_warnx("%s", err);
 }
@@ -358,14 +410,15 @@ static void stop(void)
 {
 	registry_free();
 	spawn_fini();
-	pool_fini();
-	call_fini();
-	close(sigfd);
+	serve_fini();
+	kvstore_close();
+	close(sup.sigfd);
+	sup.sigfd = -1;
 	notify_fini();
-	ev_free(sup_loop);
-	sup_loop = NULL;
-	config_free(sup_conf);
-	sup_conf = NULL;
+	ev_free(sup.loop);
+	sup.loop = NULL;
+	config_free(sup.conf);
+	sup.conf = NULL;
 }
 
 static void usage(void)
@@ -382,7 +435,6 @@ int main(int argc, char **argv)
 		{ "insecure-no-jail", no_argument, NULL, 'J' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct spawn_opts so = { 1, 1 };
 	const char *path = DEFAULT_CONFIG;
 	int ch, debug = 0;
 	char err[1024];
@@ -396,10 +448,10 @@ int main(int argc, char **argv)
 			debug = 1;
 			break;
 		case 'G':
-			so.cgroups = 0;
+			sup.spawn.cgroups = 0;
 			break;
 		case 'J':
-			so.jail = 0;
+			sup.spawn.jail = 0;
 			break;
 		default:
 			usage();
@@ -411,26 +463,26 @@ int main(int argc, char **argv)
 	/* before the router is started: it must not inherit NOTIFY_SOCKET */
 	if (notify_init(err, sizeof(err)) == -1)
 		log_warnx("%s", err);
-	if ((sup_conf = config_load(path, err, sizeof(err))) == NULL)
+	if ((sup.conf = config_load(path, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
 	if (debug)
-		sup_conf->log_level = SY_LOG_DEBUG;
-	log_setlevel(sup_conf->log_level);
-	check_privileges(&so);
+		sup.conf->log_level = SY_LOG_DEBUG;
+	log_setlevel(sup.conf->log_level);
+	check_privileges(&sup.spawn);
 	/* a fatal start-up error must not leave cgroups behind either */
 	if (atexit(spawn_fini) != 0)
 		fatalx("atexit: cannot register the cgroups' cleanup");
 	if (signals_block() == -1)
 		fatal("signals");
-	start(&so);
+	start();
 	sandbox();
 	log_info("ready (config %s, control socket %s, workers %s)",
-	         sup_conf->path, sup_conf->control_socket,
-	         so.jail ? "jailed" : "NOT JAILED (INSECURE)");
-	ready_notify(&so);
-	if (ev_run(sup_loop) == -1)
+	         sup.conf->path, sup.conf->control_socket,
+	         sup.spawn.jail ? "jailed" : "NOT JAILED (INSECURE)");
+	ready_notify();
+	if (ev_run(sup.loop) == -1)
 		fatal("event loop");
 	stop();
 	log_info("stopped");
-	return stop_code < 0 ? 0 : stop_code;
+	return sup.stop_code < 0 ? 0 : sup.stop_code;
 }

@@ -28,7 +28,7 @@
 
 #include <cmocka.h>
 
-#include "cgroup.h"
+#include "jail/cgroup.h"
 #include "testutil.h"
 
 #define MiB (1024u * 1024u)

@@ -27,8 +27,8 @@
 
 #include <cmocka.h>
 
-#include "caps.h"
-#include "jail.h"
+#include "jail/caps.h"
+#include "jail/jail.h"
 #include "testutil.h"
 
 #define JAIL_UID 64000

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "kv.h"
+#include "state/kv.h"
 
 #define NOW 1700000000
 

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "rootfs.h"
+#include "jail/rootfs.h"
 
 static char stage[64];  /* host dir the root tmpfs goes on */
 

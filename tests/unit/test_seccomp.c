@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#include "seccomp.h"
+#include "jail/seccomp.h"
 #include "testutil.h"
 
 static char tmpdir[64];

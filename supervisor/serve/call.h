@@ -1,0 +1,113 @@
+/*
+ * Calls (call.c): one request being served. A call comes from an origin
+ * (the router, or a worker process making a subrequest with ws_dispatch),
+ * names its stream there, and is served by one process of its target
+ * worker, on a stream id of the supervisor's own (the call id).
+ *
+ * A call lives until its origin has both sent its whole request (END or
+ * CANCEL) and received its whole answer, and no queue or process holds it.
+ * Freed calls are recycled only from call_collect(), at the end of an event,
+ * so a pointer to a call stays valid for the whole event that freed it.
+ */
+#ifndef SY_SERVE_CALL_H
+#define SY_SERVE_CALL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "serve/fetch.h"
+#include "serve/peer.h"
+#include "serve/pool.h"
+#include "switchyard.pb-c.h"
+
+struct body;
+
+/* A request's limits (limits.c); see struct plan. */
+struct limits {
+	uint32_t cpu_ms, wall_ms, subrequests;
+};
+
+struct call {
+	uint32_t id;               /* stream id on the serving process */
+	uint32_t origin_stream;    /* stream id at the origin */
+	struct peer *origin;       /* NULL once the origin is gone */
+	struct proc *origin_proc;  /* the calling worker process, or NULL */
+	struct pool *pool;         /* target worker's pool */
+	struct proc *proc;         /* serving process, or NULL */
+	uint64_t recv_us;          /* when the REQUEST arrived */
+	uint64_t queued_ms;        /* when it entered its queue */
+	uint64_t cpu_start_ns;     /* serving process's CPU clock at start */
+	uint64_t body_bytes;       /* request body seen so far */
+	uint64_t res_left;         /* response body bytes still expected */
+	uint32_t subrequests;      /* subrequest tokens it spent */
+	struct limits lim;         /* effective: the plan's, lowered by the
+	                            * ws_dispatch caller's */
+	uint64_t start_us;         /* when a process took it */
+	uint64_t limit_timer;      /* CPU and wall-time check, or 0 */
+	uint64_t cpu_us;           /* CPU measured when a limit stopped it */
+	/* The REQUEST while no process serves it: borrowed from the origin's
+	 * reader during the event it arrived in, copied if it has to wait. */
+	const uint8_t *req;
+	uint8_t *req_owned;
+	uint32_t req_len;
+	uint8_t req_flags;
+	struct body *body_head, *body_tail; /* REQ_BODY frames kept */
+	unsigned req_end : 1;      /* the origin sent its END (or left) */
+	unsigned answered : 1;     /* a RESPONSE went to the origin */
+	unsigned done : 1;         /* the answer's END went (or origin left) */
+	unsigned queued : 1;
+	unsigned freed : 1;
+	unsigned add_limits : 1;   /* req lacks the limits: append them */
+	struct call *hnext;        /* (origin, origin_stream) hash chain */
+	struct call *qnext, *qprev; /* its pool's queue */
+	struct call *snext, *sprev; /* origin_proc's subcalls */
+};
+
+/* Gives c to p, which is READY: sends the request and its kept body. */
+void call_start(struct call *c, struct proc *p);
+/* Keeps the request (borrowed so far) because c waits in a queue.
+ * 0, or -1 (ENOMEM). */
+int call_keep(struct call *c);
+/*
+ * Ends c with a platform outcome: answers the origin (an error RESPONSE, or
+ * an aborted body if the answer had begun), takes c out of its queue, and
+ * kills the process serving it. May free c.
+ */
+void call_fail(struct call *c, Switchyard__Outcome o, const char *reason,
+               uint32_t retry_after_s);
+/* The process serving c died, was killed or is being stopped: fails c
+ * with outcome o (EXCEPTION when the worker is to blame) and reason,
+ * without touching the process. May free c. */
+void call_lost(struct call *c, Switchyard__Outcome o, const char *reason);
+/* Same, also telling the origin which platform rule the worker broke
+ * (Response.violation: "syscall ptrace(101)", "memory cap 128 MiB",
+ * "protocol: malformed RESPONSE"). */
+void call_violated(struct call *c, Switchyard__Outcome o, const char *reason,
+                   const char *violation);
+/* p is gone: every call it made is canceled. */
+void call_origin_gone(struct proc *p);
+/* The router is gone: every call it made is canceled. */
+void call_router_gone(void);
+
+/* Frames from an origin (router or worker process). */
+void call_request(struct peer *from, const struct sy_frame *f);
+void call_req_body(struct peer *from, const struct sy_frame *f);
+void call_cancel(struct peer *from, const struct sy_frame *f);
+/* Frames from the process serving a call (call_answer.c). */
+void call_response(struct proc *p, const struct sy_frame *f);
+void call_res_body(struct proc *p, const struct sy_frame *f);
+
+/* tailcons.c: a call made by the supervisor itself, from origin (a peer
+ * never opened: the answer is dropped) on stream, to worker w: the REQUEST
+ * req (borrowed) and one REQ_BODY of body (borrowed, END). Its outcome
+ * reaches events_call_done as any call's. 0, or -1 when out of memory. */
+int call_internal(struct peer *origin, uint32_t stream, struct worker *w,
+                  const uint8_t *req, uint32_t req_len, const uint8_t *body,
+                  uint32_t body_len);
+
+/* Recycles the calls freed during this event. */
+void call_collect(void);
+/* Frees every cached call at exit. */
+void call_fini(void);
+
+#endif

@@ -1,0 +1,28 @@
+/*
+ * What call.c shares with call_answer.c, which relays the serving process's
+ * answer: the steps of a call's life that both take. Nothing else includes
+ * this.
+ */
+#ifndef SY_SERVE_CALL_STATE_H
+#define SY_SERVE_CALL_STATE_H
+
+#include <stdint.h>
+
+#include "serve/call.h"
+#include "serve/pool.h"
+#include "switchyard.pb-c.h"
+
+/* Frees c once nothing refers to it any more (recycled at the end of the
+ * event, by call_collect). */
+void call_settle(struct call *c);
+/* c and its process part: its limit checks stop, neither refers to the
+ * other any more. */
+void call_unbind(struct call *c);
+/* c's outcome is known: counted, and recorded as a request event. */
+void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
+               const char *reason, const char *violation, uint64_t wall_us,
+               uint64_t cpu_us);
+/* p's CPU time in nanoseconds (0 if unreadable). */
+uint64_t call_cpu_ns(const struct proc *p);
+
+#endif
