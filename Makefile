@@ -58,7 +58,7 @@ SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/events.c supervisor/serve/tailcons.c \
 	supervisor/serve/kv_serve.c supervisor/serve/stats.c \
 	supervisor/serve/logring.c
-SUP_CONTROL_SRCS = supervisor/control/control.c \
+SUP_CONTROL_SRCS = supervisor/control/control.c supervisor/control/ctl_args.c \
 	supervisor/control/ctl_status.c supervisor/control/ctl_deploy.c \
 	supervisor/control/ctl_secret.c supervisor/control/ctl_ops.c \
 	supervisor/control/ctl_events.c supervisor/control/ctl_kv.c \
@@ -228,9 +228,14 @@ PYTEST ?= /usr/bin/python3 -m pytest
 integration: all
 	SY_BUILD=$(abspath $(B)) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
-# make check: sanitizer build, unit tests, integration tests, then a plain
-# build so that -Werror covers the optimised configuration too.
-check:
+# The floor plan: every #include goes down the layers (docs/DESIGN.md).
+layers:
+	bash scripts/check-layers.sh
+
+# make check: the floor plan, sanitizer build, unit tests, integration
+# tests, then a plain build so that -Werror covers the optimised
+# configuration too.
+check: layers
 	$(MAKE) SAN=1 all unit integration
 	$(MAKE) SAN=0 all
 
@@ -278,7 +283,7 @@ install: all
 clean:
 	rm -rf build build-san
 
-.PHONY: all unit integration check bench install clean
+.PHONY: all unit integration layers check bench install clean
 .SECONDARY:
 
 -include $(shell find $(B)/obj $(B)/obj-shim $(B)/obj-shim-san -name '*.d' 2>/dev/null)

@@ -1,6 +1,6 @@
 /*
  * Between the control socket (control.c) and its commands, one file per
- * family: ctl_status.c (status), ctl_deploy.c (deploy, list, delete,
+ * family, with the helpers they share in ctl_args.c: ctl_status.c (status), ctl_deploy.c (deploy, list, delete,
  * versions, rollback), ctl_secret.c (secret), ctl_ops.c (start, stop,
  * restart, signal, pid, tail, avail, shutdown), ctl_reload.c (reread,
  * update and the configuration diff), ctl_kv.c (kv), ctl_events.c
@@ -69,6 +69,8 @@ struct ctl_reply {
 typedef void ctl_cmd_fn(const Switchyard__CtlRequest *req, int fd,
                         struct ctl_reply *rep);
 
+/* ---- ctl_args.c: what every command uses ---- */
+
 void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Printable ASCII copy of a client's string, bounded. */
@@ -92,6 +94,16 @@ int ctl_sel_match(const struct ctl_sel *sel, const struct worker *w);
  * (unless any: no workers deployed is not an error). */
 size_t ctl_sel_count(const char *cmd, const struct ctl_sel *sel,
                      struct ctl_reply *rep);
+/* The one NS/NAME argument of a command (args[0]), split into ns and name,
+ * printable in safe. -1 with rep failed (cmd names the command). */
+int ctl_worker_arg(const Switchyard__CtlRequest *req, const char *cmd,
+                   char *ns, char *name, char *safe, size_t safelen,
+                   struct ctl_reply *rep);
+/* The worker args[0] names; NULL with rep failed (CTL_UNKNOWN_WORKER when
+ * there is none). */
+struct worker *ctl_worker_named(const Switchyard__CtlRequest *req,
+                                const char *cmd, char *safe, size_t safelen,
+                                struct ctl_reply *rep);
 
 /* ---- ctl_status.c ---- */
 ctl_cmd_fn ctl_status;
@@ -101,11 +113,6 @@ void ctl_add_worker(struct ctl_reply *rep, struct worker *w);
 
 /* ---- ctl_deploy.c ---- */
 ctl_cmd_fn ctl_deploy, ctl_list, ctl_delete, ctl_versions, ctl_rollback;
-/* The worker args[0] names; fails rep with CTL_UNKNOWN_WORKER (cmd is
- * the command's name for messages, safe gets the name made printable). */
-struct worker *ctl_worker_named(const Switchyard__CtlRequest *req,
-                                const char *cmd, char *safe, size_t safelen,
-                                struct ctl_reply *rep);
 
 /* ---- ctl_secret.c ---- */
 ctl_cmd_fn ctl_secret;

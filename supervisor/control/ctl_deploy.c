@@ -16,25 +16,6 @@
 #include "state/secrets.h"
 #include "util.h"
 
-/* The one NS/NAME argument of a command; -1 with rep failed. */
-static int worker_arg(const Switchyard__CtlRequest *req, const char *cmd,
-		      char *ns, char *name, char *safe, size_t safelen,
-		      struct ctl_reply *rep)
-{
-	char e[384];
-
-	if (req->n_args < 1) {
-		ctl_fail(rep, CTL_USAGE, "%s: expected NS/NAME", cmd);
-		return -1;
-	}
-	ctl_safe(req->args[0], safe, safelen);
-	if (sy_split_worker(safe, ns, name, e, sizeof(e)) == -1) {
-		ctl_fail(rep, CTL_BAD_INPUT, "%s %s", cmd, e);
-		return -1;
-	}
-	return 0;
-}
-
 /* The spec a deploy request carries; strings stay the request's. */
 static int spec_from(const Switchyard__CtlRequest *req, const char *safe,
 		     struct deploy_spec *s, struct ctl_reply *rep)
@@ -74,7 +55,7 @@ void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 		ctl_fail(rep, CTL_USAGE, "deploy: expected NS/NAME");
 		return;
 	}
-	if (worker_arg(req, "deploy", ns, name, safe, sizeof(safe), rep) == -1)
+	if (ctl_worker_arg(req, "deploy", ns, name, safe, sizeof(safe), rep) == -1)
 		return;
 	if (fd < 0) {
 		ctl_fail(rep, CTL_BAD_INPUT,
@@ -117,22 +98,6 @@ void ctl_deploy(const Switchyard__CtlRequest *req, int fd,
 		return;
 	}
 	ctl_add_worker(rep, w);
-}
-
-/* The worker an argument names; fails rep with CTL_UNKNOWN_WORKER. */
-struct worker *ctl_worker_named(const Switchyard__CtlRequest *req,
-                                const char *cmd, char *safe, size_t safelen,
-                                struct ctl_reply *rep)
-{
-	char ns[SY_NAME_MAX], name[SY_NAME_MAX];
-	struct worker *w;
-
-	if (worker_arg(req, cmd, ns, name, safe, safelen, rep) == -1)
-		return NULL;
-	if ((w = registry_find(ns, name)) == NULL)
-		ctl_fail(rep, CTL_UNKNOWN_WORKER, "%s %s: no such worker", cmd,
-			 safe);
-	return w;
 }
 
 static int has_tag(const struct worker *w, const char *tag)
