@@ -212,12 +212,23 @@ $(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# The supervisor layers a unit test links, top first: a test of a layer
+# links only that layer and those below it, which shows that the layer
+# needs nothing above it. Default: none (tests of lib/, proto/, the shim).
+TEST_LAYERS_test_cgroup = jail
+TEST_LAYERS_test_jail = jail
+TEST_LAYERS_test_rootfs = jail
+TEST_LAYERS_test_sandbox = jail
+TEST_LAYERS_test_seccomp = jail
+TEST_LAYERS_test_kv = state jail
+
+.SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \
 		$(SUP_LAYER_LIBS) $(B)/libworkershim-san.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Isupervisor -Irouter -Itests/unit -o $@ $< \
 		$(B)/obj/tests/testutil.o \
-		$(LIB_OBJS) $(patsubst %,$(B)/libsy-%.a,control serve state jail) \
+		$(patsubst %,$(B)/libsy-%.a,$(TEST_LAYERS_$*)) $(LIB_OBJS) \
 		$(B)/libworkershim-san.a \
 		$(LDFLAGS_ALL) $(shell pkg-config --libs cmocka $(PKGS))
 
