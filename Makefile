@@ -93,7 +93,11 @@ HOSTILE_BINS = $(patsubst tests/hostile/%.c,$(B)/hostile/%,$(wildcard tests/host
 
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(B)/tests/%,$(wildcard tests/unit/test_*.c))
 
-all: $(BINS) $(SHIM) $(EXAMPLE_BINS) $(HOSTILE_BINS)
+# Probes (tests/probes/NAME.c): what the host's kernel does, unjailed, so
+# that a test tells "the kernel lacks it" from "our code broke".
+PROBE_BINS = $(patsubst tests/probes/%.c,$(B)/probes/%,$(wildcard tests/probes/*.c))
+
+all: $(BINS) $(SHIM) $(EXAMPLE_BINS) $(HOSTILE_BINS) $(PROBE_BINS)
 
 $(B)/gen/switchyard.pb-c.c $(B)/gen/switchyard.pb-c.h &: proto/switchyard.proto
 	@mkdir -p $(B)/gen
@@ -185,6 +189,10 @@ $(B)/examples/dispatcher: $(DISPATCHER_SRCS) examples/dispatcher/dispatcher.h \
 	@mkdir -p $(dir $@)
 	$(CC) $(WORKER_CFLAGS) $(shell pkg-config --cflags jansson) -o $@ \
 		$(DISPATCHER_SRCS) $(WORKER_LINK) $(shell pkg-config --static --libs jansson)
+
+$(B)/probes/%: tests/probes/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WORKER_CFLAGS) -static -o $@ $<
 
 $(B)/hostile/%: tests/hostile/%.c $(B)/libworkershim.a worker-shim/workershim.h
 	@mkdir -p $(dir $@)
