@@ -222,6 +222,9 @@ TEST_LAYERS_test_rootfs = jail
 TEST_LAYERS_test_sandbox = jail
 TEST_LAYERS_test_seccomp = jail
 TEST_LAYERS_test_kv = state jail
+TEST_LAYERS_test_pool = serve state jail
+# test_pool runs the echo example as its workers.
+$(B)/tests/test_pool: $(B)/examples/echo
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \
