@@ -6,7 +6,7 @@
  * the end of this file; an action alone changes a process's state, with
  * proc_enter(), which keeps its pool's counters and idle stack in step. A
  * cell for an event that cannot happen in its state is "refuse": the bug
- * is logged and nothing changes.
+ * is logged, the state stays, and a call the event came with is answered.
  *
  * Processes are made here in STARTING (pool_proc_new) and freed once
  * reaped. The pools and their queues are pool.c's.
