@@ -54,7 +54,8 @@ SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
 	supervisor/serve/call_answer.c supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
-	supervisor/serve/pool_ops.c supervisor/serve/pool_stats.c \
+	supervisor/serve/pool_proc.c supervisor/serve/pool_ops.c \
+	supervisor/serve/pool_stats.c \
 	supervisor/serve/events.c supervisor/serve/tailcons.c \
 	supervisor/serve/kv_serve.c supervisor/serve/stats.c \
 	supervisor/serve/logring.c
@@ -229,6 +230,9 @@ TEST_LAYERS_test_rootfs = jail
 TEST_LAYERS_test_sandbox = jail
 TEST_LAYERS_test_seccomp = jail
 TEST_LAYERS_test_kv = state jail
+TEST_LAYERS_test_pool = serve state jail
+# test_pool runs the echo example as its workers.
+$(B)/tests/test_pool: $(B)/examples/echo
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \

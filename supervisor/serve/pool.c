@@ -3,10 +3,10 @@
  * instances, one call at a time each, a bounded FIFO queue in front, idle
  * ones stopped, crashing ones restarted with a growing delay.
  *
- * Every state change of a process goes through pool_proc_set(), which
- * refuses transitions that do not exist and keeps the pool's counters and
- * idle stack in step with the states. The operator's commands are in
- * pool_ops.c, the counters in pool_stats.c.
+ * This file has the pools and their queues; each process's life is the
+ * table in pool_proc.c, which this file drives with events (ASSIGN, DRAIN,
+ * STOP, TICK). The operator's commands are in pool_ops.c, the counters in
+ * pool_stats.c.
  */
 #include <errno.h>
 #include <signal.h>
@@ -18,111 +18,31 @@
 #include "jail/spawn.h"
 #include "log.h"
 #include "serve/call.h"
-#include "serve/limits.h"
 #include "serve/pool.h"
 #include "serve/pool_state.h"
 #include "serve/serve.h"
 #include "state/kv.h"
 #include "state/secrets.h"
-#include "util.h"
 
 #define TICK_MS 100              /* queue timeouts, idle stops, backoff */
-#define STOP_GRACE_MS 2000       /* from closing its channel to SIGKILL */
-#define START_TIMEOUT_MS 10000   /* from exec to HELLO */
 #define BACKOFF_FIRST_MS 100
 #define BACKOFF_MAX_MS 10000
 #define FATAL_STARTS 5           /* failed starts in a row: FATAL */
 #define INSECURE_NAG_TICKS 600   /* 60 s between "not jailed" warnings */
 
 static struct pool *pools;
-static struct proc *children;
-static unsigned nchildren;
 static uint64_t tick_timer;
 static const struct peer_ops *proc_ops; /* of every process's channel */
 int pool_stopping;
-
-static const char *const state_names[] = {
-	[PROC_STARTING] = "STARTING", [PROC_READY] = "READY",
-	[PROC_BUSY] = "BUSY", [PROC_DRAINING] = "DRAINING",
-	[PROC_DEAD] = "DEAD",
-};
-
-#define S(x) (1u << (x))
-/* The transitions there are; anything else is a bug, refused. */
-static const unsigned transitions[] = {
-	[PROC_STARTING] = S(PROC_READY) | S(PROC_DEAD),
-	[PROC_READY] = S(PROC_BUSY) | S(PROC_DEAD),
-	[PROC_BUSY] = S(PROC_READY) | S(PROC_DRAINING) | S(PROC_DEAD),
-	[PROC_DRAINING] = S(PROC_DEAD),
-	[PROC_DEAD] = 0,
-};
-
-static void start_fail_count(struct pool *pl);
 
 static uint64_t now_ms(void)
 {
 	return ev_now_ms(serve_env.loop);
 }
 
-static void idle_remove(struct pool *pl, struct proc *p)
-{
-	struct proc **pp;
+/* ---- failures ---- */
 
-	for (pp = &pl->idle; *pp != NULL; pp = &(*pp)->idle_next) {
-		if (*pp == p) {
-			*pp = p->idle_next;
-			break;
-		}
-	}
-	p->idle_next = NULL;
-}
-
-/* CPU time of a process not yet reaped (0 if its clock is unreadable). */
-uint64_t pool_proc_cpu_us(const struct proc *p)
-{
-	int64_t ns = limits_cpu_ns(p);
-
-	return ns < 0 ? 0 : (uint64_t)ns / 1000u;
-}
-
-int pool_proc_set(struct proc *p, enum proc_state to)
-{
-	struct pool *pl = p->pool;
-
-	if (!(transitions[p->state] & S(to))) {
-		log_warnx("worker %s[%d]: refused transition %s -> %s",
-		          p->worker, (int)p->pid, state_names[p->state],
-		          state_names[to]);
-		return -1;
-	}
-	if (pl != NULL) {
-		if (p->state == PROC_STARTING)
-			pl->nstarting--;
-		else if (p->state == PROC_READY)
-			idle_remove(pl, p);
-		else if (p->state == PROC_BUSY || p->state == PROC_DRAINING)
-			pl->nbusy--;
-		if (to == PROC_READY) {
-			p->idle_next = pl->idle;
-			pl->idle = p;
-		} else if (to == PROC_BUSY || to == PROC_DRAINING) {
-			pl->nbusy++;
-		} else if (to == PROC_DEAD) {
-			pl->nlive--;
-			pl->cpu_us += pool_proc_cpu_us(p);
-		}
-	}
-	if (to == PROC_READY)
-		p->idle_since_ms = now_ms();
-	log_debug("worker %s[%d]: %s -> %s", p->worker, (int)p->pid,
-	          state_names[p->state], state_names[to]);
-	p->state = to;
-	return 0;
-}
-
-/* ---- stopping, killing, losing ---- */
-
-static void pool_failed(struct pool *pl)
+void pool_backoff(struct pool *pl)
 {
 	uint64_t delay = 0;
 	unsigned shift;
@@ -139,98 +59,15 @@ static void pool_failed(struct pool *pl)
 	pl->backoff_until = now_ms() + delay;
 }
 
-static void proc_kill_timer(struct ev_loop *loop, void *arg)
+void pool_start_failed(struct pool *pl)
 {
-	struct proc *p = arg;
-
-	(void)loop;
-	p->kill_timer = 0;
-	log_info("worker %s[%d] still running 2 s after it was stopped; "
-	         "killing it", p->worker, (int)p->pid);
-	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
-}
-
-/* Graceful: with its channel closed, ws_serve returns and the worker
- * exits; SIGKILL if it has not 2 s later. */
-void pool_proc_stop(struct proc *p, const char *why)
-{
-	if (p->state == PROC_DEAD)
+	if (++pl->startfails < FATAL_STARTS || pl->held)
 		return;
-	log_debug("worker %s[%d]: stopping: %s", p->worker, (int)p->pid, why);
-	if (p->call != NULL)
-		call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
-	p->stopped = 1;
-	peer_close(&p->peer);
-	p->kill_timer = ev_timer_add(serve_env.loop, STOP_GRACE_MS, proc_kill_timer,
-	                             p);
-	if (p->kill_timer == 0)
-		kill(p->pid, SIGKILL);
-	pool_proc_set(p, PROC_DEAD);
-	call_origin_gone(p);
+	log_warnx("worker %s: FATAL: failed to start %u times in a row; not "
+	          "starting it again until `yardctl start` or a deploy",
+	          pl->label, pl->startfails);
+	pl->held = HELD_FATAL;
 }
-
-void pool_kill(struct proc *p, const char *why, enum pool_blame blame)
-{
-	Switchyard__Outcome o = blame ? SWITCHYARD__OUTCOME__EXCEPTION
-	                              : SWITCHYARD__OUTCOME__INTERNAL_ERROR;
-	struct pool *pl = p->pool;
-	struct call *c = p->call;
-	char violation[192] = "";
-
-	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
-	if (blame == BLAME_PROTOCOL && p->state != PROC_DEAD) {
-		snprintf(violation, sizeof(violation), "protocol: %s",
-		         strncmp(why, "protocol error: ", 16) == 0 ? why + 16
-		                                                  : why);
-		pool_violation(p, violation);
-	}
-	if (p->state == PROC_DEAD) {
-		if (c != NULL)
-			call_lost(c, o, why);
-		return;
-	}
-	if (blame) {
-		log_warnx("worker %s[%d]: %s; killed", p->worker, (int)p->pid,
-		          why);
-		snprintf(p->why, sizeof(p->why), "%s", why);
-		if (pl != NULL)
-			pool_failed(pl);
-	} else {
-		log_debug("worker %s[%d]: %s; killed", p->worker, (int)p->pid,
-		          why);
-		p->stopped = 1;
-	}
-	peer_close(&p->peer);
-	pool_proc_set(p, PROC_DEAD);
-	if (c != NULL)
-		call_violated(c, o, why, violation);
-	call_origin_gone(p);
-	if (pl != NULL)
-		pool_kick(pl);
-}
-
-/* The call it serves stays until the reap tells how it ended. */
-void pool_channel_lost(struct proc *p, const char *why)
-{
-	struct pool *pl = p->pool;
-
-	if (p->state == PROC_DEAD)
-		return;
-	log_debug("worker %s[%d]: %s", p->worker, (int)p->pid, why);
-	if (kill(p->pid, SIGKILL) == -1 && errno != ESRCH)
-		log_warn("worker %s[%d]: kill", p->worker, (int)p->pid);
-	if (!p->stopped && pl != NULL)
-		pool_failed(pl);
-	peer_close(&p->peer);
-	pool_proc_set(p, PROC_DEAD);
-	call_origin_gone(p);
-	if (pl != NULL)
-		pool_kick(pl);
-}
-
-/* ---- starting ---- */
 
 void pool_fail_queued(struct pool *pl, Switchyard__Outcome o,
                       const char *why)
@@ -240,47 +77,16 @@ void pool_fail_queued(struct pool *pl, Switchyard__Outcome o,
 		          o == SWITCHYARD__OUTCOME__LOAD_SHED ? 1 : 0);
 }
 
+/* ---- starting ---- */
+
 /* Nothing else will serve the waiting calls if no process is left. */
 static void spawn_failed(struct pool *pl, const char *why)
 {
 	log_warnx("worker %s: cannot start: %s", pl->label, why);
-	pool_failed(pl);
-	start_fail_count(pl);
+	pool_backoff(pl);
+	pool_start_failed(pl);
 	if (pl->nlive == 0)
 		pool_fail_queued(pl, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
-}
-
-static struct proc *proc_new(struct pool *pl, const struct spawn_res *rs,
-                             uint32_t version, uint64_t spawn_us)
-{
-	struct proc *p = calloc(1, sizeof(*p));
-
-	if (p == NULL)
-		return NULL;
-	p->pid = rs->pid;
-	p->pool = pl;
-	p->version = version;
-	p->uid = spawn_jailed() ? pl->w->uid : geteuid();
-	p->slot = rs->slot;
-	p->spawn_us = spawn_us;
-	p->state = PROC_STARTING;
-	pl->m.spawns++;
-	p->started_ms = now_ms();
-	p->peer.fd = p->out.fd = p->err.fd = -1;
-	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
-	limits_meter_open(p, pl->w->plan);
-	p->next = pl->procs;
-	if (p->next != NULL)
-		p->next->prev = p;
-	pl->procs = p;
-	p->all_next = children;
-	if (p->all_next != NULL)
-		p->all_next->all_prev = p;
-	children = p;
-	nchildren++;
-	pl->nlive++;
-	pl->nstarting++;
-	return p;
 }
 
 /* The environment is the worker's secrets, then what its version was
@@ -324,7 +130,7 @@ int pool_proc_spawn(struct pool *pl)
 		spawn_failed(pl, err);
 		return -1;
 	}
-	if ((p = proc_new(pl, &rs, worker_version(pl->w)->number, t0)) ==
+	if ((p = pool_proc_new(pl, &rs, worker_version(pl->w)->number, t0)) ==
 	    NULL) {
 		if (rs.slot != NULL)
 			log_warnx("worker %s[%d]: its cgroup is lost until "
@@ -357,14 +163,6 @@ int pool_proc_spawn(struct pool *pl)
 
 /* ---- serving ---- */
 
-static void assign(struct pool *pl, struct call *c)
-{
-	struct proc *p = pl->idle;
-
-	pool_proc_set(p, PROC_BUSY);
-	call_start(c, p);
-}
-
 void pool_kick(struct pool *pl)
 {
 	struct call *c;
@@ -374,7 +172,7 @@ void pool_kick(struct pool *pl)
 	while (pl->qhead != NULL && pl->idle != NULL) {
 		c = pl->qhead;
 		pool_unqueue(c);
-		assign(pl, c);
+		pool_proc_assign(pl->idle, c);
 	}
 	while (!pool_stopping && !pl->held && pl->nqueued > pl->nstarting &&
 	       pl->nlive < pl->w->plan->instances &&
@@ -429,7 +227,7 @@ void pool_submit(struct worker *w, struct call *c)
 		return;
 	}
 	if (pl->idle != NULL && pl->qhead == NULL) {
-		assign(pl, c);
+		pool_proc_assign(pl->idle, c);
 		return;
 	}
 	if (pl->held == HELD_STOPPED) {
@@ -490,70 +288,6 @@ void pool_unqueue(struct call *c)
 	pl->nqueued--;
 }
 
-static int proc_outdated(const struct proc *p)
-{
-	return p->pool == NULL || pool_stopping || p->pool->dying ||
-	       p->version != worker_version(p->pool->w)->number;
-}
-
-void pool_finished(struct proc *p)
-{
-	struct pool *pl = p->pool;
-
-	if (pl != NULL)
-		pl->fails = 0;
-	if (p->state == PROC_DEAD)
-		return;
-	if (p->state == PROC_DRAINING || proc_outdated(p))
-		pool_proc_stop(p, "a newer version serves now");
-	else
-		pool_proc_set(p, PROC_READY);
-	if (pl != NULL)
-		pool_kick(pl);
-}
-
-void pool_hello(struct proc *p, const struct sy_frame *f)
-{
-	Switchyard__Hello *h;
-	uint32_t api;
-	char why[96];
-
-	if (p->state != PROC_STARTING) {
-		pool_kill(p, "protocol error: HELLO when already started",
-		          BLAME_PROTOCOL);
-		return;
-	}
-	h = switchyard__hello__unpack(NULL, f->len, f->payload);
-	if (h == NULL) {
-		pool_kill(p, "protocol error: malformed HELLO", BLAME_PROTOCOL);
-		return;
-	}
-	api = h->api_version;
-	switchyard__hello__free_unpacked(h, NULL);
-	if (api != SY_API_VERSION) {
-		snprintf(why, sizeof(why), "speaks worker API version %u, not "
-		         "%u", api, SY_API_VERSION);
-		pool_kill(p, why, BLAME_WORKER);
-		return;
-	}
-	p->ready_once = 1;
-	if (p->pool != NULL) {
-		p->pool->startfails = 0;
-		stats_hist_add(p->pool->m.spawn, &p->pool->m.spawn_sum_us,
-		               ev_clock_us() - p->spawn_us);
-	}
-	log_debug("worker %s[%d]: ready %llu us after its spawn began%s",
-	          p->worker, (int)p->pid,
-	          (unsigned long long)(ev_clock_us() - p->spawn_us),
-	          spawn_jailed() ? "" : " (NOT JAILED)");
-	if (proc_outdated(p))
-		pool_proc_stop(p, "a newer version serves now");
-	else
-		pool_proc_set(p, PROC_READY);
-	if (p->pool != NULL)
-		pool_kick(p->pool);
-}
-
 const char *pool_label(const struct pool *pl)
 {
 	return pl->label;
@@ -562,103 +296,6 @@ const char *pool_label(const struct pool *pl)
 struct worker *pool_worker(const struct pool *pl)
 {
 	return pl != NULL ? pl->w : NULL;
-}
-
-/* ---- reaping ---- */
-
-static void proc_free(struct proc *p)
-{
-	struct pool *pl = p->pool;
-
-	logpipe_drain(&p->out);
-	logpipe_drain(&p->err);
-	peer_close(&p->peer);
-	if (p->kill_timer != 0)
-		ev_timer_del(serve_env.loop, p->kill_timer);
-	if (pl != NULL) {
-		if (p->prev != NULL)
-			p->prev->next = p->next;
-		else
-			pl->procs = p->next;
-		if (p->next != NULL)
-			p->next->prev = p->prev;
-	}
-	if (p->all_prev != NULL)
-		p->all_prev->all_next = p->all_next;
-	else
-		children = p->all_next;
-	if (p->all_next != NULL)
-		p->all_next->all_prev = p->all_prev;
-	nchildren--;
-	limits_meter_close(p);
-	free(p);
-}
-
-static void start_fail_count(struct pool *pl)
-{
-	if (++pl->startfails < FATAL_STARTS || pl->held)
-		return;
-	log_warnx("worker %s: FATAL: failed to start %u times in a row; not "
-	          "starting it again until `yardctl start` or a deploy",
-	          pl->label, pl->startfails);
-	pl->held = HELD_FATAL;
-}
-
-/* A worker that dies before it is ready fails the calls waiting for it
- * when no other process is left to serve them. */
-static void startup_failed(struct proc *p, const char *how)
-{
-	struct pool *pl = p->pool;
-	char why[256];
-
-	if (p->ready_once || p->stopped || pl == NULL)
-		return;
-	start_fail_count(pl);
-	if (pl->nlive > 0)
-		return;
-	if (p->why[0] != '\0')
-		snprintf(why, sizeof(why), "worker failed before it was ready: "
-		         "%s", p->why);
-	else
-		snprintf(why, sizeof(why), "worker %s before it was ready", how);
-	pool_fail_queued(pl, SWITCHYARD__OUTCOME__EXCEPTION, why);
-}
-
-int pool_reaped(pid_t pid, int status)
-{
-	struct spawn_exit ex;
-	struct proc *p;
-	struct pool *pl;
-	char how[96], why[256];
-
-	for (p = children; p != NULL && p->pid != pid; p = p->all_next)
-		;
-	if (p == NULL)
-		return 0;
-	pl = p->pool;
-	sy_wait_status(status, how, sizeof(how));
-	/* the jail tells a seccomp or memory-cap kill from a crash */
-	spawn_reaped(p->slot, pid, status, &ex);
-	p->slot = NULL;
-	if (ex.violation[0] != '\0') {
-		pool_violation(p, ex.violation);
-		snprintf(why, sizeof(why), "worker %s: %s", how, ex.violation);
-	} else {
-		snprintf(why, sizeof(why), "worker %s", how);
-	}
-	if (p->state != PROC_DEAD)
-		pool_channel_lost(p, why);
-	if (p->stopped || p->why[0] != '\0')
-		log_debug("worker %s[%d] %s", p->worker, (int)pid, how);
-	else
-		log_warnx("worker %s[%d] %s", p->worker, (int)pid, how);
-	if (p->call != NULL)
-		call_violated(p->call, ex.outcome, why, ex.violation);
-	startup_failed(p, how);
-	proc_free(p);
-	if (pl != NULL)
-		pool_kick(pl);
-	return 1;
 }
 
 /* ---- periodic checks ---- */
@@ -677,13 +314,7 @@ static void pool_check(struct pool *pl, uint64_t now)
 	}
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
-		if (p->state == PROC_READY && pn->idle_timeout_s > 0 &&
-		    now - p->idle_since_ms >= pn->idle_timeout_s * 1000ull)
-			pool_proc_stop(p, "idle");
-		else if (p->state == PROC_STARTING &&
-		         now - p->started_ms >= START_TIMEOUT_MS)
-			pool_kill(p, "not ready (no HELLO) within 10 s",
-			          BLAME_WORKER);
+		pool_proc_tick(p);
 	}
 	if (pl->qhead != NULL)
 		pool_kick(pl);
@@ -738,12 +369,8 @@ void pool_version_changed(struct worker *w)
 		pl->held = RUN;
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
-		if (p->version == worker_version(w)->number)
-			continue;
-		if (p->state == PROC_STARTING || p->state == PROC_READY)
-			pool_proc_stop(p, "a newer version serves now");
-		else if (p->state == PROC_BUSY)
-			pool_proc_set(p, PROC_DRAINING);
+		if (p->version != worker_version(w)->number)
+			pool_proc_drain(p, "a newer version serves now");
 	}
 	pool_kick(pl);
 }
@@ -794,9 +421,4 @@ void pool_shutdown(void)
 			pool_proc_stop(p, "the platform is shutting down");
 		}
 	}
-}
-
-unsigned pool_children(void)
-{
-	return nchildren;
 }

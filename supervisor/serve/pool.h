@@ -1,11 +1,19 @@
 /*
- * Worker processes and their pools (pool.c; the operator's commands in
- * poolops.c, the counters in poolstats.c). Each process is an explicit
- * state machine; every state change goes through one function in pool.c:
+ * Worker processes and their pools: the pools and their queues in pool.c,
+ * the life of each process in pool_proc.c, the operator's commands in
+ * pool_ops.c, the counters in pool_stats.c.
  *
- *   STARTING --HELLO--> READY --assign--> BUSY --END--> READY ...
- *   BUSY --new version--> DRAINING --END--> DEAD
- *   any --stop/kill/channel lost--> DEAD --reaped--> freed
+ * Each process is an explicit state machine, as s6-supervise's: the table
+ * actions[state][event] in pool_proc.c names the small function each
+ * event runs in each state, and every event, so every change of state,
+ * goes through its one dispatch function. In short:
+ *
+ *   STARTING --HELLO--> READY --ASSIGN--> BUSY --END--> READY ...
+ *   BUSY --DRAIN--> DRAINING --END--> DEAD
+ *   STARTING, READY --DRAIN--> DEAD
+ *   STARTING --TICK, no HELLO within 10 s--> DEAD
+ *   READY --TICK, idle longer than its plan's idle_timeout_s--> DEAD
+ *   any --STOP/KILL/LOST--> DEAD --REAPED--> freed
  *
  * A process in DEAD has no channel any more and waits to be reaped; the
  * call it served (if any) is failed with its exit status when it is.
@@ -25,6 +33,24 @@
 
 enum proc_state { PROC_STARTING, PROC_READY, PROC_BUSY, PROC_DRAINING,
 	          PROC_DEAD };
+#define PROC_NSTATES (PROC_DEAD + 1)
+
+/* What happens to a process: the columns of pool_proc.c's table. */
+enum proc_event {
+	PROC_EV_HELLO,    /* it said HELLO (pool_hello) */
+	PROC_EV_ASSIGN,   /* its pool gives it a call */
+	PROC_EV_END,      /* the answer to its call ended (pool_finished) */
+	PROC_EV_DRAIN,    /* stop once it serves nothing: a new version,
+	                   * yardctl stop, SIGTERM from the operator */
+	PROC_EV_STOP,     /* stop now: its channel is closed, SIGKILL 2 s
+	                   * later (shutdown, idle, worker removed) */
+	PROC_EV_KILL,     /* SIGKILL now (pool_kill) */
+	PROC_EV_LOST,     /* its channel broke (pool_channel_lost) */
+	PROC_EV_REAPED,   /* it was reaped (pool_reaped) */
+	PROC_EV_TICK,     /* its pool's periodic check: start and idle
+	                   * timeouts */
+};
+#define PROC_NEVENTS (PROC_EV_TICK + 1)
 
 struct call;
 struct spawn_slot;
@@ -95,6 +121,12 @@ const char *pool_label(const struct pool *pl);
 struct worker *pool_worker(const struct pool *pl);
 /* A child was reaped: 1 if it was a worker process, else 0. */
 int pool_reaped(pid_t pid, int status);
+/* The name of the action pool_proc.c's table runs for event e in state
+ * s ("refuse" where e cannot happen), or NULL for a cell left empty;
+ * and the names of states and events. For tests and logs. */
+const char *pool_proc_action(enum proc_state s, enum proc_event e);
+const char *pool_proc_state_name(enum proc_state s);
+const char *pool_proc_event_name(enum proc_event e);
 /* Graceful stop of everything: queued calls fail, processes are told to
  * exit (SIGKILL after 2 s); no new process starts afterwards. */
 void pool_shutdown(void);

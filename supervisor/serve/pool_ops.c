@@ -1,8 +1,8 @@
 /*
  * The operator's commands on a worker's processes (yardctl start, stop,
  * signal, tail; reload's plan changes): they hold or release the pool and
- * drive its processes through the same state machine as requests do
- * (pool.c).
+ * drive its processes with the same events as requests do (DRAIN, STOP:
+ * pool_proc.c's table).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -59,10 +59,7 @@ int pool_op_stop(struct worker *w, char *err, size_t errlen)
 	                 "worker stopped by the operator");
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
-		if (p->state == PROC_STARTING || p->state == PROC_READY)
-			pool_proc_stop(p, "stopped by the operator");
-		else if (p->state == PROC_BUSY)
-			pool_proc_set(p, PROC_DRAINING);
+		pool_proc_drain(p, "stopped by the operator");
 	}
 	return 0;
 }
@@ -86,10 +83,7 @@ unsigned pool_op_signal(struct worker *w, int sig)
 		/* As pid 1 of its namespace a worker ignores TERM unless it
 		 * handles it: TERM is the platform's own graceful stop. */
 		if (sig == SIGTERM) {
-			if (p->state == PROC_BUSY)
-				pool_proc_set(p, PROC_DRAINING);
-			else if (p->state != PROC_DRAINING)
-				pool_proc_stop(p, "SIGTERM from the operator");
+			pool_proc_drain(p, "SIGTERM from the operator");
 			n++;
 		} else if (kill(p->pid, sig) == -1)
 			log_warn("worker %s[%d]: kill %d", p->worker,

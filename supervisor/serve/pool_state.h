@@ -1,7 +1,9 @@
 /*
- * What pool.c shares with pool_ops.c (the operator's commands) and
- * pool_stats.c (the counters): the pool's fields, and the few steps of the
- * process state machine (pool.h) they drive. Nothing else includes this.
+ * What the pool's files share: the pool's fields, and the events the pool
+ * and the operator's commands raise on a process (pool_proc.c's table).
+ * pool.c has the pools and their queues, pool_proc.c each process's life,
+ * pool_ops.c the operator's commands, pool_stats.c the counters. Nothing
+ * else includes this but tests/unit/test_pool.c.
  */
 #ifndef SY_SERVE_POOL_STATE_H
 #define SY_SERVE_POOL_STATE_H
@@ -14,6 +16,7 @@
 #include "switchyard.pb-c.h"
 
 struct call;
+struct spawn_res;
 struct spawn_tmpl;
 
 struct pool {
@@ -51,15 +54,31 @@ struct pool *pool_new(struct worker *w);
 void pool_kick(struct pool *pl);
 /* Starts one process for pl. 0, or -1 (logged, counted as a failure). */
 int pool_proc_spawn(struct pool *pl);
-/* Moves p to state to, keeping pl's counters and idle stack in step;
- * -1 (logged) for a transition that does not exist. */
-int pool_proc_set(struct proc *p, enum proc_state to);
-/* Graceful stop: p's channel is closed, SIGKILL 2 s later; a call it
- * serves fails as INTERNAL_ERROR with why. */
-void pool_proc_stop(struct proc *p, const char *why);
+/* A process of pl failed: the next start waits longer, from the second
+ * failure in a row. */
+void pool_backoff(struct pool *pl);
+/* A process of pl failed to start: FATAL after FATAL_STARTS in a row. */
+void pool_start_failed(struct pool *pl);
 /* Fails every call in pl's queue with o and why (LOAD_SHED: retry in 1 s). */
 void pool_fail_queued(struct pool *pl, Switchyard__Outcome o,
                       const char *why);
+
+/* ---- the life of a process (pool_proc.c): each function raises one
+ * event, whose action the table chooses by p's state ---- */
+
+/* A new process of pl, in STARTING, from a spawn that began at spawn_us;
+ * NULL when out of memory (rs is then still the caller's). */
+struct proc *pool_proc_new(struct pool *pl, const struct spawn_res *rs,
+                           uint32_t version, uint64_t spawn_us);
+/* ASSIGN: p, READY, serves c. */
+void pool_proc_assign(struct proc *p, struct call *c);
+/* DRAIN: p stops once it serves nothing (now if it serves nothing). */
+void pool_proc_drain(struct proc *p, const char *why);
+/* STOP, graceful: p's channel is closed, SIGKILL 2 s later; a call it
+ * serves fails as INTERNAL_ERROR with why. */
+void pool_proc_stop(struct proc *p, const char *why);
+/* TICK: p's start and idle timeouts are checked. */
+void pool_proc_tick(struct proc *p);
 /* CPU microseconds of a process not yet reaped (0 if unreadable). */
 uint64_t pool_proc_cpu_us(const struct proc *p);
 
