@@ -221,6 +221,8 @@ TEST_LAYERS_test_rootfs = jail
 TEST_LAYERS_test_sandbox = jail
 TEST_LAYERS_test_seccomp = jail
 TEST_LAYERS_test_kv = state jail
+TEST_LAYERS_test_registry = state jail
+TEST_LAYERS_test_store = state jail
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \
