@@ -483,7 +483,7 @@ static void test_kv_parse(void **state)
 	const char *name_rule = "binding name must be 1-63 of [A-Za-z0-9_]";
 	struct kv_binding b, set[2];
 	const struct kv_binding *got;
-	char spec[160];
+	char spec[160], upper[65] = "", lower[65] = "";
 	size_t n;
 
 	(void)state;
@@ -506,17 +506,15 @@ static void test_kv_parse(void **state)
 	kv_bad("C=ns:ro:ro", "invalid KV namespace name");
 	kv_bad("C=ns:rw", "invalid KV namespace name");
 	/* 63 bytes is the longest name and namespace */
-	snprintf(spec, sizeof(spec), "%.63s=%.63s",
-	         "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN",
-	         "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn");
+	memset(upper, 'N', sizeof(upper) - 1);
+	memset(lower, 'n', sizeof(lower) - 1);
+	snprintf(spec, sizeof(spec), "%.63s=%.63s", upper, lower);
 	assert_null(registry_kv_parse(spec, &b));
 	assert_int_equal(strlen(b.name), 63);
 	assert_int_equal(strlen(b.ns), 63);
-	snprintf(spec, sizeof(spec), "%.64s=ns",
-	         "NNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNNN");
+	snprintf(spec, sizeof(spec), "%.64s=ns", upper);
 	kv_bad(spec, name_rule);
-	snprintf(spec, sizeof(spec), "N=%.64s:ro",
-	         "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn");
+	snprintf(spec, sizeof(spec), "N=%.64s:ro", lower);
 	kv_bad(spec, "invalid KV namespace name");
 	/* kept per worker and version; n 0 forgets them */
 	assert_null(registry_kv_parse("A=one", &set[0]));

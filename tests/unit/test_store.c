@@ -194,8 +194,9 @@ static char *picture(void)
 		        w->plan->name);
 		for (i = 0; i < w->nversions; i++) {
 			v = &w->versions[i];
-			pic_add(&p, "  v%u %s %s %lld %s", v->number, v->sha256,
-			        v->exe_path, (long long)v->deployed_at, v->plan);
+			pic_add(&p, "  v%u %s %s %lld %s", v->number,
+			        v->sha256, v->exe_path,
+			        (long long)v->deployed_at, v->plan);
 			pic_strv(&p, "env", v->env, v->nenv);
 			pic_strv(&p, "tags", v->tags, v->ntags);
 			pic_strv(&p, "tails", v->tail_consumers,
