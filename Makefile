@@ -233,6 +233,11 @@ TEST_LAYERS_test_kv = state jail
 TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.
 $(B)/tests/test_pool: $(B)/examples/echo
+TEST_LAYERS_test_registry = state jail
+TEST_LAYERS_test_store = state jail
+TEST_LAYERS_test_call = serve state jail
+# test_call runs these example workers.
+$(B)/tests/test_call: $(B)/examples/echo $(B)/examples/hello
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \

@@ -205,6 +205,32 @@ static int wait_exec(pid_t pid, int fd, char *err, size_t errlen)
 	return -1;
 }
 
+/* Our end of the router's channel, fd, taken over. 0, or -1 with err. */
+static int chan_open(const struct peer_ops *ops, int fd, char *err,
+                     size_t errlen)
+{
+	if (peer_open(&chan, serve_env.loop, fd, ops, NULL, 0) == -1) {
+		snprintf(err, errlen, "router: cannot watch its channel: %s",
+		         strerror(errno));
+		return -1;
+	}
+	router_chan = &chan;
+	stopping = 0;
+	return 0;
+}
+
+int routerproc_attach(const struct peer_ops *ops, int fd, char *err,
+                      size_t errlen)
+{
+	if (router_chan != NULL || router_pid > 0) {
+		snprintf(err, errlen, "router: a channel is open already");
+		close(fd);
+		errno = EBUSY;
+		return -1;
+	}
+	return chan_open(ops, fd, err, errlen);
+}
+
 int routerproc_start(const struct peer_ops *ops, const int *lfds, size_t n,
                      char *err, size_t errlen)
 {
@@ -240,14 +266,10 @@ int routerproc_start(const struct peer_ops *ops, const int *lfds, size_t n,
 	if (wait_exec(pid, st[0], err, errlen) == -1)
 		goto out;
 	router_pid = pid;
-	if (peer_open(&chan, serve_env.loop, sv[0], ops, NULL, 0) == -1) {
-		sv[0] = -1;
-		snprintf(err, errlen, "router: cannot watch its channel: %s",
-		         strerror(errno));
-		goto out;
-	}
+	rv = chan_open(ops, sv[0], err, errlen);
 	sv[0] = -1;
-	router_chan = &chan;
+	if (rv == -1)
+		goto out;
 	log_info("router started (pid %d): %s", (int)pid, c->router_path);
 	rv = 0;
 out:

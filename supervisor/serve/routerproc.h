@@ -17,6 +17,13 @@
  * err. */
 int routerproc_start(const struct peer_ops *ops, const int *lfds, size_t n,
                      char *err, size_t errlen);
+/* For tests only (tests/unit/test_call.c): makes fd, a channel already
+ * open to something speaking the router's side, the router's channel as
+ * routerproc_start does after its fork, without a process to start or
+ * reap; routerproc_stop closes it. fd is taken over. 0, or -1 with err
+ * (EBUSY: a router or channel is there already). */
+int routerproc_attach(const struct peer_ops *ops, int fd, char *err,
+                      size_t errlen);
 /* The channel to the router, or NULL when it is closed. */
 struct peer *routerproc_chan(void);
 /* Asks the router to exit (SIGTERM, SIGKILL after 2 s), closes the channel

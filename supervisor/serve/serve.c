@@ -147,6 +147,11 @@ int serve_router_start(const int *lfds, size_t n, char *err, size_t errlen)
 	return routerproc_start(&router_ops, lfds, n, err, errlen);
 }
 
+int serve_router_attach(int fd, char *err, size_t errlen)
+{
+	return routerproc_attach(&router_ops, fd, err, errlen);
+}
+
 void serve_settle(void)
 {
 	peer_flush_all();

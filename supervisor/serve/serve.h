@@ -42,6 +42,11 @@ int serve_init(struct ev_loop *loop, const struct sup_config *conf,
 /* Starts the router with the listening sockets lfds (not taken over).
  * 0, or -1 with err. */
 int serve_router_start(const int *lfds, size_t n, char *err, size_t errlen);
+/* For tests only (tests/unit/test_call.c): the request path without a
+ * router process; fd (taken over) is the router's channel, the test
+ * holding the other end. serve_shutdown, or routerproc_stop, closes it.
+ * 0, or -1 with err. */
+int serve_router_attach(int fd, char *err, size_t errlen);
 /* Every event's end (the loop's before-sleep hook): writes the frames
  * queued for each peer in one write each and recycles freed calls. */
 void serve_settle(void);

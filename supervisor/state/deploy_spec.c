@@ -90,8 +90,9 @@ static size_t env_keylen(const char *kv)
 	return eq != NULL ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* Names only the variable in errors, and only a well-formed one: its value
- * may be a secret. */
+/* Names only the variable in errors, and only a well-formed one before an
+ * '=': its value may be a secret, and so may an entry without '=' (a
+ * value given without its name). */
 static int env_check(const char *label, char *const *env, size_t nenv,
 		     char *err, size_t errlen)
 {
@@ -108,7 +109,7 @@ static int env_check(const char *label, char *const *env, size_t nenv,
 	for (i = 0; i < nenv; i++) {
 		kl = env_keylen(env[i]);
 		if ((why = deploy_env_problem(env[i])) != NULL) {
-			if (env_key_valid(env[i], kl))
+			if (env[i][kl] == '=' && env_key_valid(env[i], kl))
 				snprintf(err, errlen,
 					 "deploy %s: env %.*s: %s", label,
 					 (int)kl, env[i], why);
