@@ -13,6 +13,26 @@
 #include "state/registry.h"
 #include "state/secrets.h"
 
+/* How a message names entry i of a request's secrets: by its KEY when
+ * there is a well-formed one; else by its place, since without "=" (or
+ * with a garbled name) the whole entry may be the value itself. */
+static void secret_label(const char *kv, size_t kl, size_t i, char *buf,
+                         size_t size)
+{
+	size_t k;
+	int ok = kv[kl] == '=' && kl > 0 && kl <= 128 &&
+	         !(kv[0] >= '0' && kv[0] <= '9');
+
+	for (k = 0; ok && k < kl; k++)
+		ok = (kv[k] >= 'A' && kv[k] <= 'Z') ||
+		     (kv[k] >= 'a' && kv[k] <= 'z') ||
+		     (kv[k] >= '0' && kv[k] <= '9') || kv[k] == '_';
+	if (ok)
+		snprintf(buf, size, "%.*s", (int)kl, kv);
+	else
+		snprintf(buf, size, "entry %zu", i + 1);
+}
+
 /* Names only the key of a bad secret: its value must never be echoed. */
 int ctl_secrets_check(const Switchyard__CtlRequest *req, const char *cmd,
                       const char *safe, struct ctl_reply *rep)
@@ -28,9 +48,7 @@ int ctl_secrets_check(const Switchyard__CtlRequest *req, const char *cmd,
 	}
 	for (i = 0; i < req->n_secrets; i++) {
 		kl = strcspn(req->secrets[i], "=");
-		snprintf(key, sizeof(key), "%.*s", (int)(kl < 128 ? kl : 128),
-			 req->secrets[i]);
-		ctl_safe(key, key, sizeof(key));
+		secret_label(req->secrets[i], kl, i, key, sizeof(key));
 		if ((why = secrets_problem(req->secrets[i])) != NULL) {
 			ctl_fail(rep, CTL_BAD_INPUT, "%s %s: secret %s: %s",
 				 cmd, safe, key, why);

@@ -435,6 +435,33 @@ class Platform:
 
 # ---- raw HTTP parsing for pipelining and malformed-request tests ----
 
+# ---- the control socket below yardctl ----
+
+def raw_ctl(p, payload, fd):
+    """One CTL_REQUEST (payload: a packed CtlRequest) with fd passed, as
+    yardctl sends it; returns the CtlResponse payload. For what yardctl
+    itself would refuse to send."""
+    hdr = len(payload).to_bytes(4, "big") + bytes([16, 1, 0, 0]) + \
+        (1).to_bytes(4, "big")
+    with socket.socket(socket.AF_UNIX) as s:
+        s.settimeout(10)
+        s.connect(str(p.socket))
+        socket.send_fds(s, [hdr + payload], [fd])
+        data = b""
+        while len(data) < 12 or len(data) < 12 + \
+                int.from_bytes(data[:4], "big"):
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+    assert data[4] == 17  # CTL_RESPONSE
+    return data[12:]
+
+
+def pb_str(field, s):
+    b = s.encode()
+    return bytes([field << 3 | 2, len(b)]) + b
+
+
 class RawResponse:
     def __init__(self, status, headers, body):
         self.status = status

@@ -10,7 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, EXAMPLES, Platform, platform_fixture
+from conftest import (BUILD, EXAMPLES, Platform, pb_str, platform_fixture,
+                      raw_ctl)
 
 SECRET = "s3cr3t-Value-7f1c"  # must never show up outside the worker
 
@@ -181,6 +182,27 @@ def test_secret_file_and_misuse(dp, tmp_path):
     assert dp.ctl("secret", "list", "tenants/nope").returncode == 4
     assert dp.ctl("secret", "frob", "tenants/envfile").returncode == 2
     assert dp.ctl("secret", "put", "tenants/envfile", "9BAD").returncode == 2
+
+
+def test_malformed_secret_is_never_echoed(dp):
+    """Behind yardctl, which always sends KEY=VALUE: an entry without '='
+    or with a garbled name may be the value itself, so the refusal names
+    its place, never its text."""
+    dp.ctl_ok("deploy", "tenants/envsec", EXAMPLES / "envecho")
+    for entry in ("sk_live_NOEQUALS", "sk live TOKEN=v"):
+        put = pb_str(1, "secret") + pb_str(2, "put") + \
+            pb_str(2, "tenants/envsec") + bytes([0xfa, 0x01]) + \
+            bytes([len(entry)]) + entry.encode()       # secrets = 31
+        fd = os.open("/dev/null", os.O_RDONLY)
+        try:
+            res = raw_ctl(dp, put, fd)
+        finally:
+            os.close(fd)
+        assert res[:2] == bytes([0x08, 5]), res       # CTL_BAD_INPUT
+        assert b"secret entry 1" in res, res
+        assert b"NOEQUALS" not in res and b"TOKEN" not in res, res
+        assert "NOEQUALS" not in dp.log_text() and \
+            "TOKEN" not in dp.log_text()
 
 
 def test_failed_deploy_changes_no_secret(dp, tmp_path):

@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, EXAMPLES, HOSTILE, platform_fixture
+from conftest import (BUILD, EXAMPLES, HOSTILE, pb_str, platform_fixture,
+                      raw_ctl)
 
 platform = platform_fixture()
 HOST = "kvapp.example.com"
@@ -206,30 +207,6 @@ def test_large_value_through_yardctl(p, tmp_path):
     status, err, _ = kv_put_body(p, "CACHE", "file1m", value + b"!")
     assert (status, err) == (400, "invalid argument")
     assert kv_get(p, "CACHE", "file1m") == (200, value)
-
-
-def raw_ctl(p, payload, fd):
-    """One CTL_REQUEST (payload: a packed CtlRequest) with fd passed, as
-    yardctl sends it; returns the CtlResponse payload."""
-    hdr = len(payload).to_bytes(4, "big") + bytes([16, 1, 0, 0]) + \
-        (1).to_bytes(4, "big")
-    with socket.socket(socket.AF_UNIX) as s:
-        s.settimeout(10)
-        s.connect(str(p.socket))
-        socket.send_fds(s, [hdr + payload], [fd])
-        data = b""
-        while len(data) < 12 or len(data) < 12 + \
-                int.from_bytes(data[:4], "big"):
-            chunk = s.recv(65536)
-            assert chunk, data
-            data += chunk
-    assert data[4] == 17  # CTL_RESPONSE
-    return data[12:]
-
-
-def pb_str(field, s):
-    b = s.encode()
-    return bytes([field << 3 | 2, len(b)]) + b
 
 
 def test_supervisor_checks_passed_values(p, tmp_path):
