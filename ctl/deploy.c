@@ -103,16 +103,16 @@ static int secret_opt(struct yc_opts *o, struct deploy_args *d,
 		return yc_usage("deploy", "at most one --secret reads stdin "
 				"(use --secret-file for more)");
 	if (from_file && (fd = open(eq + 1, O_RDONLY | O_CLOEXEC)) == -1)
-		return print_error(o, YC_BAD_INPUT, "deploy: secret %s: "
+		return print_error(o, CTL_BAD_INPUT, "deploy: secret %s: "
 				   "cannot open %s: %s", key, eq + 1,
 				   strerror(errno));
 	kv = secret_read(fd, key, err, sizeof(err));
 	if (from_file)
 		close(fd);
 	if (kv == NULL)
-		return print_error(o, YC_BAD_INPUT, "deploy: %s", err);
+		return print_error(o, CTL_BAD_INPUT, "deploy: %s", err);
 	d->secrets[d->nsecrets++] = kv;
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* One option of deploy at argv[*i]; 1 = not an option. */
@@ -162,7 +162,7 @@ static int deploy_opt(struct yc_opts *o, int argc, char **argv, int *i,
 		return secret_opt(o, d, v, 0);
 	} else
 		return 1;
-	return YC_OK;
+	return CTL_OK;
 }
 
 static int deploy_parse(struct yc_opts *o, int argc, char **argv,
@@ -179,7 +179,7 @@ static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 			if ((r = deploy_opt(o, argc, argv, &i, d)) == 1)
 				return yc_usage("deploy", "unknown option: %s",
 						argv[i]);
-			if (r != YC_OK)
+			if (r != CTL_OK)
 				return r;
 		} else if (npos == 0) {
 			d->worker = argv[i];
@@ -194,7 +194,7 @@ static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 	if (npos < 2)
 		return yc_usage("deploy", "missing %s",
 				npos ? "EXECUTABLE" : "NS/NAME and EXECUTABLE");
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* Opens the executable and names what is wrong with it, if anything. */
@@ -205,31 +205,31 @@ static int deploy_open(struct yc_opts *o, const struct deploy_args *d, int *fdp)
 
 	if ((fd = open(d->exe, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
-			return print_error(o, YC_BAD_INPUT, "deploy %s: "
+			return print_error(o, CTL_BAD_INPUT, "deploy %s: "
 					   "executable not found: %s",
 					   d->worker, d->exe);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: cannot open "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: cannot open "
 				   "%s: %s", d->worker, d->exe,
 				   strerror(errno));
 	}
 	if (fstat(fd, &st) == -1) {
 		close(fd);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: cannot stat "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: cannot stat "
 				   "%s: %s", d->worker, d->exe,
 				   strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
 		close(fd);
 		if (!S_ISREG(st.st_mode))
-			return print_error(o, YC_BAD_INPUT, "deploy %s: not a "
+			return print_error(o, CTL_BAD_INPUT, "deploy %s: not a "
 					   "regular file: %s", d->worker,
 					   d->exe);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: not "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: not "
 				   "executable: %s (mode %04o)", d->worker,
 				   d->exe, (unsigned)(st.st_mode & 07777));
 	}
 	*fdp = fd;
-	return YC_OK;
+	return CTL_OK;
 }
 
 static void deploy_args_free(struct deploy_args *d)
@@ -263,15 +263,15 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 	    (d.tails = calloc(n, sizeof(char *))) == NULL ||
 	    (d.secrets = calloc(n, sizeof(char *))) == NULL) {
 		deploy_args_free(&d);
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	}
 	rc = deploy_parse(o, argc, argv, &d);
-	if (rc == YC_OK &&
+	if (rc == CTL_OK &&
 	    sy_split_worker(d.worker, ns, name, e, sizeof(e)) == -1)
-		rc = print_error(o, YC_BAD_INPUT, "deploy %s", e);
-	if (rc == YC_OK)
+		rc = print_error(o, CTL_BAD_INPUT, "deploy %s", e);
+	if (rc == CTL_OK)
 		rc = deploy_open(o, &d, &fd);
-	if (rc == YC_OK) {
+	if (rc == CTL_OK) {
 		req.command = "deploy";
 		req.n_args = 1;
 		req.args = (char **)&d.worker;
@@ -323,7 +323,7 @@ static int list_show(const struct yc_opts *o,
 	char name[140], plan[64], tags[600];
 	size_t i;
 
-	if (o->json || res->code != YC_OK || res->n_workers == 0)
+	if (o->json || res->code != CTL_OK || res->n_workers == 0)
 		return print_response(o, res);
 	printf("%-32s %-8s %-12s %s\n", "NAME", "VERSION", "PLAN", "TAGS");
 	for (i = 0; i < res->n_workers; i++) {
@@ -334,7 +334,7 @@ static int list_show(const struct yc_opts *o,
 		join(tags, sizeof(tags), ws->tags, ws->n_tags);
 		printf("%-32s %-8u %-12s %s\n", name, ws->version, plan, tags);
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* Options of list and delete: --json, --tag T; the rest positional. */
@@ -361,7 +361,7 @@ static int tag_args(struct yc_opts *o, int argc, char **argv,
 		} else
 			pos[(*npos)++] = argv[i];
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* list and delete: [--tag T] [ONE-POSITIONAL]; delete needs exactly one
@@ -377,7 +377,7 @@ static int tag_command(struct yc_opts *o, int argc, char **argv,
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != CTL_OK)
 		return rc;
 	if (need_one && (n == 1) == (tag[0] != '\0'))
 		return yc_usage(command, "expected NS/NAME or --tag T");
@@ -428,7 +428,7 @@ static int versions_show(const struct yc_opts *o,
 	time_t t;
 	size_t i;
 
-	if (res->code != YC_OK)
+	if (res->code != CTL_OK)
 		return print_response(o, res);
 	if (o->json) {
 		j = json_pack("{s:i, s:o}", "code", 0, "versions",
@@ -437,10 +437,10 @@ static int versions_show(const struct yc_opts *o,
 					      JSON_PRESERVE_ORDER) : NULL;
 		json_decref(j);
 		if (text == NULL)
-			return print_error(o, YC_FAIL, "cannot encode JSON");
+			return print_error(o, CTL_FAIL, "cannot encode JSON");
 		printf("%s\n", text);
 		free(text);
-		return YC_OK;
+		return CTL_OK;
 	}
 	printf("%-8s %-21s %-13s %-12s %s\n", "VERSION", "DEPLOYED", "SHA256",
 	       "PLAN", "TAGS");
@@ -455,7 +455,7 @@ static int versions_show(const struct yc_opts *o,
 		printf("%-8s %-21s %-13.12s %-12s %s\n", num, when, v->sha256,
 		       plan, tags);
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 int cmd_versions(struct yc_opts *o, int argc, char **argv)
@@ -466,7 +466,7 @@ int cmd_versions(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("versions", "unknown option: --tag");
@@ -487,7 +487,7 @@ int cmd_rollback(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 2)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 2)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("rollback", "unknown option: --tag");
@@ -516,7 +516,7 @@ int cmd_secret(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc, want;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 3)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 3)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("secret", "unknown option: --tag");
@@ -537,7 +537,7 @@ int cmd_secret(struct yc_opts *o, int argc, char **argv)
 					"a-z 0-9 _, not starting with a digit");
 		if ((kv = secret_read(STDIN_FILENO, pos[2], err,
 				      sizeof(err))) == NULL)
-			return print_error(o, YC_BAD_INPUT, "%s", err);
+			return print_error(o, CTL_BAD_INPUT, "%s", err);
 		req.n_secrets = 1;
 		req.secrets = &kv;
 		n = 2;
