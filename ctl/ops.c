@@ -14,6 +14,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "frame.h"
+#include "kv_wire.h"
 #include "yardctl.h"
 
 /* Arguments each takes: at least min, at most max positional. */
@@ -141,10 +143,6 @@ int cmd_tail(struct yc_opts *o, int argc, char **argv)
 
 /* ---- kv: get, put, delete, list, import (docs/kv.md) ---- */
 
-#define KV_VALUE_MAX (1024u * 1024u) /* as supervisor/kv.h */
-/* Larger values do not fit one frame: they travel as a memfd passed with
- * the request (SY_KV_INLINE_MAX, proto/frame.h). */
-#define KV_INLINE_MAX (200u * 1024u)
 #define KV_BATCH_BYTES (200u * 1024u) /* packed pairs per import frame */
 #define KV_BATCH_MAX 20000u
 
@@ -164,18 +162,21 @@ static int read_file(struct yc_opts *o, const char *path, char **buf,
 	if (f == NULL)
 		return print_error(o, CTL_BAD_INPUT, "kv: cannot open %s: %s",
 				   path, strerror(errno));
-	if ((*buf = malloc(KV_VALUE_MAX + 1)) == NULL) {
+	if ((*buf = malloc(SY_KV_VALUE_MAX + 1)) == NULL) {
 		fclose(f);
 		return print_error(o, CTL_FAIL, "out of memory");
 	}
-	n = fread(*buf, 1, KV_VALUE_MAX + 1, f);
-	if (ferror(f) || n > KV_VALUE_MAX) {
+	n = fread(*buf, 1, SY_KV_VALUE_MAX + 1, f);
+	if (ferror(f) || n > SY_KV_VALUE_MAX) {
 		fclose(f);
 		free(*buf);
 		*buf = NULL;
+		if (n > SY_KV_VALUE_MAX)
+			return print_error(o, CTL_BAD_INPUT, "kv: %s: larger "
+					   "than the value limit (%u bytes)",
+					   path, SY_KV_VALUE_MAX);
 		return print_error(o, CTL_BAD_INPUT, "kv: %s: %s", path,
-				   n > KV_VALUE_MAX ? "larger than the value "
-				   "limit (1048576 bytes)" : strerror(errno));
+				   strerror(errno));
 	}
 	fclose(f);
 	*len = n;
@@ -506,7 +507,7 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 {
 	Switchyard__KvPair one;
 	const char *why;
-	char *line = NULL;
+	char *line = NULL, limits[64];
 	size_t cap = 0, lineno = 0, klen;
 	ssize_t n;
 	int rc = CTL_OK;
@@ -521,9 +522,13 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 		one.key = NULL; /* not the library's "" */
 		why = line_parse(line, &one);
 		klen = one.key ? strlen(one.key) : 0;
-		if (why == NULL && (klen == 0 || klen > 511 ||
-				    one.value.len > KV_VALUE_MAX))
-			why = "key must be 1-511 bytes, value at most 1048576";
+		if (why == NULL && (klen == 0 || klen > SY_KV_KEY_MAX ||
+				    one.value.len > SY_KV_VALUE_MAX)) {
+			snprintf(limits, sizeof(limits), "key must be 1-%d "
+				 "bytes, value at most %u", SY_KV_KEY_MAX,
+				 SY_KV_VALUE_MAX);
+			why = limits;
+		}
 		if (why != NULL) {
 			free(one.key);
 			free(one.value.data);
@@ -613,7 +618,9 @@ int cmd_kv(struct yc_opts *o, int argc, char **argv)
 		buf = strdup(a.value);
 		len = strlen(a.value);
 	}
-	if (len > KV_INLINE_MAX) {
+	/* Larger values do not fit one frame: they travel as a memfd passed
+	 * with the request. */
+	if (len > SY_KV_INLINE_MAX) {
 		fd = kv_value_fd(buf, len);
 		free(buf);
 		if (fd == -1)

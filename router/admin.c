@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "kv_wire.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -480,8 +481,10 @@ static void prom_processes(struct buf *b, const Switchyard__Stats *s)
  * namespace do not show here (docs/kv.md). */
 static void prom_kv(struct buf *b, const Switchyard__Stats *s)
 {
-	static const char *const ops[] = { NULL, "get", "put", "delete",
-	                                   "list" };
+	static const char *const ops[] = {
+		[SY_KV_OP_GET] = "get", [SY_KV_OP_PUT] = "put",
+		[SY_KV_OP_DELETE] = "delete", [SY_KV_OP_LIST] = "list",
+	};
 	const Switchyard__KvCount *k;
 	size_t i, j, o;
 

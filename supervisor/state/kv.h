@@ -18,10 +18,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_KEY_MAX 511               /* LMDB's compiled-in key limit */
-/* Larger than a frame: values over SY_KV_INLINE_MAX travel in KV_VALUE
- * frames (proto/frame.h) and through yardctl as a passed descriptor. */
-#define KV_VALUE_MAX (1024u * 1024u)
+#include "kv_wire.h"
+
+/* The store keeps what the wire carries (proto/kv_wire.h). */
+#define KV_KEY_MAX SY_KV_KEY_MAX
+#define KV_VALUE_MAX SY_KV_VALUE_MAX
 #define KV_LIST_MAX 1000             /* keys per kv_list */
 #define KV_LIST_BYTES (128u * 1024u) /* key bytes per kv_list */
 #define KV_MAX_NS 256                /* named databases in one env */
