@@ -14,11 +14,9 @@
 
 #include <jansson.h>
 
+#include "names.h"
 #include "util.h"
 #include "yardctl.h"
-
-#define DEPLOY_MAX_TAGS 8      /* as the supervisor's SY_MAX_TAGS */
-#define SECRET_MAX 8192        /* bytes of one KEY=VALUE, as env entries */
 
 struct deploy_args {
 	const char *worker, *exe, *plan;
@@ -27,12 +25,13 @@ struct deploy_args {
 	int stdin_used; /* one --secret may read stdin */
 };
 
-/* Reads a secret value from fd: at most SECRET_MAX bytes, one trailing
- * newline stripped. Returns "KEY=VALUE" (malloc'd) or NULL with err. */
+/* Reads a secret value from fd: at most SY_ENV_ENTRY_MAX bytes with its
+ * KEY=, one trailing newline stripped. Returns "KEY=VALUE" (malloc'd) or
+ * NULL with err. */
 static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 {
 	size_t klen = strlen(key), len = klen + 1;
-	char *buf = malloc(SECRET_MAX + 2);
+	char *buf = malloc(SY_ENV_ENTRY_MAX + 2);
 	ssize_t n;
 
 	if (buf == NULL) {
@@ -41,8 +40,8 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 	}
 	memcpy(buf, key, klen);
 	buf[klen] = '=';
-	while (len <= SECRET_MAX &&
-	       (n = read(fd, buf + len, SECRET_MAX + 1 - len)) != 0) {
+	while (len <= SY_ENV_ENTRY_MAX &&
+	       (n = read(fd, buf + len, SY_ENV_ENTRY_MAX + 1 - len)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -52,9 +51,9 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 		}
 		len += (size_t)n;
 	}
-	if (len > SECRET_MAX) {
+	if (len > SY_ENV_ENTRY_MAX) {
 		snprintf(err, errlen, "secret %s: longer than %d bytes", key,
-			 SECRET_MAX);
+			 SY_ENV_ENTRY_MAX);
 		goto fail;
 	}
 	if (len > klen + 1 && buf[len - 1] == '\n')
@@ -66,22 +65,9 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 	}
 	return buf;
 fail:
-	explicit_bzero(buf, SECRET_MAX + 2);
+	explicit_bzero(buf, SY_ENV_ENTRY_MAX + 2);
 	free(buf);
 	return NULL;
-}
-
-static int secret_key_ok(const char *k, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (!((k[i] >= 'A' && k[i] <= 'Z') ||
-		      (k[i] >= 'a' && k[i] <= 'z') || k[i] == '_' ||
-		      (i > 0 && k[i] >= '0' && k[i] <= '9')))
-			return 0;
-	}
-	return len > 0 && len <= 128;
 }
 
 /* --secret KEY (stdin) or --secret-file KEY=PATH. */
@@ -93,7 +79,7 @@ static int secret_opt(struct yc_opts *o, struct deploy_args *d,
 	char key[160], err[512], *kv;
 	int fd = STDIN_FILENO;
 
-	if (!secret_key_ok(spec, klen))
+	if (!sy_env_key_valid(spec, klen))
 		return yc_usage("deploy", from_file
 				? "--secret-file needs KEY=PATH with KEY of "
 				  "A-Z a-z 0-9 _"
@@ -138,9 +124,9 @@ static int deploy_opt(struct yc_opts *o, int argc, char **argv, int *i,
 	} else if ((r = yc_take_opt(argc, argv, i, "--tag", "-t", &v)) != 0) {
 		if (r == -1 || v[0] == '\0')
 			return yc_usage("deploy", "--tag needs a TAG");
-		if (d->ntags == DEPLOY_MAX_TAGS)
+		if (d->ntags == SY_MAX_TAGS)
 			return yc_usage("deploy", "at most %d --tag",
-					DEPLOY_MAX_TAGS);
+					SY_MAX_TAGS);
 		d->tags[d->ntags++] = (char *)v;
 	} else if ((r = yc_take_opt(argc, argv, i, "--tail-consumer", "-T",
 				    &v)) != 0) {
@@ -251,7 +237,7 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
 	struct deploy_args d;
-	char ns[YC_NAME_MAX], name[YC_NAME_MAX], e[512];
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX], e[512];
 	size_t n = (size_t)argc;
 	int rc, fd = -1;
 
@@ -532,7 +518,7 @@ int cmd_secret(struct yc_opts *o, int argc, char **argv)
 		return yc_usage("secret", "%s expects NS/NAME%s", pos[0],
 				want == 3 ? " and KEY" : "");
 	if (strcmp(pos[0], "put") == 0) {
-		if (!secret_key_ok(pos[2], strlen(pos[2])))
+		if (!sy_env_key_valid(pos[2], strlen(pos[2])))
 			return yc_usage("secret", "KEY must be 1-128 of A-Z "
 					"a-z 0-9 _, not starting with a digit");
 		if ((kv = secret_read(STDIN_FILENO, pos[2], err,

@@ -16,6 +16,7 @@
 
 #include "frame.h"
 #include "kv_wire.h"
+#include "names.h"
 #include "yardctl.h"
 
 /* Arguments each takes: at least min, at most max positional. */
@@ -522,7 +523,7 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 		one.key = NULL; /* not the library's "" */
 		why = line_parse(line, &one);
 		klen = one.key ? strlen(one.key) : 0;
-		if (why == NULL && (klen == 0 || klen > SY_KV_KEY_MAX ||
+		if (why == NULL && (!sy_kv_key_valid(one.key, klen) ||
 				    one.value.len > SY_KV_VALUE_MAX)) {
 			snprintf(limits, sizeof(limits), "key must be 1-%d "
 				 "bytes, value at most %u", SY_KV_KEY_MAX,

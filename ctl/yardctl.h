@@ -12,7 +12,6 @@
 #include "switchyard.pb-c.h"
 
 #define YC_DEFAULT_SOCKET "/run/switchyard/control.sock"
-#define YC_NAME_MAX 64	 /* buffers for sy_split_worker's ns and name */
 #define YC_TIMEOUT_S 120 /* longest wait for the supervisor's answer */
 
 struct yc_opts {

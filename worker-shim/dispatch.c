@@ -14,27 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "names.h"
 #include "outcome.h"
 #include "shim.h"
 
 static char last_reason[512];
-
-/* The platform's names: 1..63 of [a-z0-9_-], first a letter or digit
- * (lib/util.c's sy_valid_name, which the shim does not link). */
-static int valid_name(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
-	                   (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
-		                 (s[i] >= '0' && s[i] <= '9') ||
-		                 s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
 
 /* Keeps the reason for ws_dispatch_reason, as one printable line. */
 static void set_reason(const char *s)
@@ -263,7 +247,7 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 	char who[128];
 
 	last_reason[0] = '\0';
-	if (!valid_name(ns) || !valid_name(worker) || req == NULL ||
+	if (!sy_valid_name(ns) || !sy_valid_name(worker) || req == NULL ||
 	    out == NULL || !shim_chan.in_handler ||
 	    ws_req_url(req)[0] != '/')
 		return fail(out, WS_EINVAL, NULL);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "kv_wire.h"
+#include "names.h"
 #include "shim.h"
 
 /* workershim.h is installed alone, so it repeats what the wire says
@@ -30,11 +31,12 @@ SAME_AS_WIRE(WS_EINTERNAL, SY_KV_EINTERNAL);
 
 static int key_ok(const char *key)
 {
-	size_t n;
-
-	return key != NULL && (n = strlen(key)) > 0 && n <= WS_KV_KEY_MAX;
+	return key != NULL && sy_kv_key_valid(key, strlen(key));
 }
 
+/* Only what keeps the request well-formed: whether the binding exists,
+ * and so whether its name is valid (sy_kv_binding_valid), is the
+ * supervisor's answer (WS_EDENIED), not WS_EINVAL. */
 static int binding_ok(const char *b)
 {
 	return b != NULL && b[0] != '\0' && strlen(b) < 64;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 #include "serve/kv_serve.h"
 #include "serve/peer.h"
 #include "serve/pool.h"
@@ -135,7 +136,7 @@ static int op_write(struct kv *kv, const struct proc *p,
 
 	if (b->ro)
 		return SY_KV_EDENIED;
-	if (!kv_valid_key(rq->key, strlen(rq->key)))
+	if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
 		return SY_KV_EINVAL;
 	if (len > KV_VALUE_MAX)
 		return SY_KV_EINVAL;
@@ -160,7 +161,7 @@ static int op_read(struct kv *kv, const struct proc *p,
 	int rc;
 
 	if (rq->op == SY_KV_OP_GET) {
-		if (!kv_valid_key(rq->key, strlen(rq->key)))
+		if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
 			return SY_KV_EINVAL;
 		rc = kv_view(kv, b->ns, rq->key, now_s(), &val, &len,
 		             &rs->expiration);
@@ -315,7 +316,7 @@ static int upload_precheck(const struct proc *p,
 
 	if (b == NULL || b->ro)
 		return SY_KV_EDENIED;
-	if (!kv_valid_key(rq->key, strlen(rq->key)))
+	if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
 		return SY_KV_EINVAL;
 	return 0;
 }

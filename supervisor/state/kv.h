@@ -8,9 +8,10 @@
  * invisible to kv_get and kv_list and deleted lazily by kv_get.
  *
  * Calls return 0, or a negative errno: -ENOENT (no such key or namespace),
- * -EINVAL (a name, key or value out of limits), -ENOSPC (the map is full:
- * writes fail, reads go on), -EMLINK (KV_MAX_NS namespaces exist already),
- * -EIO (anything else, with err filled where there is one).
+ * -EINVAL (a name, key (sy_kv_key_valid, proto/names.h) or value out of
+ * limits), -ENOSPC (the map is full: writes fail, reads go on), -EMLINK
+ * (KV_MAX_NS namespaces exist already), -EIO (anything else, with err
+ * filled where there is one).
  */
 #ifndef SY_STATE_KV_H
 #define SY_STATE_KV_H
@@ -43,9 +44,6 @@ void kv_close(struct kv *kv);
 /* The map size in use, bytes: as asked, or larger if the store on disk
  * already was. */
 uint64_t kv_mapsize(struct kv *kv);
-
-/* 1 if key (klen bytes) is a valid key: 1..KV_KEY_MAX bytes, no NUL. */
-int kv_valid_key(const char *key, size_t klen);
 
 /* *val is malloc'd (the caller frees it; NULL with *len 0 for an empty
  * value); exp may be NULL. now: unix seconds. */
