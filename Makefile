@@ -31,7 +31,8 @@ LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
-PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c
+PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c \
+	proto/http_syntax.c
 LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c
 GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 

@@ -35,6 +35,7 @@
 #include <curl/curl.h>
 
 #include "egress.h"
+#include "http_syntax.h"
 #include "log.h"
 #include "router.h"
 
@@ -358,17 +359,6 @@ static int hop_by_hop(const char *name, size_t len)
 	return 0;
 }
 
-static int value_ok(const char *v, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
-		    v[i] == 0x7f)
-			return 0;
-	return 1;
-}
-
 /* One header line of the answer. A status line starts the head over
  * (after a 1xx); invalid and hop-by-hop fields are dropped. */
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
@@ -393,7 +383,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	vl = (size_t)(p + len - v);
 	while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		vl--;
-	if (!http_is_token(p, nl) || !value_ok(v, vl) || hop_by_hop(p, nl))
+	if (!sy_http_token(p, nl) || !sy_http_value(v, vl) ||
+	    hop_by_hop(p, nl))
 		return n * size;
 	if (buf_len(&x->head) + nl + vl + 2 > HEAD_MAX ||
 	    x->nhead >= HDRS_MAX) {
@@ -449,9 +440,9 @@ static int set_headers(struct xfer *x, const Switchyard__Request *r)
 	for (i = 0; i < r->n_headers; i++) {
 		const char *name = r->headers[i]->name;
 
-		if (!http_is_token(name, strlen(name)) ||
-		    !value_ok(r->headers[i]->value,
-		              strlen(r->headers[i]->value)) ||
+		if (!sy_http_token(name, strlen(name)) ||
+		    !sy_http_value(r->headers[i]->value,
+		                   strlen(r->headers[i]->value)) ||
 		    hop_by_hop(name, strlen(name)))
 			continue;
 		has_type |= strcasecmp(name, "Content-Type") == 0;
@@ -609,7 +600,7 @@ static const char *check_request(const Switchyard__Request *r,
 		return "fetch with invalid bounds";
 	if (fe->ca_pem.len > 0 && !x->https)
 		return "CA certificates for a fetch that is not https";
-	if (!http_is_token(r->method, strlen(r->method)))
+	if (!sy_http_token(r->method, strlen(r->method)))
 		return "fetch with an invalid method";
 	memset(x->ip, 0, sizeof(x->ip));
 	if (inet_pton(AF_INET, fe->addr, x->ip) == 1)

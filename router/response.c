@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "http_syntax.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -13,26 +14,13 @@ static const char *const hop_by_hop[] = {
 	"upgrade", "proxy-connection",
 };
 
-/* Field values may hold any visible byte, space and tab: never CR or LF,
- * which would let a worker inject headers or a second response. */
-static int valid_value(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 static int forwardable(const struct conn *c, const Switchyard__Header *h)
 {
 	size_t i;
 
 	if (h == NULL || h->name == NULL || h->value == NULL ||
-	    !http_is_token(h->name, strlen(h->name)) ||
-	    !valid_value(h->value)) {
+	    !sy_http_token(h->name, strlen(h->name)) ||
+	    !sy_http_value(h->value, strlen(h->value))) {
 		log_warnx("%s: stream %u: dropping invalid response header",
 		          c->remote, c->stream);
 		return 0;

@@ -172,8 +172,6 @@ void conn_update(struct conn *c, int progress);
 /* ---- http.c: llhttp glue ---- */
 
 void http_init(void);
-/* 1 if s[0, len) is a non-empty RFC 9110 token (header names). */
-int http_is_token(const char *s, size_t len);
 /* Prepares c's parser and head storage; 0 or -1 (ENOMEM). */
 int http_conn_init(struct conn *c);
 void http_conn_free(struct conn *c);

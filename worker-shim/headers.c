@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_syntax.h"
 #include "shim.h"
 
 int buf_reserve(struct ws_buf *b, size_t extra)
@@ -59,25 +60,15 @@ void buf_free(struct ws_buf *b)
 	b->len = b->cap = 0;
 }
 
-/* RFC 9110 tchar. */
-static int is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 int ws_is_token(const char *s)
 {
-	if (s == NULL || *s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
+	return s != NULL && sy_http_token(s, strlen(s));
 }
 
+/* Looser than sy_http_value, as the API promises (no CR or LF,
+ * workershim.h): another control character passes here; the supervisor
+ * refuses a response that carries one (serve/call_answer.c), fetch drops
+ * such a header (router/egress.c), a subrequest hands it to its callee. */
 int ws_is_value(const char *s)
 {
 	return s != NULL && strpbrk(s, "\r\n") == NULL;

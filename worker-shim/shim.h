@@ -53,9 +53,11 @@ struct ws_hdrs {
 	struct ws_buf pool;
 };
 
-/* 1 if s is a non-empty HTTP token (method or header name). */
+/* 1 if s is a non-empty HTTP token (method or header name):
+ * sy_http_token. */
 int ws_is_token(const char *s);
-/* 1 if s may be a header value: no CR or LF. */
+/* 1 if s may be a header value: no CR or LF (looser than
+ * sy_http_value: see headers.c). */
 int ws_is_value(const char *s);
 
 const char *hdrs_name(const struct ws_hdrs *h, int i);
