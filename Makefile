@@ -33,7 +33,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 # --- shared code -----------------------------------------------------------
 PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c \
 	proto/http_syntax.c
-LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c
+LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c lib/buf.c
 GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
@@ -81,7 +81,8 @@ ROUTER_OBJS = $(call obj,$(ROUTER_SRCS)) $(B)/obj/llhttp/llhttp.o \
 	$(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o
 SUPERVISOR_OBJS = $(call obj,$(SUPERVISOR_SRCS))
 CTL_OBJS = $(call obj,$(CTL_SRCS))
-SHIM_ALL_SRCS = $(SHIM_SRCS) $(PROTO_SRCS) $(B)/gen/switchyard.pb-c.c
+SHIM_ALL_SRCS = $(SHIM_SRCS) $(PROTO_SRCS) lib/buf.c \
+	$(B)/gen/switchyard.pb-c.c
 SHIM_OBJS = $(patsubst %.c,$(B)/obj-shim/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
 SHIM_SAN_OBJS = $(patsubst %.c,$(B)/obj-shim-san/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
 

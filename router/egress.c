@@ -49,9 +49,9 @@ struct xfer {
 	CURL *h;
 	Switchyard__Request *req;    /* until it starts */
 	struct curl_slist *hdrs, *resolve;
-	struct buf body;             /* request body */
-	struct buf res;              /* response body */
-	struct buf head;             /* "name\0value\0" pairs */
+	struct sy_buf body;             /* request body */
+	struct sy_buf res;              /* response body */
+	struct sy_buf head;             /* "name\0value\0" pairs */
 	size_t nhead;
 	uint64_t max;
 	int family;                  /* the one address it may reach */
@@ -101,9 +101,9 @@ static void xfer_free(struct xfer *x)
 		switchyard__request__free_unpacked(x->req, NULL);
 	curl_slist_free_all(x->hdrs);
 	curl_slist_free_all(x->resolve);
-	free(x->body.data);
-	free(x->res.data);
-	free(x->head.data);
+	sy_buf_free(&x->body);
+	sy_buf_free(&x->res);
+	sy_buf_free(&x->head);
 	free(x);
 }
 
@@ -122,7 +122,7 @@ static void answer(struct xfer *x)
 {
 	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
 	Switchyard__Header *hv = NULL, **hp = NULL;
-	size_t len = buf_len(&x->res), off = 0, i, n;
+	size_t len = sy_buf_len(&x->res), off = 0, i, n;
 	const char *s = x->head.data + x->head.start;
 	long status = 0;
 
@@ -336,7 +336,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 
 	n *= size;
-	if (buf_len(&x->res) + n > x->max) {
+	if (sy_buf_len(&x->res) + n > x->max) {
 		x->too_large = 1;
 		return 0;
 	}
@@ -386,7 +386,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	if (!sy_http_token(p, nl) || !sy_http_value(v, vl) ||
 	    hop_by_hop(p, nl))
 		return n * size;
-	if (buf_len(&x->head) + nl + vl + 2 > HEAD_MAX ||
+	if (sy_buf_len(&x->head) + nl + vl + 2 > HEAD_MAX ||
 	    x->nhead >= HDRS_MAX) {
 		x->head_too_large = 1;
 		return 0;
@@ -461,7 +461,7 @@ static int set_headers(struct xfer *x, const Switchyard__Request *r)
 static int set_method(struct xfer *x, const char *m)
 {
 	CURL *h = x->h;
-	size_t blen = buf_len(&x->body);
+	size_t blen = sy_buf_len(&x->body);
 
 	if (strcmp(m, "GET") == 0 && blen == 0)
 		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK;

@@ -354,7 +354,7 @@ static int http_error(struct conn *c, llhttp_errno_t err)
 static int http_execute(struct conn *c)
 {
 	const char *p = c->in.data + c->in.start;
-	size_t n = buf_len(&c->in), used = n;
+	size_t n = sy_buf_len(&c->in), used = n;
 	int in_head = c->req == REQ_HEAD;
 	llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
 
@@ -386,11 +386,11 @@ int http_parse(struct conn *c)
 			}
 			http_next(c);
 		}
-		if (buf_len(&c->in) == 0)
+		if (sy_buf_len(&c->in) == 0)
 			break;
 		/* A slow reader gets no new requests until it catches up. */
 		if (c->req == REQ_HEAD && c->head_fed == 0 &&
-		    buf_len(&c->out) > ROUTER_OUT_HIGH)
+		    sy_buf_len(&c->out) > ROUTER_OUT_HIGH)
 			break;
 		if (http_execute(c) < 0)
 			return -1;

@@ -78,7 +78,7 @@ static void error_page(ws_response *out, Switchyard__Outcome o,
 		hdrs_add(&out->hdrs, "Retry-After", num);
 	}
 	n = sy_outcome_page(page, sizeof(page), o, who, last_reason);
-	buf_append(&out->body, page, n);
+	sy_buf_add(&out->body, page, n);
 }
 
 static int fail(ws_response *out, int err, const char *who)
@@ -142,7 +142,7 @@ static int sub_body(uint32_t stream, uint64_t want, ws_response *keep)
 		if (f.len > want - got)
 			return WS_EIO;
 		got += f.len;
-		if (keep && buf_append(&keep->body, f.payload, f.len) < 0)
+		if (keep && sy_buf_add(&keep->body, f.payload, f.len) < 0)
 			nomem = 1;
 		if (f.flags & SY_FLAG_END)
 			break;
