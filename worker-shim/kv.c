@@ -39,7 +39,7 @@ static int key_ok(const char *key)
  * supervisor's answer (WS_EDENIED), not WS_EINVAL. */
 static int binding_ok(const char *b)
 {
-	return b != NULL && b[0] != '\0' && strlen(b) < 64;
+	return b != NULL && b[0] != '\0' && strlen(b) < SY_NAME_MAX;
 }
 
 static int chan_broken(void)
