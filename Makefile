@@ -31,8 +31,10 @@ LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
-PROTO_SRCS = proto/frame.c proto/outcome.c
-LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c
+PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c \
+	proto/http_syntax.c
+LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c lib/buf.c \
+	lib/seccomp_filter.c lib/seccomp_load.c
 GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
@@ -44,7 +46,6 @@ ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
 	supervisor/jail/ids.c supervisor/jail/rlimits.c \
 	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
-	supervisor/jail/seccomp.c supervisor/jail/sandbox.c \
 	supervisor/jail/spawn.c
 SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/deploy_spec.c supervisor/state/registry.c \
@@ -77,11 +78,15 @@ EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv envecho tailsto
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))
 
 LIB_OBJS = $(call obj,$(PROTO_SRCS) $(LIB_SRCS)) $(B)/obj/gen/switchyard.pb-c.o
+# The programs link lib/ and proto/ as one archive, so each takes only the
+# objects it uses: yardctl loads no seccomp profile and needs no libseccomp.
+LIB_AR = $(B)/libsy.a
 ROUTER_OBJS = $(call obj,$(ROUTER_SRCS)) $(B)/obj/llhttp/llhttp.o \
 	$(B)/obj/llhttp/api.o $(B)/obj/llhttp/http.o
 SUPERVISOR_OBJS = $(call obj,$(SUPERVISOR_SRCS))
 CTL_OBJS = $(call obj,$(CTL_SRCS))
-SHIM_ALL_SRCS = $(SHIM_SRCS) proto/frame.c proto/outcome.c $(B)/gen/switchyard.pb-c.c
+SHIM_ALL_SRCS = $(SHIM_SRCS) $(PROTO_SRCS) lib/buf.c \
+	$(B)/gen/switchyard.pb-c.c
 SHIM_OBJS = $(patsubst %.c,$(B)/obj-shim/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
 SHIM_SAN_OBJS = $(patsubst %.c,$(B)/obj-shim-san/%.o,$(SHIM_ALL_SRCS:$(B)/%=%))
 
@@ -142,18 +147,18 @@ $(call obj,$(ROUTER_SRCS)): CFLAGS_ALL += -I$(LLHTTP_INC) -Irouter
 $(call obj,$(SUPERVISOR_SRCS)): CFLAGS_ALL += -Isupervisor
 $(call obj,$(CTL_SRCS)): CFLAGS_ALL += -Ictl
 
-# The router's seccomp filter: the supervisor's profile compiler and choice
-# of profile variant (supervisor/jail/seccomp.c, supervisor/jail/sandbox.c).
-ROUTER_SANDBOX_OBJS = $(B)/obj/supervisor/jail/sandbox.o \
-	$(B)/obj/supervisor/jail/seccomp.o
-$(B)/switchyard-router: $(ROUTER_OBJS) $(ROUTER_SANDBOX_OBJS) $(LIB_OBJS)
+$(LIB_AR): $(LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/switchyard-router: $(ROUTER_OBJS) $(LIB_AR)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ \
 		$(shell pkg-config --libs libprotobuf-c inih libseccomp libcurl)
 
-$(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_OBJS)
+$(B)/switchyard-supervisor: $(SUPERVISOR_OBJS) $(LIB_AR)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs $(PKGS))
 
-$(B)/yardctl: $(CTL_OBJS) $(LIB_OBJS)
+$(B)/yardctl: $(CTL_OBJS) $(LIB_AR)
 	$(CC) $(LDFLAGS_ALL) -o $@ $^ $(shell pkg-config --libs libprotobuf-c jansson libedit)
 
 $(B)/libworkershim.a: $(SHIM_OBJS)
@@ -227,8 +232,6 @@ $(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 TEST_LAYERS_test_cgroup = jail
 TEST_LAYERS_test_jail = jail
 TEST_LAYERS_test_rootfs = jail
-TEST_LAYERS_test_sandbox = jail
-TEST_LAYERS_test_seccomp = jail
 TEST_LAYERS_test_kv = state jail
 TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.

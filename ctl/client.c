@@ -187,13 +187,13 @@ int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
 	if ((s = client_connect(path, err, errlen)) == -1) {
 		if (fd >= 0)
 			close(fd);
-		return YC_UNREACHABLE;
+		return CTL_UNREACHABLE;
 	}
 	rc = client_send(s, path, req, fd, err, errlen);
 	if (rc == 0)
 		rc = client_recv(s, path, res, err, errlen);
 	close(s);
-	return rc == 0 ? YC_OK : YC_FAIL;
+	return rc == 0 ? CTL_OK : CTL_FAIL;
 }
 
 /* Reads responses until one says no more follow (or each says stop). */
@@ -204,22 +204,22 @@ static int client_recv_all(int s, const char *path,
 {
 	Switchyard__CtlResponse *res;
 	struct sy_reader r;
-	int more, rc = YC_OK;
+	int more, rc = CTL_OK;
 
 	if (sy_reader_init(&r, 0) == -1) {
 		snprintf(err, errlen, "%s", strerror(errno));
-		return YC_FAIL;
+		return CTL_FAIL;
 	}
 	do {
 		if (client_recv_r(s, path, &r, &res, err, errlen) == -1) {
-			rc = YC_FAIL;
+			rc = CTL_FAIL;
 			break;
 		}
 		more = res->more;
 		rc = each(res, arg);
 		switchyard__ctl_response__free_unpacked(res, NULL);
 		if (rc != 0) {
-			rc = rc > 0 ? rc : YC_OK;
+			rc = rc > 0 ? rc : CTL_OK;
 			break;
 		}
 	} while (more);
@@ -236,18 +236,18 @@ int client_stream(const char *path, const Switchyard__CtlRequest *req,
 	int s, rc;
 
 	if ((s = client_connect(path, err, errlen)) == -1)
-		return YC_UNREACHABLE;
+		return CTL_UNREACHABLE;
 	if (setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1) {
 		snprintf(err, errlen, "%s: setsockopt: %s", path,
 			 strerror(errno));
 		close(s);
-		return YC_FAIL;
+		return CTL_FAIL;
 	}
 	rc = client_send(s, path, req, -1, err, errlen);
 	if (rc == 0)
 		rc = client_recv_all(s, path, each, arg, err, errlen);
 	else
-		rc = YC_FAIL;
+		rc = CTL_FAIL;
 	close(s);
 	return rc;
 }

@@ -14,11 +14,9 @@
 
 #include <jansson.h>
 
+#include "names.h"
 #include "util.h"
 #include "yardctl.h"
-
-#define DEPLOY_MAX_TAGS 8      /* as the supervisor's SY_MAX_TAGS */
-#define SECRET_MAX 8192        /* bytes of one KEY=VALUE, as env entries */
 
 struct deploy_args {
 	const char *worker, *exe, *plan;
@@ -27,12 +25,13 @@ struct deploy_args {
 	int stdin_used; /* one --secret may read stdin */
 };
 
-/* Reads a secret value from fd: at most SECRET_MAX bytes, one trailing
- * newline stripped. Returns "KEY=VALUE" (malloc'd) or NULL with err. */
+/* Reads a secret value from fd: at most SY_ENV_ENTRY_MAX bytes with its
+ * KEY=, one trailing newline stripped. Returns "KEY=VALUE" (malloc'd) or
+ * NULL with err. */
 static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 {
 	size_t klen = strlen(key), len = klen + 1;
-	char *buf = malloc(SECRET_MAX + 2);
+	char *buf = malloc(SY_ENV_ENTRY_MAX + 2);
 	ssize_t n;
 
 	if (buf == NULL) {
@@ -41,8 +40,8 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 	}
 	memcpy(buf, key, klen);
 	buf[klen] = '=';
-	while (len <= SECRET_MAX &&
-	       (n = read(fd, buf + len, SECRET_MAX + 1 - len)) != 0) {
+	while (len <= SY_ENV_ENTRY_MAX &&
+	       (n = read(fd, buf + len, SY_ENV_ENTRY_MAX + 1 - len)) != 0) {
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1) {
@@ -52,9 +51,9 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 		}
 		len += (size_t)n;
 	}
-	if (len > SECRET_MAX) {
+	if (len > SY_ENV_ENTRY_MAX) {
 		snprintf(err, errlen, "secret %s: longer than %d bytes", key,
-			 SECRET_MAX);
+			 SY_ENV_ENTRY_MAX);
 		goto fail;
 	}
 	if (len > klen + 1 && buf[len - 1] == '\n')
@@ -66,22 +65,9 @@ static char *secret_read(int fd, const char *key, char *err, size_t errlen)
 	}
 	return buf;
 fail:
-	explicit_bzero(buf, SECRET_MAX + 2);
+	explicit_bzero(buf, SY_ENV_ENTRY_MAX + 2);
 	free(buf);
 	return NULL;
-}
-
-static int secret_key_ok(const char *k, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		if (!((k[i] >= 'A' && k[i] <= 'Z') ||
-		      (k[i] >= 'a' && k[i] <= 'z') || k[i] == '_' ||
-		      (i > 0 && k[i] >= '0' && k[i] <= '9')))
-			return 0;
-	}
-	return len > 0 && len <= 128;
 }
 
 /* --secret KEY (stdin) or --secret-file KEY=PATH. */
@@ -93,7 +79,7 @@ static int secret_opt(struct yc_opts *o, struct deploy_args *d,
 	char key[160], err[512], *kv;
 	int fd = STDIN_FILENO;
 
-	if (!secret_key_ok(spec, klen))
+	if (!sy_env_key_valid(spec, klen))
 		return yc_usage("deploy", from_file
 				? "--secret-file needs KEY=PATH with KEY of "
 				  "A-Z a-z 0-9 _"
@@ -103,16 +89,16 @@ static int secret_opt(struct yc_opts *o, struct deploy_args *d,
 		return yc_usage("deploy", "at most one --secret reads stdin "
 				"(use --secret-file for more)");
 	if (from_file && (fd = open(eq + 1, O_RDONLY | O_CLOEXEC)) == -1)
-		return print_error(o, YC_BAD_INPUT, "deploy: secret %s: "
+		return print_error(o, CTL_BAD_INPUT, "deploy: secret %s: "
 				   "cannot open %s: %s", key, eq + 1,
 				   strerror(errno));
 	kv = secret_read(fd, key, err, sizeof(err));
 	if (from_file)
 		close(fd);
 	if (kv == NULL)
-		return print_error(o, YC_BAD_INPUT, "deploy: %s", err);
+		return print_error(o, CTL_BAD_INPUT, "deploy: %s", err);
 	d->secrets[d->nsecrets++] = kv;
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* One option of deploy at argv[*i]; 1 = not an option. */
@@ -138,9 +124,9 @@ static int deploy_opt(struct yc_opts *o, int argc, char **argv, int *i,
 	} else if ((r = yc_take_opt(argc, argv, i, "--tag", "-t", &v)) != 0) {
 		if (r == -1 || v[0] == '\0')
 			return yc_usage("deploy", "--tag needs a TAG");
-		if (d->ntags == DEPLOY_MAX_TAGS)
+		if (d->ntags == SY_MAX_TAGS)
 			return yc_usage("deploy", "at most %d --tag",
-					DEPLOY_MAX_TAGS);
+					SY_MAX_TAGS);
 		d->tags[d->ntags++] = (char *)v;
 	} else if ((r = yc_take_opt(argc, argv, i, "--tail-consumer", "-T",
 				    &v)) != 0) {
@@ -162,7 +148,7 @@ static int deploy_opt(struct yc_opts *o, int argc, char **argv, int *i,
 		return secret_opt(o, d, v, 0);
 	} else
 		return 1;
-	return YC_OK;
+	return CTL_OK;
 }
 
 static int deploy_parse(struct yc_opts *o, int argc, char **argv,
@@ -179,7 +165,7 @@ static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 			if ((r = deploy_opt(o, argc, argv, &i, d)) == 1)
 				return yc_usage("deploy", "unknown option: %s",
 						argv[i]);
-			if (r != YC_OK)
+			if (r != CTL_OK)
 				return r;
 		} else if (npos == 0) {
 			d->worker = argv[i];
@@ -194,7 +180,7 @@ static int deploy_parse(struct yc_opts *o, int argc, char **argv,
 	if (npos < 2)
 		return yc_usage("deploy", "missing %s",
 				npos ? "EXECUTABLE" : "NS/NAME and EXECUTABLE");
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* Opens the executable and names what is wrong with it, if anything. */
@@ -205,31 +191,31 @@ static int deploy_open(struct yc_opts *o, const struct deploy_args *d, int *fdp)
 
 	if ((fd = open(d->exe, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
-			return print_error(o, YC_BAD_INPUT, "deploy %s: "
+			return print_error(o, CTL_BAD_INPUT, "deploy %s: "
 					   "executable not found: %s",
 					   d->worker, d->exe);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: cannot open "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: cannot open "
 				   "%s: %s", d->worker, d->exe,
 				   strerror(errno));
 	}
 	if (fstat(fd, &st) == -1) {
 		close(fd);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: cannot stat "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: cannot stat "
 				   "%s: %s", d->worker, d->exe,
 				   strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 0111) == 0) {
 		close(fd);
 		if (!S_ISREG(st.st_mode))
-			return print_error(o, YC_BAD_INPUT, "deploy %s: not a "
+			return print_error(o, CTL_BAD_INPUT, "deploy %s: not a "
 					   "regular file: %s", d->worker,
 					   d->exe);
-		return print_error(o, YC_BAD_INPUT, "deploy %s: not "
+		return print_error(o, CTL_BAD_INPUT, "deploy %s: not "
 				   "executable: %s (mode %04o)", d->worker,
 				   d->exe, (unsigned)(st.st_mode & 07777));
 	}
 	*fdp = fd;
-	return YC_OK;
+	return CTL_OK;
 }
 
 static void deploy_args_free(struct deploy_args *d)
@@ -251,7 +237,7 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 {
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
 	struct deploy_args d;
-	char ns[YC_NAME_MAX], name[YC_NAME_MAX], e[512];
+	char ns[SY_NAME_MAX], name[SY_NAME_MAX], e[512];
 	size_t n = (size_t)argc;
 	int rc, fd = -1;
 
@@ -263,15 +249,15 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 	    (d.tails = calloc(n, sizeof(char *))) == NULL ||
 	    (d.secrets = calloc(n, sizeof(char *))) == NULL) {
 		deploy_args_free(&d);
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	}
 	rc = deploy_parse(o, argc, argv, &d);
-	if (rc == YC_OK &&
+	if (rc == CTL_OK &&
 	    sy_split_worker(d.worker, ns, name, e, sizeof(e)) == -1)
-		rc = print_error(o, YC_BAD_INPUT, "deploy %s", e);
-	if (rc == YC_OK)
+		rc = print_error(o, CTL_BAD_INPUT, "deploy %s", e);
+	if (rc == CTL_OK)
 		rc = deploy_open(o, &d, &fd);
-	if (rc == YC_OK) {
+	if (rc == CTL_OK) {
 		req.command = "deploy";
 		req.n_args = 1;
 		req.args = (char **)&d.worker;
@@ -323,7 +309,7 @@ static int list_show(const struct yc_opts *o,
 	char name[140], plan[64], tags[600];
 	size_t i;
 
-	if (o->json || res->code != YC_OK || res->n_workers == 0)
+	if (o->json || res->code != CTL_OK || res->n_workers == 0)
 		return print_response(o, res);
 	printf("%-32s %-8s %-12s %s\n", "NAME", "VERSION", "PLAN", "TAGS");
 	for (i = 0; i < res->n_workers; i++) {
@@ -334,7 +320,7 @@ static int list_show(const struct yc_opts *o,
 		join(tags, sizeof(tags), ws->tags, ws->n_tags);
 		printf("%-32s %-8u %-12s %s\n", name, ws->version, plan, tags);
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* Options of list and delete: --json, --tag T; the rest positional. */
@@ -361,7 +347,7 @@ static int tag_args(struct yc_opts *o, int argc, char **argv,
 		} else
 			pos[(*npos)++] = argv[i];
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* list and delete: [--tag T] [ONE-POSITIONAL]; delete needs exactly one
@@ -377,7 +363,7 @@ static int tag_command(struct yc_opts *o, int argc, char **argv,
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != CTL_OK)
 		return rc;
 	if (need_one && (n == 1) == (tag[0] != '\0'))
 		return yc_usage(command, "expected NS/NAME or --tag T");
@@ -428,7 +414,7 @@ static int versions_show(const struct yc_opts *o,
 	time_t t;
 	size_t i;
 
-	if (res->code != YC_OK)
+	if (res->code != CTL_OK)
 		return print_response(o, res);
 	if (o->json) {
 		j = json_pack("{s:i, s:o}", "code", 0, "versions",
@@ -437,10 +423,10 @@ static int versions_show(const struct yc_opts *o,
 					      JSON_PRESERVE_ORDER) : NULL;
 		json_decref(j);
 		if (text == NULL)
-			return print_error(o, YC_FAIL, "cannot encode JSON");
+			return print_error(o, CTL_FAIL, "cannot encode JSON");
 		printf("%s\n", text);
 		free(text);
-		return YC_OK;
+		return CTL_OK;
 	}
 	printf("%-8s %-21s %-13s %-12s %s\n", "VERSION", "DEPLOYED", "SHA256",
 	       "PLAN", "TAGS");
@@ -455,7 +441,7 @@ static int versions_show(const struct yc_opts *o,
 		printf("%-8s %-21s %-13.12s %-12s %s\n", num, when, v->sha256,
 		       plan, tags);
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 int cmd_versions(struct yc_opts *o, int argc, char **argv)
@@ -466,7 +452,7 @@ int cmd_versions(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 1)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("versions", "unknown option: --tag");
@@ -487,7 +473,7 @@ int cmd_rollback(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 2)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 2)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("rollback", "unknown option: --tag");
@@ -516,7 +502,7 @@ int cmd_secret(struct yc_opts *o, int argc, char **argv)
 	size_t n = 0;
 	int rc, want;
 
-	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 3)) != YC_OK)
+	if ((rc = tag_args(o, argc, argv, &tag, pos, &n, 3)) != CTL_OK)
 		return rc;
 	if (tag != NULL)
 		return yc_usage("secret", "unknown option: --tag");
@@ -532,12 +518,12 @@ int cmd_secret(struct yc_opts *o, int argc, char **argv)
 		return yc_usage("secret", "%s expects NS/NAME%s", pos[0],
 				want == 3 ? " and KEY" : "");
 	if (strcmp(pos[0], "put") == 0) {
-		if (!secret_key_ok(pos[2], strlen(pos[2])))
+		if (!sy_env_key_valid(pos[2], strlen(pos[2])))
 			return yc_usage("secret", "KEY must be 1-128 of A-Z "
 					"a-z 0-9 _, not starting with a digit");
 		if ((kv = secret_read(STDIN_FILENO, pos[2], err,
 				      sizeof(err))) == NULL)
-			return print_error(o, YC_BAD_INPUT, "%s", err);
+			return print_error(o, CTL_BAD_INPUT, "%s", err);
 		req.n_secrets = 1;
 		req.secrets = &kv;
 		n = 2;

@@ -14,6 +14,9 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "frame.h"
+#include "kv_wire.h"
+#include "names.h"
 #include "yardctl.h"
 
 /* Arguments each takes: at least min, at most max positional. */
@@ -61,14 +64,14 @@ int cmd_simple(struct yc_opts *o, int argc, char **argv)
  * from the handler (the frame reader retries interrupted reads). */
 static void on_interrupt(int sig)
 {
-	_exit(YC_OK);
+	_exit(CTL_OK);
 }
 
 static int tail_each(const Switchyard__CtlResponse *res, void *arg)
 {
 	const struct yc_opts *o = arg;
 
-	if (res->code != YC_OK)
+	if (res->code != CTL_OK)
 		return print_response(o, res);
 	print_output(res->output.data, res->output.len);
 	fflush(stdout);
@@ -86,10 +89,10 @@ static int tail_follow(struct yc_opts *o, Switchyard__CtlRequest *req)
 	sa.sa_handler = on_interrupt;
 	if (sigaction(SIGINT, &sa, NULL) == -1 ||
 	    sigaction(SIGTERM, &sa, NULL) == -1)
-		return print_error(o, YC_FAIL, "sigaction: %s",
+		return print_error(o, CTL_FAIL, "sigaction: %s",
 				   strerror(errno));
 	rc = client_stream(o->socket, req, 0, tail_each, o, err, sizeof(err));
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		return print_error(o, rc, "%s", err);
 	return rc;
 }
@@ -97,10 +100,10 @@ static int tail_follow(struct yc_opts *o, Switchyard__CtlRequest *req)
 static int tail_show(const struct yc_opts *o,
 		     const Switchyard__CtlResponse *res)
 {
-	if (o->json || res->code != YC_OK)
+	if (o->json || res->code != CTL_OK)
 		return print_response(o, res);
 	print_output(res->output.data, res->output.len);
-	return YC_OK;
+	return CTL_OK;
 }
 
 int cmd_tail(struct yc_opts *o, int argc, char **argv)
@@ -141,10 +144,6 @@ int cmd_tail(struct yc_opts *o, int argc, char **argv)
 
 /* ---- kv: get, put, delete, list, import (docs/kv.md) ---- */
 
-#define KV_VALUE_MAX (1024u * 1024u) /* as supervisor/kv.h */
-/* Larger values do not fit one frame: they travel as a memfd passed with
- * the request (SY_KV_INLINE_MAX, proto/frame.h). */
-#define KV_INLINE_MAX (200u * 1024u)
 #define KV_BATCH_BYTES (200u * 1024u) /* packed pairs per import frame */
 #define KV_BATCH_MAX 20000u
 
@@ -162,24 +161,27 @@ static int read_file(struct yc_opts *o, const char *path, char **buf,
 	size_t n;
 
 	if (f == NULL)
-		return print_error(o, YC_BAD_INPUT, "kv: cannot open %s: %s",
+		return print_error(o, CTL_BAD_INPUT, "kv: cannot open %s: %s",
 				   path, strerror(errno));
-	if ((*buf = malloc(KV_VALUE_MAX + 1)) == NULL) {
+	if ((*buf = malloc(SY_KV_VALUE_MAX + 1)) == NULL) {
 		fclose(f);
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	}
-	n = fread(*buf, 1, KV_VALUE_MAX + 1, f);
-	if (ferror(f) || n > KV_VALUE_MAX) {
+	n = fread(*buf, 1, SY_KV_VALUE_MAX + 1, f);
+	if (ferror(f) || n > SY_KV_VALUE_MAX) {
 		fclose(f);
 		free(*buf);
 		*buf = NULL;
-		return print_error(o, YC_BAD_INPUT, "kv: %s: %s", path,
-				   n > KV_VALUE_MAX ? "larger than the value "
-				   "limit (1048576 bytes)" : strerror(errno));
+		if (n > SY_KV_VALUE_MAX)
+			return print_error(o, CTL_BAD_INPUT, "kv: %s: larger "
+					   "than the value limit (%u bytes)",
+					   path, SY_KV_VALUE_MAX);
+		return print_error(o, CTL_BAD_INPUT, "kv: %s: %s", path,
+				   strerror(errno));
 	}
 	fclose(f);
 	*len = n;
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* A memfd holding len bytes of buf, for a value too large for a frame.
@@ -215,7 +217,7 @@ static int kv_read_back(const struct yc_opts *o, int fd, size_t len,
 	ssize_t n;
 
 	if ((*out = malloc(len)) == NULL)
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	while (off < len) {
 		n = pread(fd, *out + off, len - off, (off_t)off);
 		if (n == -1 && errno == EINTR)
@@ -223,13 +225,13 @@ static int kv_read_back(const struct yc_opts *o, int fd, size_t len,
 		if (n <= 0) {
 			free(*out);
 			*out = NULL;
-			return print_error(o, YC_FAIL, "kv get: the value came "
-					   "back short: %s", n == -1 ?
+			return print_error(o, CTL_FAIL, "kv get: the value "
+					   "came back short: %s", n == -1 ?
 					   strerror(errno) : "end of file");
 		}
 		off += (size_t)n;
 	}
-	return YC_OK;
+	return CTL_OK;
 }
 
 static int kv_num(const char *s, uint32_t *out)
@@ -277,16 +279,16 @@ static int kv_parse(struct yc_opts *o, int argc, char **argv,
 	if (a->npos < 2)
 		return yc_usage("kv", "missing %s", a->npos ? "KVNS"
 				: "get|put|delete|list|import");
-	return YC_OK;
+	return CTL_OK;
 }
 
 static int kv_get_show(const struct yc_opts *o,
 		       const Switchyard__CtlResponse *res)
 {
-	if (o->json || res->code != YC_OK)
+	if (o->json || res->code != CTL_OK)
 		return print_response(o, res);
 	fwrite(res->output.data, 1, res->output.len, stdout);
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* get passes a memfd: the supervisor writes a value too large for its
@@ -301,18 +303,18 @@ static int kv_get(struct yc_opts *o, Switchyard__CtlRequest *req)
 
 	if ((fd = memfd_create("yardctl-kv", MFD_CLOEXEC)) == -1 ||
 	    (sfd = dup(fd)) == -1) {
-		rc = print_error(o, YC_FAIL, "kv get: memfd: %s",
+		rc = print_error(o, CTL_FAIL, "kv get: memfd: %s",
 				 strerror(errno));
 		if (fd != -1)
 			close(fd);
 		return rc;
 	}
 	rc = client_call(o->socket, req, sfd, &res, err, sizeof(err));
-	if (rc != YC_OK) {
+	if (rc != CTL_OK) {
 		close(fd);
 		return print_error(o, rc, "%s", err);
 	}
-	if (res->code == YC_OK && res->kv_value_len > 0)
+	if (res->code == CTL_OK && res->kv_value_len > 0)
 		rc = kv_read_back(o, fd, res->kv_value_len, &big);
 	close(fd);
 	inline_out = res->output;
@@ -320,7 +322,7 @@ static int kv_get(struct yc_opts *o, Switchyard__CtlRequest *req)
 		res->output.data = big;
 		res->output.len = res->kv_value_len;
 	}
-	if (rc == YC_OK)
+	if (rc == CTL_OK)
 		rc = kv_get_show(o, res);
 	res->output = inline_out;
 	free(big);
@@ -342,9 +344,9 @@ static int kv_list_all(struct yc_opts *o, Switchyard__CtlRequest *req,
 	for (;;) {
 		req->kv_cursor = cursor;
 		rc = client_call(o->socket, req, -1, &res, err, sizeof(err));
-		if (rc != YC_OK)
+		if (rc != CTL_OK)
 			return print_error(o, rc, "%s", err);
-		if (res->code != YC_OK || o->json) {
+		if (res->code != CTL_OK || o->json) {
 			rc = print_response(o, res);
 			switchyard__ctl_response__free_unpacked(res, NULL);
 			return rc;
@@ -354,11 +356,11 @@ static int kv_list_all(struct yc_opts *o, Switchyard__CtlRequest *req,
 		snprintf(cursor, sizeof(cursor), "%s", res->kv_cursor);
 		switchyard__ctl_response__free_unpacked(res, NULL);
 		if (cursor[0] == '\0')
-			return YC_OK;
+			return CTL_OK;
 		if (a->limit) {
 			fprintf(stderr, "yardctl: more keys: --cursor %s\n",
 				cursor);
-			return YC_OK;
+			return CTL_OK;
 		}
 	}
 }
@@ -392,10 +394,10 @@ static int quiet_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd)
 	int rc;
 
 	rc = client_call(o->socket, req, fd, &res, err, sizeof(err));
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		return print_error(o, rc, "%s", err);
 	rc = res->code;
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		print_response(o, res);
 	switchyard__ctl_response__free_unpacked(res, NULL);
 	return rc;
@@ -418,7 +420,7 @@ static int import_big(struct yc_opts *o, const char *ns,
 	req.kv_key = p->key;
 	req.kv_expiration = p->expiration;
 	if ((fd = kv_value_fd(p->value.data, p->value.len)) == -1)
-		return print_error(o, YC_FAIL, "kv import: memfd: %s",
+		return print_error(o, CTL_FAIL, "kv import: memfd: %s",
 				   strerror(errno));
 	return quiet_call(o, &req, fd);
 }
@@ -429,14 +431,14 @@ static int batch_add(struct yc_opts *o, Switchyard__CtlRequest *req,
 		     struct kv_batch *b, Switchyard__KvPair *p)
 {
 	size_t size = strlen(p->key) + p->value.len + 24;
-	int rc = YC_OK;
+	int rc = CTL_OK;
 
 	if (size > KV_BATCH_BYTES || b->n == KV_BATCH_MAX ||
 	    b->bytes + size > KV_BATCH_BYTES)
 		rc = batch_send(o, req, b);
-	if (rc == YC_OK && size > KV_BATCH_BYTES)
+	if (rc == CTL_OK && size > KV_BATCH_BYTES)
 		rc = import_big(o, req->args[1], p);
-	if (rc != YC_OK || size > KV_BATCH_BYTES) {
+	if (rc != CTL_OK || size > KV_BATCH_BYTES) {
 		free(p->key);
 		free(p->value.data);
 		return rc;
@@ -445,7 +447,7 @@ static int batch_add(struct yc_opts *o, Switchyard__CtlRequest *req,
 	b->pp[b->n] = &b->pairs[b->n];
 	b->n++;
 	b->bytes += size;
-	return YC_OK;
+	return CTL_OK;
 }
 
 static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
@@ -454,7 +456,7 @@ static int batch_send(struct yc_opts *o, Switchyard__CtlRequest *req,
 	int rc;
 
 	if (b->n == 0)
-		return YC_OK;
+		return CTL_OK;
 	req->n_kv_pairs = b->n;
 	req->kv_pairs = b->pp;
 	rc = quiet_call(o, req, -1);
@@ -506,12 +508,12 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 {
 	Switchyard__KvPair one;
 	const char *why;
-	char *line = NULL;
+	char *line = NULL, limits[64];
 	size_t cap = 0, lineno = 0, klen;
 	ssize_t n;
-	int rc = YC_OK;
+	int rc = CTL_OK;
 
-	while (rc == YC_OK && (n = getline(&line, &cap, f)) != -1) {
+	while (rc == CTL_OK && (n = getline(&line, &cap, f)) != -1) {
 		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';
@@ -521,13 +523,17 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 		one.key = NULL; /* not the library's "" */
 		why = line_parse(line, &one);
 		klen = one.key ? strlen(one.key) : 0;
-		if (why == NULL && (klen == 0 || klen > 511 ||
-				    one.value.len > KV_VALUE_MAX))
-			why = "key must be 1-511 bytes, value at most 1048576";
+		if (why == NULL && (!sy_kv_key_valid(one.key, klen) ||
+				    one.value.len > SY_KV_VALUE_MAX)) {
+			snprintf(limits, sizeof(limits), "key must be 1-%d "
+				 "bytes, value at most %u", SY_KV_KEY_MAX,
+				 SY_KV_VALUE_MAX);
+			why = limits;
+		}
 		if (why != NULL) {
 			free(one.key);
 			free(one.value.data);
-			rc = print_error(o, YC_BAD_INPUT, "kv import %s line "
+			rc = print_error(o, CTL_BAD_INPUT, "kv import %s line "
 					 "%zu: %s", path, lineno, why);
 			break;
 		}
@@ -535,10 +541,10 @@ static int kv_import_lines(struct yc_opts *o, Switchyard__CtlRequest *req,
 		rc = batch_add(o, req, b, &one);
 	}
 	free(line);
-	if (rc == YC_OK && ferror(f))
-		rc = print_error(o, YC_BAD_INPUT, "kv import: read %s: %s",
+	if (rc == CTL_OK && ferror(f))
+		rc = print_error(o, CTL_BAD_INPUT, "kv import: read %s: %s",
 				 path, strerror(errno));
-	if (rc == YC_OK)
+	if (rc == CTL_OK)
 		rc = batch_send(o, req, b);
 	batch_clear(b);
 	return rc;
@@ -555,24 +561,24 @@ static int kv_import(struct yc_opts *o, Switchyard__CtlRequest *req,
 	int rc;
 
 	if ((f = fopen(path, "r")) == NULL)
-		return print_error(o, YC_BAD_INPUT, "kv import: cannot open "
+		return print_error(o, CTL_BAD_INPUT, "kv import: cannot open "
 				   "%s: %s", path, strerror(errno));
 	b.pairs = calloc(KV_BATCH_MAX, sizeof(*b.pairs));
 	b.pp = calloc(KV_BATCH_MAX, sizeof(*b.pp));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (b.pairs == NULL || b.pp == NULL)
-		rc = print_error(o, YC_FAIL, "out of memory");
+		rc = print_error(o, CTL_FAIL, "out of memory");
 	else
 		rc = kv_import_lines(o, req, f, path, &b, &total);
 	fclose(f);
 	free(b.pairs);
 	free(b.pp);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	if (rc == YC_OK && !o->json)
+	if (rc == CTL_OK && !o->json)
 		printf("imported %zu keys into %s in %.2f s\n", total,
 		       req->args[1], (double)(t1.tv_sec - t0.tv_sec) +
 		       (t1.tv_nsec - t0.tv_nsec) / 1e9);
-	else if (rc == YC_OK)
+	else if (rc == CTL_OK)
 		printf("{\"code\": 0, \"imported\": %zu}\n", total);
 	return rc;
 }
@@ -586,7 +592,7 @@ int cmd_kv(struct yc_opts *o, int argc, char **argv)
 	int rc, need, fd;
 
 	memset(&a, 0, sizeof(a));
-	if ((rc = kv_parse(o, argc, argv, &a)) != YC_OK)
+	if ((rc = kv_parse(o, argc, argv, &a)) != CTL_OK)
 		return rc;
 	args[0] = (char *)a.op;
 	args[1] = (char *)a.ns;
@@ -607,17 +613,19 @@ int cmd_kv(struct yc_opts *o, int argc, char **argv)
 				need == 4 ? " VALUE (or --file F)" : "");
 	if (strcmp(a.op, "get") == 0)
 		return kv_get(o, &req);
-	if (a.file != NULL && (rc = read_file(o, a.file, &buf, &len)) != YC_OK)
+	if (a.file != NULL && (rc = read_file(o, a.file, &buf, &len)) != CTL_OK)
 		return rc;
 	if (a.value != NULL) {
 		buf = strdup(a.value);
 		len = strlen(a.value);
 	}
-	if (len > KV_INLINE_MAX) {
+	/* Larger values do not fit one frame: they travel as a memfd passed
+	 * with the request. */
+	if (len > SY_KV_INLINE_MAX) {
 		fd = kv_value_fd(buf, len);
 		free(buf);
 		if (fd == -1)
-			return print_error(o, YC_FAIL, "kv put: memfd: %s",
+			return print_error(o, CTL_FAIL, "kv put: memfd: %s",
 					   strerror(errno));
 		return yc_call(o, &req, fd, print_response);
 	}
@@ -703,7 +711,7 @@ static int events_each(const Switchyard__CtlResponse *res, void *arg)
 {
 	struct ev_filter *f = arg;
 
-	if (res->code != YC_OK)
+	if (res->code != CTL_OK)
 		return print_response(f->o, res);
 	event_lines(f, res->output.data, res->output.len);
 	return 0;
@@ -720,11 +728,11 @@ static int events_follow(struct yc_opts *o, Switchyard__CtlRequest *req,
 	sa.sa_handler = on_interrupt;
 	if (sigaction(SIGINT, &sa, NULL) == -1 ||
 	    sigaction(SIGTERM, &sa, NULL) == -1)
-		return print_error(o, YC_FAIL, "sigaction: %s",
+		return print_error(o, CTL_FAIL, "sigaction: %s",
 				   strerror(errno));
 	rc = client_stream(o->socket, req, 0, events_each, f, err,
 			   sizeof(err));
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		return print_error(o, rc, "%s", err);
 	return rc;
 }
@@ -739,7 +747,7 @@ int cmd_events(struct yc_opts *o, int argc, char **argv)
 	int i, rc;
 
 	if ((f = calloc(1, sizeof(*f))) == NULL)
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	f->o = o;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-f") == 0) {
@@ -775,15 +783,15 @@ int cmd_events(struct yc_opts *o, int argc, char **argv)
 		return rc;
 	}
 	rc = client_call(o->socket, &req, -1, &res, err, sizeof(err));
-	if (rc != YC_OK) {
+	if (rc != CTL_OK) {
 		free(f);
 		return print_error(o, rc, "%s", err);
 	}
-	if (res->code != YC_OK)
+	if (res->code != CTL_OK)
 		rc = print_response(o, res);
 	else
 		event_lines(f, res->output.data, res->output.len);
-	if (res->code == YC_OK && res->output.len == 0 && !o->json &&
+	if (res->code == CTL_OK && res->output.len == 0 && !o->json &&
 	    res->message != NULL && *res->message != '\0')
 		fprintf(stderr, "yardctl: events: %s\n", res->message);
 	switchyard__ctl_response__free_unpacked(res, NULL);

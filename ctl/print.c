@@ -299,13 +299,13 @@ int print_response(const struct yc_opts *o, const Switchyard__CtlResponse *res)
 	int code = res->code;
 	size_t i;
 
-	if (code < YC_OK || code > YC_NOT_RUNNING)
-		code = YC_FAIL;
+	if (code < CTL_OK || code > CTL_NOT_RUNNING)
+		code = CTL_FAIL;
 	if (o->json) {
 		print_json(res, code);
 		return code;
 	}
-	if (code != YC_OK) {
+	if (code != CTL_OK) {
 		safe_copy(
 		    line, sizeof(line),
 		    res->error[0] != '\0'
@@ -343,11 +343,11 @@ static int status_show(const struct yc_opts *o,
 		       const Switchyard__CtlResponse *res, int ncols)
 {
 	if (o->json || res->n_workers == 0 ||
-	    (res->code != YC_OK && res->code != YC_NOT_RUNNING))
+	    (res->code != CTL_OK && res->code != CTL_NOT_RUNNING))
 		return print_response(o, res);
 	print_status(res, ncols);
-	if (res->code == YC_OK)
-		return YC_OK;
+	if (res->code == CTL_OK)
+		return CTL_OK;
 	fflush(stdout);
 	return print_response(o, res);
 }
@@ -400,7 +400,7 @@ int print_status_long(const struct yc_opts *o,
 {
 	int rc = status_show(o, res, COLS);
 
-	if (!o->json && (res->code == YC_OK || res->code == YC_NOT_RUNNING))
+	if (!o->json && (res->code == CTL_OK || res->code == CTL_NOT_RUNNING))
 		print_deploy_details(res);
 	return rc;
 }

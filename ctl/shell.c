@@ -53,7 +53,7 @@ static void cand_workers(struct cands *c, const char *prefix)
 
 	req.command = "status";
 	if (client_call(shell_opts->socket, &req, -1, &res, err,
-			sizeof(err)) != YC_OK)
+			sizeof(err)) != CTL_OK)
 		return;
 	for (i = 0; i < res->n_workers; i++) {
 		snprintf(name, sizeof(name), "%s/%s", res->workers[i]->ns,
@@ -242,7 +242,7 @@ int shell_run(struct yc_opts *o)
 	el = el_init("yardctl", stdin, stdout, stderr);
 	if (hist == NULL || tok == NULL || el == NULL) {
 		fprintf(stderr, "yardctl: cannot start the shell\n");
-		return YC_FAIL;
+		return CTL_FAIL;
 	}
 	history(hist, &ev, H_SETSIZE, 500);
 	el_set(el, EL_EDITOR, "emacs");
@@ -264,5 +264,5 @@ int shell_run(struct yc_opts *o)
 	history_end(hist);
 	if (line == NULL && isatty(STDIN_FILENO))
 		printf("\n");
-	return YC_OK;
+	return CTL_OK;
 }

@@ -135,9 +135,9 @@ static int take(struct yc_opts *o, const struct sample *prev,
 
 	req.command = "status";
 	rc = client_call(o->socket, &req, -1, &res, err, sizeof(err));
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		return print_error(o, rc, "%s", err);
-	if (res->code != YC_OK && res->code != YC_NOT_RUNNING) {
+	if (res->code != CTL_OK && res->code != CTL_NOT_RUNNING) {
 		rc = print_response(o, res);
 		switchyard__ctl_response__free_unpacked(res, NULL);
 		return rc;
@@ -149,9 +149,9 @@ static int take(struct yc_opts *o, const struct sample *prev,
 		fill_row(&s->rows[i], res->workers[i], prev, &s->at);
 	switchyard__ctl_response__free_unpacked(res, NULL);
 	if (s->rows == NULL)
-		return print_error(o, YC_FAIL, "out of memory");
+		return print_error(o, CTL_FAIL, "out of memory");
 	qsort(s->rows, s->n, sizeof(*s->rows), by_cpu);
-	return YC_OK;
+	return CTL_OK;
 }
 
 static void fmt_rate(char *buf, size_t size, double v, const char *f)
@@ -222,7 +222,7 @@ static int top_loop(struct yc_opts *o, int tty, int delay_ms, int count)
 		rows = atoi(lines) - 4;
 	for (;;) {
 		memset(&cur, 0, sizeof(cur));
-		if ((rc = take(o, &prev, &cur)) != YC_OK)
+		if ((rc = take(o, &prev, &cur)) != CTL_OK)
 			break;
 		render(&cur, tty, tty ? rows : 0);
 		free(prev.rows);
@@ -269,7 +269,7 @@ int cmd_top(struct yc_opts *o, int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (tcgetattr(STDIN_FILENO, &old) == -1)
-		return print_error(o, YC_FAIL, "top: tcgetattr: %s",
+		return print_error(o, CTL_FAIL, "top: tcgetattr: %s",
 				   strerror(errno));
 	raw = old;
 	raw.c_lflag &= ~(tcflag_t)(ICANON | ECHO);

@@ -181,7 +181,7 @@ int yc_usage(const char *name, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nusage: yardctl %s %s\n", c->name, c->synopsis);
-	return YC_USAGE;
+	return CTL_USAGE;
 }
 
 static int usage_error(const struct yc_cmd *c, const char *fmt, ...)
@@ -197,7 +197,7 @@ static int usage_error(const struct yc_cmd *c, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nusage: yardctl %s %s\n", c->name, c->synopsis);
-	return YC_USAGE;
+	return CTL_USAGE;
 }
 
 /* The command a word names: exactly, or as the only one it abbreviates.
@@ -236,7 +236,7 @@ static int cmd_unknown(const char *word, size_t nmatch)
 		fprintf(stderr,
 			"yardctl: unknown command: %s (see yardctl help)\n",
 			word);
-		return YC_USAGE;
+		return CTL_USAGE;
 	}
 	fprintf(stderr, "yardctl: ambiguous command: %s could be", word);
 	for (i = 0; i < NCOMMANDS; i++) {
@@ -244,7 +244,7 @@ static int cmd_unknown(const char *word, size_t nmatch)
 			fprintf(stderr, " %s", commands[i].name);
 	}
 	fprintf(stderr, "\n");
-	return YC_USAGE;
+	return CTL_USAGE;
 }
 
 int yc_take_opt(int argc, char **argv, int *i, const char *lng,
@@ -275,7 +275,7 @@ int yc_call(struct yc_opts *o, Switchyard__CtlRequest *req, int fd,
 	int rc;
 
 	rc = client_call(o->socket, req, fd, &res, err, sizeof(err));
-	if (rc != YC_OK)
+	if (rc != CTL_OK)
 		return print_error(o, rc, "%s", err);
 	rc = show(o, res);
 	switchyard__ctl_response__free_unpacked(res, NULL);
@@ -351,7 +351,7 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv)
 
 	if (argc < 2) {
 		help_all(stdout);
-		return YC_OK;
+		return CTL_OK;
 	}
 	if (argc > 2)
 		return usage_error(cmd_named("help"), "unexpected argument: %s",
@@ -362,7 +362,7 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv)
 	       c->summary);
 	if (c->details != NULL)
 		printf("\n%s", c->details);
-	return YC_OK;
+	return CTL_OK;
 }
 
 /* Global options, before the command word. Returns the index of the
@@ -406,10 +406,10 @@ int main(int argc, char **argv)
 	int i;
 
 	if ((i = parse_global(&o, argc, argv)) == -1)
-		return YC_USAGE;
+		return CTL_USAGE;
 	if (i == -2) {
 		help_all(stdout);
-		return YC_OK;
+		return CTL_OK;
 	}
 	if (o.socket == NULL) {
 		env = getenv("SWITCHYARD_SOCKET");
@@ -421,7 +421,7 @@ int main(int argc, char **argv)
 		return shell_run(&o);
 	if (i >= argc) {
 		help_all(stderr);
-		return YC_USAGE;
+		return CTL_USAGE;
 	}
 	return yc_run(&o, argc - i, argv + i);
 }

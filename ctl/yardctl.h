@@ -8,24 +8,11 @@
 
 #include <stddef.h>
 
+#include "ctl_codes.h"
 #include "switchyard.pb-c.h"
 
 #define YC_DEFAULT_SOCKET "/run/switchyard/control.sock"
-#define YC_NAME_MAX 64	 /* buffers for sy_split_worker's ns and name */
 #define YC_TIMEOUT_S 120 /* longest wait for the supervisor's answer */
-
-/* The exit-code contract (docs/DESIGN.md); the supervisor puts the same
- * numbers in CtlResponse.code. */
-enum {
-	YC_OK = 0,
-	YC_FAIL = 1,	    /* anything else: the supervisor could not do it */
-	YC_USAGE = 2,	    /* unknown command, missing or extra argument */
-	YC_UNREACHABLE = 3, /* no supervisor at the socket */
-	YC_UNKNOWN_WORKER = 4, /* no such worker */
-	YC_BAD_INPUT = 5,      /* bad file, name, plan or environment */
-	YC_NOT_RUNNING = 6     /* status: a worker is STOPPED, STOPPING or
-	                        * FATAL */
-};
 
 struct yc_opts {
 	const char *socket; /* control socket path */
@@ -48,7 +35,7 @@ extern const size_t yc_ncommands;
 /* Runs the command line argv (argv[0] the command word, abbreviations
  * allowed); returns its exit code. */
 int yc_run(struct yc_opts *o, int argc, char **argv);
-/* "yardctl: NAME: problem" and NAME's usage line on stderr; YC_USAGE. */
+/* "yardctl: NAME: problem" and NAME's usage line on stderr; CTL_USAGE. */
 int yc_usage(const char *name, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /*
@@ -97,8 +84,8 @@ int shell_run(struct yc_opts *o);
  * Sends req to the supervisor listening at path, with the descriptor fd
  * attached when fd >= 0 (fd is consumed: closed once sent or on failure),
  * and waits for its response. Returns 0 with *res to be freed with
- * switchyard__ctl_response__free_unpacked, or an exit code (YC_UNREACHABLE,
- * YC_FAIL) with a message naming the socket in err.
+ * switchyard__ctl_response__free_unpacked, or an exit code (CTL_UNREACHABLE,
+ * CTL_FAIL) with a message naming the socket in err.
  */
 int client_call(const char *path, const Switchyard__CtlRequest *req, int fd,
 		Switchyard__CtlResponse **res, char *err, size_t errlen);

@@ -110,26 +110,6 @@ const char *sy_format_addr(const struct sockaddr *sa, char *buf, size_t size)
 	return buf;
 }
 
-static int name_char(char c, int first)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-		return 1;
-	return !first && (c == '-' || c == '_');
-}
-
-int sy_valid_name(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || s[0] == '\0')
-		return 0;
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= 63 || !name_char(s[i], i == 0))
-			return 0;
-	}
-	return 1;
-}
-
 int sy_split_worker(const char *s, char *ns, char *name, char *err,
                     size_t errlen)
 {

@@ -9,8 +9,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* Namespace and worker names, NUL included (sy_valid_name). */
-#define SY_NAME_MAX 64
+#include "names.h" /* sy_valid_name and SY_NAME_MAX, sy_split_worker's */
 
 /* Sets O_NONBLOCK on fd. 0 or -1 with errno. */
 int sy_set_nonblock(int fd);
@@ -26,9 +25,6 @@ int sy_parse_hostport(const char *s, struct sockaddr_storage *ss,
 /* Formats a socket address as "ip:port" / "[ip6]:port" into buf. */
 const char *sy_format_addr(const struct sockaddr *sa, char *buf, size_t size);
 
-/* Namespace and worker names: 1..63 chars of [a-z0-9_-], starting with a
- * letter or digit. Returns 1 if valid. */
-int sy_valid_name(const char *s);
 /*
  * Splits "ns/name" into its parts (copied into ns/name, each >= 64 bytes).
  * Returns 0, or -1 with a reason in err.

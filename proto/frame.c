@@ -292,18 +292,12 @@ int sy_writer_init(struct sy_writer *w)
 {
 	memset(w, 0, sizeof(*w));
 	w->fd_out = -1;
-	w->buf = malloc(INITIAL_CAP);
-	if (w->buf == NULL)
-		return -1;
-	w->cap = INITIAL_CAP;
-	return 0;
+	return sy_buf_init(&w->q, INITIAL_CAP);
 }
 
 void sy_writer_free(struct sy_writer *w)
 {
-	free(w->buf);
-	w->buf = NULL;
-	w->cap = w->start = w->end = 0;
+	sy_buf_free(&w->q);
 	if (w->fd_out >= 0)
 		close(w->fd_out);
 	w->fd_out = -1;
@@ -311,33 +305,16 @@ void sy_writer_free(struct sy_writer *w)
 
 size_t sy_writer_pending(const struct sy_writer *w)
 {
-	return w->end - w->start;
+	return sy_buf_len(&w->q);
 }
 
+/* While a descriptor waits for its byte (fd_at), the queue must not move
+ * within its allocation. */
 static int writer_reserve(struct sy_writer *w, size_t want)
 {
-	size_t used = w->end - w->start;
-	size_t ncap;
-	uint8_t *nbuf;
-
-	if (w->cap - w->end >= want)
-		return 0;
-	if (w->start > 0 && w->fd_out < 0) {
-		memmove(w->buf, w->buf + w->start, used);
-		w->start = 0;
-		w->end = used;
-		if (w->cap - w->end >= want)
-			return 0;
-	}
-	ncap = w->cap ? w->cap : INITIAL_CAP;
-	while (ncap - w->end < want)
-		ncap *= 2;
-	nbuf = realloc(w->buf, ncap);
-	if (nbuf == NULL)
-		return -1;
-	w->buf = nbuf;
-	w->cap = ncap;
-	return 0;
+	if (w->fd_out >= 0)
+		return sy_buf_grow(&w->q, want);
+	return sy_buf_reserve(&w->q, want);
 }
 
 uint8_t *sy_writer_reserve(struct sy_writer *w, uint8_t type, uint8_t flags,
@@ -351,9 +328,9 @@ uint8_t *sy_writer_reserve(struct sy_writer *w, uint8_t type, uint8_t flags,
 	}
 	if (writer_reserve(w, SY_FRAME_HDR_LEN + len) < 0)
 		return NULL;
-	p = w->buf + w->end;
+	p = (uint8_t *)w->q.data + w->q.end;
 	sy_hdr_encode(p, type, flags, stream, (uint32_t)len);
-	w->end += SY_FRAME_HDR_LEN + len;
+	w->q.end += SY_FRAME_HDR_LEN + len;
 	return p + SY_FRAME_HDR_LEN;
 }
 
@@ -388,7 +365,7 @@ int sy_writer_attach_fd(struct sy_writer *w, int fd)
 		return -1;
 	}
 	w->fd_out = fd;
-	w->fd_at = w->end;
+	w->fd_at = w->q.end;
 	return 0;
 }
 
@@ -406,18 +383,18 @@ static ssize_t writer_send(struct sy_writer *w, int fd)
 	ssize_t n;
 
 	memset(&mh, 0, sizeof(mh));
-	iov.iov_base = w->buf + w->start;
-	iov.iov_len = w->end - w->start;
+	iov.iov_base = w->q.data + w->q.start;
+	iov.iov_len = sy_buf_len(&w->q);
 	mh.msg_iov = &iov;
 	mh.msg_iovlen = 1;
-	if (w->fd_out >= 0 && w->start < w->fd_at) {
-		iov.iov_len = w->fd_at - w->start;
+	if (w->fd_out >= 0 && w->q.start < w->fd_at) {
+		iov.iov_len = w->fd_at - w->q.start;
 	} else if (w->fd_out >= 0) {
 		struct cmsghdr *c;
 		size_t flen = SY_FRAME_HDR_LEN;
 
 		if (iov.iov_len >= SY_FRAME_HDR_LEN)
-			flen += get32(w->buf + w->start);
+			flen += get32(iov.iov_base);
 		if (iov.iov_len > flen)
 			iov.iov_len = flen;
 
@@ -447,7 +424,7 @@ static ssize_t writer_send(struct sy_writer *w, int fd)
 
 ssize_t sy_writer_flush(struct sy_writer *w, int fd)
 {
-	while (w->start < w->end) {
+	while (sy_buf_len(&w->q) > 0) {
 		ssize_t n = writer_send(w, fd);
 
 		if (n < 0) {
@@ -455,11 +432,13 @@ ssize_t sy_writer_flush(struct sy_writer *w, int fd)
 				break;
 			return -1;
 		}
-		w->start += (size_t)n;
+		/* Not sy_buf_consume: its restart at offset 0 would lose fd_at
+		 * while a descriptor waits. */
+		w->q.start += (size_t)n;
 	}
-	if (w->start == w->end && w->fd_out < 0)
-		w->start = w->end = 0;
-	return (ssize_t)(w->end - w->start);
+	if (sy_buf_len(&w->q) == 0 && w->fd_out < 0)
+		w->q.start = w->q.end = 0;
+	return (ssize_t)sy_buf_len(&w->q);
 }
 
 int sy_writer_flush_all(struct sy_writer *w, int fd)

@@ -24,6 +24,8 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "buf.h"
+
 #define SY_FRAME_HDR_LEN 12
 /* Hard ceiling for one frame's payload. Bodies larger than this travel as
  * several REQ_BODY/RES_BODY frames, so body size is a configuration limit,
@@ -119,12 +121,9 @@ int sy_reader_feed(struct sy_reader *r, const void *buf, size_t len);
  * so steady-state traffic does not return memory to the kernel per request.
  */
 struct sy_writer {
-	uint8_t *buf;
-	size_t cap;
-	size_t start; /* first unsent byte */
-	size_t end;   /* one past the last queued byte */
+	struct sy_buf q; /* the encoded frames not yet sent */
 	int fd_out;   /* descriptor to attach to the next flush, or -1 (owned) */
-	size_t fd_at; /* byte offset in buf the descriptor travels with */
+	size_t fd_at; /* byte offset in q.data the descriptor travels with */
 };
 
 int sy_writer_init(struct sy_writer *w);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "frame.h"
+#include "kv_wire.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -35,7 +36,7 @@ struct aconn {
 	enum page page;
 	uint32_t stream;         /* waiting for STATS_RESPONSE, or 0 */
 	uint64_t timer;
-	struct buf out;
+	struct sy_buf out;
 	struct aconn *next, **pprev;
 };
 
@@ -57,16 +58,16 @@ static void admin_close(struct aconn *a)
 	if (a->next != NULL)
 		a->next->pprev = a->pprev;
 	adm.nconns--;
-	free(a->out.data);
+	sy_buf_free(&a->out);
 	free(a);
 }
 
 /* ---- output ---- */
 
-static void bprintf(struct buf *b, const char *fmt, ...)
+static void bprintf(struct sy_buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static void bprintf(struct buf *b, const char *fmt, ...)
+static void bprintf(struct sy_buf *b, const char *fmt, ...)
 {
 	char tmp[512];
 	va_list ap;
@@ -84,8 +85,9 @@ static void admin_flush(struct aconn *a)
 {
 	ssize_t n;
 
-	while (buf_len(&a->out) > 0) {
-		n = write(a->fd, a->out.data + a->out.start, buf_len(&a->out));
+	while (sy_buf_len(&a->out) > 0) {
+		n = write(a->fd, a->out.data + a->out.start,
+		          sy_buf_len(&a->out));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -98,7 +100,7 @@ static void admin_flush(struct aconn *a)
 			          strerror(errno));
 			break;
 		}
-		a->out.start += (size_t)n;
+		sy_buf_consume(&a->out, (size_t)n);
 	}
 	admin_close(a);
 }
@@ -106,10 +108,10 @@ static void admin_flush(struct aconn *a)
 /* Queues a whole response and starts writing it; a is then closed once
  * written (or at the connection's deadline). */
 static void admin_reply(struct aconn *a, int status, const char *ctype,
-                        const struct buf *body)
+                        const struct sy_buf *body)
 {
-	struct buf head = { 0 };
-	size_t blen = body != NULL ? buf_len(body) : 0;
+	struct sy_buf head = { 0 };
+	size_t blen = body != NULL ? sy_buf_len(body) : 0;
 
 	bprintf(&head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	        "Content-Length: %zu\r\nCache-Control: no-store\r\n"
@@ -118,8 +120,8 @@ static void admin_reply(struct aconn *a, int status, const char *ctype,
 	if (status == 405)
 		buf_addstr(&head, "Allow: GET\r\n");
 	buf_addstr(&head, "\r\n");
-	buf_add(&a->out, head.data + head.start, buf_len(&head));
-	free(head.data);
+	buf_add(&a->out, head.data + head.start, sy_buf_len(&head));
+	sy_buf_free(&head);
 	if (blen > 0)
 		buf_add(&a->out, body->data + body->start, blen);
 	a->writing = 1;
@@ -129,11 +131,11 @@ static void admin_reply(struct aconn *a, int status, const char *ctype,
 
 static void admin_text(struct aconn *a, int status, const char *text)
 {
-	struct buf b = { 0 };
+	struct sy_buf b = { 0 };
 
 	buf_addstr(&b, text);
 	admin_reply(a, status, "text/plain; charset=utf-8", &b);
-	free(b.data);
+	sy_buf_free(&b);
 }
 
 /* ---- rendering ---- */
@@ -152,7 +154,7 @@ static uint64_t load_shed(const Switchyard__WorkerStats *w)
 	return at(w->outcomes, w->n_outcomes, SWITCHYARD__OUTCOME__LOAD_SHED);
 }
 
-static void render_status(struct buf *b, const Switchyard__Stats *s)
+static void render_status(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	size_t i;
 
@@ -186,7 +188,7 @@ static void render_status(struct buf *b, const Switchyard__Stats *s)
 /* JSON and Prometheus label values: quotes, backslashes and control
  * characters escaped (names are validated, but the page must not break
  * whatever arrives). */
-static void put_quoted(struct buf *b, const char *s, int json)
+static void put_quoted(struct sy_buf *b, const char *s, int json)
 {
 	buf_addstr(b, "\"");
 	for (; *s != '\0'; s++) {
@@ -204,20 +206,20 @@ static void put_quoted(struct buf *b, const char *s, int json)
 	buf_addstr(b, "\"");
 }
 
-static void json_str(struct buf *b, const char *key, const char *v)
+static void json_str(struct sy_buf *b, const char *key, const char *v)
 {
 	bprintf(b, "\"%s\":", key);
 	put_quoted(b, v, 1);
 	buf_addstr(b, ",");
 }
 
-static void json_num(struct buf *b, const char *key, uint64_t v, int last)
+static void json_num(struct sy_buf *b, const char *key, uint64_t v, int last)
 {
 	bprintf(b, "\"%s\":%llu%s", key, (unsigned long long)v,
 	        last ? "" : ",");
 }
 
-static void render_json(struct buf *b, const Switchyard__Stats *s)
+static void render_json(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	size_t i;
 
@@ -249,13 +251,13 @@ static void render_json(struct buf *b, const Switchyard__Stats *s)
 
 /* ---- Prometheus text exposition, version 0.0.4 ---- */
 
-static void prom_head(struct buf *b, const char *name, const char *type,
+static void prom_head(struct sy_buf *b, const char *name, const char *type,
                       const char *help)
 {
 	bprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void prom_labels(struct buf *b, const Switchyard__WorkerStats *w)
+static void prom_labels(struct sy_buf *b, const Switchyard__WorkerStats *w)
 {
 	buf_addstr(b, "namespace=");
 	put_quoted(b, w->ns, 0);
@@ -263,7 +265,7 @@ static void prom_labels(struct buf *b, const Switchyard__WorkerStats *w)
 	put_quoted(b, w->name, 0);
 }
 
-static void prom_u64(struct buf *b, const char *name,
+static void prom_u64(struct sy_buf *b, const char *name,
                      const Switchyard__WorkerStats *w, const char *extra,
                      uint64_t v)
 {
@@ -272,7 +274,7 @@ static void prom_u64(struct buf *b, const char *name,
 	bprintf(b, "%s} %llu\n", extra, (unsigned long long)v);
 }
 
-static void prom_sec(struct buf *b, const char *name,
+static void prom_sec(struct sy_buf *b, const char *name,
                      const Switchyard__WorkerStats *w, uint64_t us)
 {
 	bprintf(b, "%s{", name);
@@ -291,7 +293,7 @@ struct hist_data {
 	uint64_t sum_us;
 };
 
-static void prom_hist(struct buf *b, const char *name,
+static void prom_hist(struct sy_buf *b, const char *name,
                       const Switchyard__WorkerStats *w,
                       const struct hist_data *d)
 {
@@ -314,7 +316,7 @@ static void prom_hist(struct buf *b, const char *name,
 	prom_u64(b, metric, w, "", cum);
 }
 
-static void prom_outcomes(struct buf *b, const Switchyard__Stats *s)
+static void prom_outcomes(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	char extra[64];
 	size_t i, o;
@@ -334,7 +336,7 @@ static void prom_outcomes(struct buf *b, const Switchyard__Stats *s)
 	}
 }
 
-static void prom_violations(struct buf *b, const Switchyard__Stats *s)
+static void prom_violations(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	char extra[48];
 	size_t i, k;
@@ -373,7 +375,7 @@ static const struct {
 	             "Requests refused because its queue was full." },
 };
 
-static void prom_simple(struct buf *b, const Switchyard__Stats *s,
+static void prom_simple(struct sy_buf *b, const Switchyard__Stats *s,
                         enum field f)
 {
 	size_t i;
@@ -405,7 +407,8 @@ static const struct {
 	              "Time from a process's spawn to its HELLO." },
 };
 
-static void prom_hists(struct buf *b, const Switchyard__Stats *s, enum hist h)
+static void prom_hists(struct sy_buf *b, const Switchyard__Stats *s,
+                       enum hist h)
 {
 	struct hist_data d;
 	size_t i;
@@ -438,7 +441,7 @@ static void prom_hists(struct buf *b, const Switchyard__Stats *s, enum hist h)
 
 /* Per tail consumer (docs/events.md): what became of the events queued
  * for it. Labelled as the consumer worker. */
-static void prom_tail(struct buf *b, const Switchyard__Stats *s, int dropped)
+static void prom_tail(struct sy_buf *b, const Switchyard__Stats *s, int dropped)
 {
 	const char *name = dropped ? "switchyard_tail_events_dropped_total"
 	                           : "switchyard_tail_events_delivered_total";
@@ -461,7 +464,7 @@ static void prom_tail(struct buf *b, const Switchyard__Stats *s, int dropped)
 	}
 }
 
-static void prom_processes(struct buf *b, const Switchyard__Stats *s)
+static void prom_processes(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	size_t i;
 
@@ -478,10 +481,12 @@ static void prom_processes(struct buf *b, const Switchyard__Stats *s)
 /* KV requests the supervisor served for each worker, per KV namespace
  * and op: with the shim's read cache, repeated reads of an unchanged
  * namespace do not show here (docs/kv.md). */
-static void prom_kv(struct buf *b, const Switchyard__Stats *s)
+static void prom_kv(struct sy_buf *b, const Switchyard__Stats *s)
 {
-	static const char *const ops[] = { NULL, "get", "put", "delete",
-	                                   "list" };
+	static const char *const ops[] = {
+		[SY_KV_OP_GET] = "get", [SY_KV_OP_PUT] = "put",
+		[SY_KV_OP_DELETE] = "delete", [SY_KV_OP_LIST] = "list",
+	};
 	const Switchyard__KvCount *k;
 	size_t i, j, o;
 
@@ -504,7 +509,7 @@ static void prom_kv(struct buf *b, const Switchyard__Stats *s)
 	}
 }
 
-static void render_metrics(struct buf *b, const Switchyard__Stats *s)
+static void render_metrics(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	if (s->truncated)
 		bprintf(b, "# truncated: %zu of %u workers fit in one answer\n",
@@ -568,7 +573,7 @@ static int stats_valid(const Switchyard__Stats *s)
 
 static void admin_render(struct aconn *a, const Switchyard__Stats *s)
 {
-	struct buf b = { 0 };
+	struct sy_buf b = { 0 };
 
 	if (a->page == PAGE_STATUS)
 		render_status(&b, s);
@@ -579,7 +584,7 @@ static void admin_render(struct aconn *a, const Switchyard__Stats *s)
 	admin_reply(a, 200, a->page == PAGE_JSON ? "application/json" :
 	            a->page == PAGE_METRICS ? "text/plain; version=0.0.4; "
 	            "charset=utf-8" : "text/plain; charset=utf-8", &b);
-	free(b.data);
+	sy_buf_free(&b);
 }
 
 int admin_stats(const struct sy_frame *f, char *err, size_t errlen)

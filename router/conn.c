@@ -54,58 +54,21 @@ static void conn_close(struct conn *c);
 
 /* ---- buffers ---- */
 
-size_t buf_len(const struct buf *b)
+void buf_add(struct sy_buf *b, const void *p, size_t n)
 {
-	return b->end - b->start;
-}
-
-int buf_reserve(struct buf *b, size_t n)
-{
-	size_t used = b->end - b->start, ncap;
-	char *p;
-
-	if (b->cap - b->end >= n)
-		return 0;
-	if (b->start > 0) {
-		memmove(b->data, b->data + b->start, used);
-		b->start = 0;
-		b->end = used;
-		if (b->cap - b->end >= n)
-			return 0;
-	}
-	ncap = b->cap ? b->cap : OUT_INIT;
-	while (ncap - used < n)
-		ncap *= 2;
-	if ((p = realloc(b->data, ncap)) == NULL)
-		return -1;
-	b->data = p;
-	b->cap = ncap;
-	return 0;
-}
-
-void buf_add(struct buf *b, const void *p, size_t n)
-{
-	if (buf_reserve(b, n) < 0)
+	if (sy_buf_add(b, p, n) < 0)
 		fatal("output buffer of %zu bytes", b->cap + n);
-	memcpy(b->data + b->end, p, n);
-	b->end += n;
 }
 
-void buf_addstr(struct buf *b, const char *s)
+void buf_addstr(struct sy_buf *b, const char *s)
 {
 	buf_add(b, s, strlen(s));
 }
 
-void buf_adduint(struct buf *b, uint64_t v)
+void buf_adduint(struct sy_buf *b, uint64_t v)
 {
-	char tmp[24];
-	size_t i = sizeof(tmp);
-
-	do {
-		tmp[--i] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v > 0);
-	buf_add(b, tmp + i, sizeof(tmp) - i);
+	if (sy_buf_adduint(b, v) < 0)
+		fatal("output buffer of %zu bytes", b->cap + 20);
 }
 
 /* ---- timeouts: one list per duration, so each list is in deadline order
@@ -156,14 +119,14 @@ static void timer_set(struct conn *c, enum tlist l, int refresh)
 /* Bytes of the next request have arrived (or it is the first one). */
 static int conn_partial(const struct conn *c)
 {
-	return c->nreq == 0 || c->head_fed > 0 || buf_len(&c->in) > 0;
+	return c->nreq == 0 || c->head_fed > 0 || sy_buf_len(&c->in) > 0;
 }
 
 static void timer_update(struct conn *c, int progress)
 {
-	if (c->closing && buf_len(&c->out) == 0)
+	if (c->closing && sy_buf_len(&c->out) == 0)
 		timer_set(c, TL_LINGER, 0);
-	else if (buf_len(&c->out) > 0)
+	else if (sy_buf_len(&c->out) > 0)
 		timer_set(c, TL_IDLE, progress || c->tlist != TL_IDLE);
 	else if (c->req == REQ_HEAD)
 		timer_set(c, conn_partial(c) ? TL_HEADER : TL_IDLE, 0);
@@ -175,7 +138,7 @@ static void timer_update(struct conn *c, int progress)
 
 static void conn_expire(struct conn *c, enum tlist l)
 {
-	int pending = buf_len(&c->out) > 0;
+	int pending = sy_buf_len(&c->out) > 0;
 
 	timer_set(c, TL_NONE, 0);
 	if (l == TL_HEADER) {
@@ -235,8 +198,8 @@ void conn_init(void)
 static void conn_destroy(struct conn *c)
 {
 	http_conn_free(c);
-	free(c->in.data);
-	free(c->out.data);
+	sy_buf_free(&c->in);
+	sy_buf_free(&c->out);
 	free(c);
 }
 
@@ -250,16 +213,12 @@ static struct conn *conn_alloc(void)
 	}
 	if (ct.used == ct.nslots || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
-	c->in.data = malloc(IN_CAP);
-	c->out.data = malloc(OUT_INIT);
-	if (c->in.data == NULL || c->out.data == NULL ||
-	    http_conn_init(c) < 0) {
+	if (sy_buf_init(&c->in, IN_CAP) < 0 ||
+	    sy_buf_init(&c->out, OUT_INIT) < 0 || http_conn_init(c) < 0) {
 		log_warn("connection buffers");
 		conn_destroy(c);
 		return NULL;
 	}
-	c->in.cap = IN_CAP;
-	c->out.cap = OUT_INIT;
 	c->fd = -1;
 	c->tlist = TL_NONE;
 	c->slot = ct.used++;
@@ -297,7 +256,7 @@ static int conn_read_blocked(const struct conn *c)
 		return c->rdeof;
 	/* A request body is always taken in: a client that reads only once
 	 * it has sent everything would otherwise wait for us forever. */
-	if (buf_len(&c->out) > ROUTER_OUT_HIGH && c->req != REQ_BODY)
+	if (sy_buf_len(&c->out) > ROUTER_OUT_HIGH && c->req != REQ_BODY)
 		return 1;
 	if (c->in.start == 0 && c->in.end == c->in.cap)
 		return 1;
@@ -318,7 +277,7 @@ void conn_update(struct conn *c, int progress)
 		else
 			ct.nblocked--;
 	}
-	if (buf_len(&c->out) > 0)
+	if (sy_buf_len(&c->out) > 0)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
 		if (ev_mod(router.loop, c->fd, ev) < 0)
@@ -387,7 +346,7 @@ static void conn_close(struct conn *c)
 
 void conn_abort(struct conn *c)
 {
-	size_t len = buf_len(&c->out);
+	size_t len = sy_buf_len(&c->out);
 
 	/* Whatever part of the answer is ready still goes, best effort. */
 	if (len > 0 && send(c->fd, c->out.data + c->out.start, len,
@@ -404,7 +363,7 @@ void conn_abort(struct conn *c)
  */
 static int conn_flush(struct conn *c)
 {
-	size_t len = buf_len(&c->out);
+	size_t len = sy_buf_len(&c->out);
 	ssize_t n;
 
 	if (len > 0) {
@@ -415,11 +374,9 @@ static int conn_flush(struct conn *c)
 			return -1;
 		}
 		if (n > 0)
-			c->out.start += (size_t)n;
-		if (c->out.start == c->out.end)
-			c->out.start = c->out.end = 0;
+			sy_buf_consume(&c->out, (size_t)n);
 	}
-	if (c->closing && buf_len(&c->out) == 0 && !c->wshut) {
+	if (c->closing && sy_buf_len(&c->out) == 0 && !c->wshut) {
 		if (c->rdeof) {
 			conn_close(c);
 			return -1;
@@ -505,7 +462,7 @@ void conn_upstream_lost(void)
 /* The client closed its side: it is gone if a request is in flight. */
 static int conn_eof(struct conn *c)
 {
-	if (c->stream != 0 || buf_len(&c->out) == 0 || c->wshut) {
+	if (c->stream != 0 || sy_buf_len(&c->out) == 0 || c->wshut) {
 		if (c->stream != 0)
 			log_debug("%s: client went away, canceling stream %u",
 			          c->remote, c->stream);
@@ -520,7 +477,7 @@ static int conn_eof(struct conn *c)
 
 static int conn_read(struct conn *c, uint32_t events)
 {
-	struct buf *in = &c->in;
+	struct sy_buf *in = &c->in;
 	ssize_t n;
 
 	if (in->start == in->end)
@@ -568,7 +525,7 @@ static void conn_on_event(struct ev_loop *loop, int fd, uint32_t events,
 	if (conn_flush(c) < 0)
 		return;
 	/* Output drained below the high mark: parse what waited for it. */
-	if (buf_len(&c->in) > 0 && !c->closing && http_parse(c) < 0)
+	if (sy_buf_len(&c->in) > 0 && !c->closing && http_parse(c) < 0)
 		return;
 	conn_update(c, 1);
 }

@@ -35,6 +35,7 @@
 #include <curl/curl.h>
 
 #include "egress.h"
+#include "http_syntax.h"
 #include "log.h"
 #include "router.h"
 
@@ -48,9 +49,9 @@ struct xfer {
 	CURL *h;
 	Switchyard__Request *req;    /* until it starts */
 	struct curl_slist *hdrs, *resolve;
-	struct buf body;             /* request body */
-	struct buf res;              /* response body */
-	struct buf head;             /* "name\0value\0" pairs */
+	struct sy_buf body;             /* request body */
+	struct sy_buf res;              /* response body */
+	struct sy_buf head;             /* "name\0value\0" pairs */
 	size_t nhead;
 	uint64_t max;
 	int family;                  /* the one address it may reach */
@@ -100,9 +101,9 @@ static void xfer_free(struct xfer *x)
 		switchyard__request__free_unpacked(x->req, NULL);
 	curl_slist_free_all(x->hdrs);
 	curl_slist_free_all(x->resolve);
-	free(x->body.data);
-	free(x->res.data);
-	free(x->head.data);
+	sy_buf_free(&x->body);
+	sy_buf_free(&x->res);
+	sy_buf_free(&x->head);
 	free(x);
 }
 
@@ -121,7 +122,7 @@ static void answer(struct xfer *x)
 {
 	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
 	Switchyard__Header *hv = NULL, **hp = NULL;
-	size_t len = buf_len(&x->res), off = 0, i, n;
+	size_t len = sy_buf_len(&x->res), off = 0, i, n;
 	const char *s = x->head.data + x->head.start;
 	long status = 0;
 
@@ -335,7 +336,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	struct xfer *x = arg;
 
 	n *= size;
-	if (buf_len(&x->res) + n > x->max) {
+	if (sy_buf_len(&x->res) + n > x->max) {
 		x->too_large = 1;
 		return 0;
 	}
@@ -356,17 +357,6 @@ static int hop_by_hop(const char *name, size_t len)
 		    strncasecmp(name, names[i], len) == 0)
 			return 1;
 	return 0;
-}
-
-static int value_ok(const char *v, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		if (((unsigned char)v[i] < 0x20 && v[i] != '\t') ||
-		    v[i] == 0x7f)
-			return 0;
-	return 1;
 }
 
 /* One header line of the answer. A status line starts the head over
@@ -393,9 +383,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	vl = (size_t)(p + len - v);
 	while (vl > 0 && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
 		vl--;
-	if (!http_is_token(p, nl) || !value_ok(v, vl) || hop_by_hop(p, nl))
+	if (!sy_http_token(p, nl) || !sy_http_value(v, vl) ||
+	    hop_by_hop(p, nl))
 		return n * size;
-	if (buf_len(&x->head) + nl + vl + 2 > HEAD_MAX ||
+	if (sy_buf_len(&x->head) + nl + vl + 2 > HEAD_MAX ||
 	    x->nhead >= HDRS_MAX) {
 		x->head_too_large = 1;
 		return 0;
@@ -449,9 +440,9 @@ static int set_headers(struct xfer *x, const Switchyard__Request *r)
 	for (i = 0; i < r->n_headers; i++) {
 		const char *name = r->headers[i]->name;
 
-		if (!http_is_token(name, strlen(name)) ||
-		    !value_ok(r->headers[i]->value,
-		              strlen(r->headers[i]->value)) ||
+		if (!sy_http_token(name, strlen(name)) ||
+		    !sy_http_value(r->headers[i]->value,
+		                   strlen(r->headers[i]->value)) ||
 		    hop_by_hop(name, strlen(name)))
 			continue;
 		has_type |= strcasecmp(name, "Content-Type") == 0;
@@ -470,7 +461,7 @@ static int set_headers(struct xfer *x, const Switchyard__Request *r)
 static int set_method(struct xfer *x, const char *m)
 {
 	CURL *h = x->h;
-	size_t blen = buf_len(&x->body);
+	size_t blen = sy_buf_len(&x->body);
 
 	if (strcmp(m, "GET") == 0 && blen == 0)
 		return curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) != CURLE_OK;
@@ -609,7 +600,7 @@ static const char *check_request(const Switchyard__Request *r,
 		return "fetch with invalid bounds";
 	if (fe->ca_pem.len > 0 && !x->https)
 		return "CA certificates for a fetch that is not https";
-	if (!http_is_token(r->method, strlen(r->method)))
+	if (!sy_http_token(r->method, strlen(r->method)))
 		return "fetch with an invalid method";
 	memset(x->ip, 0, sizeof(x->ip));
 	if (inet_pton(AF_INET, fe->addr, x->ip) == 1)

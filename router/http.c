@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "http_syntax.h"
 #include "log.h"
 #include "router.h"
 #include "util.h"
@@ -21,24 +22,6 @@ static llhttp_settings_t settings;
 /* Scratch for packing one Request: the router is single-threaded. */
 static Switchyard__Header pb_fields[MAX_FIELDS];
 static Switchyard__Header *pb_fieldp[MAX_FIELDS];
-
-int http_is_token(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char ch = (unsigned char)s[i];
-
-		if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		    (ch >= '0' && ch <= '9'))
-			continue;
-		if (ch == '\0' || strchr("!#$%&'*+-.^_`|~", ch) == NULL)
-			return 0;
-	}
-	return 1;
-}
 
 static int fail_with(struct conn *c, int status, const char *text)
 {
@@ -128,7 +111,7 @@ static int on_header_field_complete(llhttp_t *p)
 
 	f->name_len = (uint32_t)(h->len - f->name);
 	/* llhttp's loose mode lets spaces and the like into names. */
-	if (!http_is_token(h->data + f->name, f->name_len))
+	if (!sy_http_token(h->data + f->name, f->name_len))
 		return fail_with(c, 400, "bad request: "
 		                 "HPE_INVALID_HEADER_TOKEN: invalid character "
 		                 "in header name\n");
@@ -371,7 +354,7 @@ static int http_error(struct conn *c, llhttp_errno_t err)
 static int http_execute(struct conn *c)
 {
 	const char *p = c->in.data + c->in.start;
-	size_t n = buf_len(&c->in), used = n;
+	size_t n = sy_buf_len(&c->in), used = n;
 	int in_head = c->req == REQ_HEAD;
 	llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
 
@@ -403,11 +386,11 @@ int http_parse(struct conn *c)
 			}
 			http_next(c);
 		}
-		if (buf_len(&c->in) == 0)
+		if (sy_buf_len(&c->in) == 0)
 			break;
 		/* A slow reader gets no new requests until it catches up. */
 		if (c->req == REQ_HEAD && c->head_fed == 0 &&
-		    buf_len(&c->out) > ROUTER_OUT_HIGH)
+		    sy_buf_len(&c->out) > ROUTER_OUT_HIGH)
 			break;
 		if (http_execute(c) < 0)
 			return -1;

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "http_syntax.h"
 #include "log.h"
 #include "outcome.h"
 #include "router.h"
@@ -13,26 +14,13 @@ static const char *const hop_by_hop[] = {
 	"upgrade", "proxy-connection",
 };
 
-/* Field values may hold any visible byte, space and tab: never CR or LF,
- * which would let a worker inject headers or a second response. */
-static int valid_value(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 static int forwardable(const struct conn *c, const Switchyard__Header *h)
 {
 	size_t i;
 
 	if (h == NULL || h->name == NULL || h->value == NULL ||
-	    !http_is_token(h->name, strlen(h->name)) ||
-	    !valid_value(h->value)) {
+	    !sy_http_token(h->name, strlen(h->name)) ||
+	    !sy_http_value(h->value, strlen(h->value))) {
 		log_warnx("%s: stream %u: dropping invalid response header",
 		          c->remote, c->stream);
 		return 0;
@@ -44,7 +32,7 @@ static int forwardable(const struct conn *c, const Switchyard__Header *h)
 	return 1;
 }
 
-static void put_status(struct buf *b, int status)
+static void put_status(struct sy_buf *b, int status)
 {
 	buf_addstr(b, "HTTP/1.1 ");
 	buf_adduint(b, (uint64_t)status);
@@ -53,7 +41,7 @@ static void put_status(struct buf *b, int status)
 	buf_add(b, "\r\n", 2);
 }
 
-static void put_header(struct buf *b, const char *name, const char *value)
+static void put_header(struct sy_buf *b, const char *name, const char *value)
 {
 	buf_addstr(b, name);
 	buf_add(b, ": ", 2);
@@ -65,7 +53,7 @@ static void put_header(struct buf *b, const char *name, const char *value)
  * fate, and the blank line. */
 static void put_end(struct conn *c, uint64_t len)
 {
-	struct buf *b = &c->out;
+	struct sy_buf *b = &c->out;
 
 	if (!c->no_body) {
 		buf_addstr(b, "Content-Length: ");
@@ -83,7 +71,7 @@ static void put_end(struct conn *c, uint64_t len)
 static void response_page(struct conn *c, int status, const char *body,
                           size_t len, unsigned retry_after)
 {
-	struct buf *b = &c->out;
+	struct sy_buf *b = &c->out;
 
 	c->no_body = 0;
 	put_status(b, status);
@@ -131,7 +119,7 @@ static void response_outcome(struct conn *c, const Switchyard__Response *res)
 
 static void response_head(struct conn *c, const Switchyard__Response *res)
 {
-	struct buf *b = &c->out;
+	struct sy_buf *b = &c->out;
 	size_t i;
 
 	c->no_body = res->status == 204 || res->status == 304;

@@ -17,6 +17,7 @@
 
 #include <llhttp.h>
 
+#include "buf.h"
 #include "ev.h"
 #include "switchyard.pb-c.h"
 
@@ -54,20 +55,11 @@ void privdrop(const char *user);
 
 /* ---- conn.c: client connections ---- */
 
-/* A byte buffer: data[start, end) is live. */
-struct buf {
-	char *data;
-	size_t start, end, cap;
-};
-
-size_t buf_len(const struct buf *b);
-/* Makes room for n more bytes at end, growing the allocation. 0 or -1. */
-int buf_reserve(struct buf *b, size_t n);
-/* Appends; fatal on out of memory (the router holds no state worth saving
- * that a restart would not rebuild). */
-void buf_add(struct buf *b, const void *p, size_t n);
-void buf_addstr(struct buf *b, const char *s);
-void buf_adduint(struct buf *b, uint64_t v);
+/* Appends to a buffer (lib/buf.h); fatal on out of memory (the router
+ * holds no state worth saving that a restart would not rebuild). */
+void buf_add(struct sy_buf *b, const void *p, size_t n);
+void buf_addstr(struct sy_buf *b, const char *s);
+void buf_adduint(struct sy_buf *b, uint64_t v);
 
 enum req_state {
 	REQ_HEAD, /* reading the request line and headers */
@@ -108,7 +100,7 @@ struct conn {
 	uint32_t gen;           /* per-slot stream generation */
 	uint32_t stream;        /* open upstream stream, or 0 */
 	uint32_t events;        /* epoll events currently watched */
-	struct buf in, out;
+	struct sy_buf in, out;
 	llhttp_t parser;
 	struct head head;
 	enum req_state req;
@@ -172,8 +164,6 @@ void conn_update(struct conn *c, int progress);
 /* ---- http.c: llhttp glue ---- */
 
 void http_init(void);
-/* 1 if s[0, len) is a non-empty RFC 9110 token (header names). */
-int http_is_token(const char *s, size_t len);
 /* Prepares c's parser and head storage; 0 or -1 (ENOMEM). */
 int http_conn_init(struct conn *c);
 void http_conn_free(struct conn *c);

@@ -1,15 +1,14 @@
 /*
  * The router's seccomp filter. The profile compiler and the choice of the
- * sanitizer variant are the supervisor's (supervisor/seccomp.c,
- * supervisor/sandbox.c): this file only decides when.
+ * sanitizer variant are lib/'s (seccomp_filter.c, seccomp_load.c): this
+ * file only decides when.
  */
 #include <stddef.h>
-#include <unistd.h>
 
-#include "../supervisor/jail/sandbox.h"
-#include "../supervisor/jail/seccomp.h"
 #include "log.h"
 #include "sandbox.h"
+#include "seccomp_filter.h"
+#include "seccomp_load.h"
 
 static const char *policy;
 static char path[4096];
@@ -22,19 +21,18 @@ void sandbox_router_policy(const char *p)
 
 void sandbox_router_prepare(void)
 {
-	char err[512];
+	char err[1024];
 
 	if (policy == NULL) {
 		log_warnx("no --seccomp-policy given: running without a "
 		          "seccomp filter");
 		return;
 	}
-	if (sandbox_profile_path(policy, path, sizeof(path)) < 0)
-		fatalx("seccomp profile %s: path too long", policy);
 	/* The router never forks: its own pid is known now. */
-	filter = seccomp_compile(path, getpid(), err, sizeof(err));
+	filter = seccomp_profile_compile(policy, path, sizeof(path), err,
+	                                 sizeof(err));
 	if (filter == NULL)
-		fatalx("seccomp profile: %s", err);
+		fatalx("%s", err);
 }
 
 void sandbox_router_apply(void)

@@ -25,10 +25,10 @@
 
 #include "control/control.h"
 #include "jail/caps.h"
-#include "jail/sandbox.h"
 #include "jail/spawn.h"
 #include "log.h"
 #include "notify.h"
+#include "seccomp_load.h"
 #include "serve/serve.h"
 #include "state/config.h"
 #include "state/kvstore.h"
@@ -301,7 +301,12 @@ static void check_privileges(const struct spawn_opts *o)
 /*
  * Start-up is over (the listening sockets are open and the router has
  * them): from here on the supervisor gives up what it never needs.
- * Workers inherit the filter under their own.
+ * supervisor.policy is a deny-list: the supervisor keeps every call it
+ * needs to build jails (clone with namespaces, mount, pivot_root, set*id,
+ * capset, seccomp, exec) and loses the kernel interfaces it never uses
+ * (bpf, ptrace, modules, kexec, io_uring, keys, perf, sockets other than
+ * AF_UNIX, ...). Workers inherit the filter under their own: the stricter
+ * action wins, so nothing the supervisor gives up is open to a worker.
  */
 static void sandbox(void)
 {
@@ -309,9 +314,9 @@ static void sandbox(void)
 
 	snprintf(policy, sizeof(policy), "%s/supervisor.policy",
 	         sup.conf->seccomp_dir);
-	if (sandbox_supervisor(policy, err, sizeof(err)) == -1)
+	if (seccomp_profile_load(policy, err, sizeof(err)) == -1)
 		fatalx("sandbox: %s", err);
-	sandbox_profile_path(policy, loaded, sizeof(loaded));
+	seccomp_profile_path(policy, loaded, sizeof(loaded));
 	log_info("seccomp profile %s loaded", loaded);
 }
 

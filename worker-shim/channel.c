@@ -192,7 +192,7 @@ int chan_send_exception(uint32_t stream)
 int chan_send_response(uint32_t stream, const struct ws_response *res)
 {
 	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
-	size_t blen = res->body.len;
+	size_t blen = sy_buf_len(&res->body);
 	int rc;
 
 	if (chan_pack_hdrs(&res->hdrs) < 0)
@@ -205,7 +205,7 @@ int chan_send_response(uint32_t stream, const struct ws_response *res)
 	rc = chan_msg(SY_MSG_RESPONSE, blen ? 0 : SY_FLAG_END, stream, &r.base);
 	if (rc == WS_EINVAL)
 		return chan_send_exception(stream);
-	if (rc < 0 || (rc = chan_body(SY_MSG_RES_BODY, stream, res->body.p,
+	if (rc < 0 || (rc = chan_body(SY_MSG_RES_BODY, stream, res->body.data,
 	                              blen)) < 0)
 		return rc;
 	return chan_flush();
@@ -217,7 +217,7 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 {
 	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
 	Switchyard__Limits l = SWITCHYARD__LIMITS__INIT;
-	size_t blen = req->body.len;
+	size_t blen = sy_buf_len(&req->body);
 	int rc;
 
 	if ((rc = chan_pack_hdrs(&req->hdrs)) < 0)
@@ -236,7 +236,7 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 	}
 	r.limits = &l;
 	rc = chan_msg(SY_MSG_REQUEST, blen ? 0 : SY_FLAG_END, stream, &r.base);
-	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.p,
+	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.data,
 	                              blen)) < 0)
 		return rc;
 	return chan_flush();
@@ -246,7 +246,7 @@ int chan_send_fetch(uint32_t stream, const struct ws_request *req)
 {
 	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
 	Switchyard__Fetch fe = SWITCHYARD__FETCH__INIT;
-	size_t blen = req->body.len;
+	size_t blen = sy_buf_len(&req->body);
 	int rc;
 
 	if ((rc = chan_pack_hdrs(&req->hdrs)) < 0)
@@ -258,7 +258,7 @@ int chan_send_fetch(uint32_t stream, const struct ws_request *req)
 	r.headers = r.n_headers ? shim_chan.pbhp : NULL;
 	r.content_length = blen;
 	rc = chan_msg(SY_MSG_REQUEST, blen ? 0 : SY_FLAG_END, stream, &r.base);
-	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.p,
+	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.data,
 	                              blen)) < 0)
 		return rc;
 	return chan_flush();

@@ -14,27 +14,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "names.h"
 #include "outcome.h"
 #include "shim.h"
 
 static char last_reason[512];
-
-/* The platform's names: 1..63 of [a-z0-9_-], first a letter or digit
- * (lib/util.c's sy_valid_name, which the shim does not link). */
-static int valid_name(const char *s)
-{
-	size_t i;
-
-	if (s == NULL || !((s[0] >= 'a' && s[0] <= 'z') ||
-	                   (s[0] >= '0' && s[0] <= '9')))
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (i >= 63 || !((s[i] >= 'a' && s[i] <= 'z') ||
-		                 (s[i] >= '0' && s[i] <= '9') ||
-		                 s[i] == '-' || s[i] == '_'))
-			return 0;
-	return 1;
-}
 
 /* Keeps the reason for ws_dispatch_reason, as one printable line. */
 static void set_reason(const char *s)
@@ -94,7 +78,7 @@ static void error_page(ws_response *out, Switchyard__Outcome o,
 		hdrs_add(&out->hdrs, "Retry-After", num);
 	}
 	n = sy_outcome_page(page, sizeof(page), o, who, last_reason);
-	buf_append(&out->body, page, n);
+	sy_buf_add(&out->body, page, n);
 }
 
 static int fail(ws_response *out, int err, const char *who)
@@ -158,7 +142,7 @@ static int sub_body(uint32_t stream, uint64_t want, ws_response *keep)
 		if (f.len > want - got)
 			return WS_EIO;
 		got += f.len;
-		if (keep && buf_append(&keep->body, f.payload, f.len) < 0)
+		if (keep && sy_buf_add(&keep->body, f.payload, f.len) < 0)
 			nomem = 1;
 		if (f.flags & SY_FLAG_END)
 			break;
@@ -263,7 +247,7 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
 	char who[128];
 
 	last_reason[0] = '\0';
-	if (!valid_name(ns) || !valid_name(worker) || req == NULL ||
+	if (!sy_valid_name(ns) || !sy_valid_name(worker) || req == NULL ||
 	    out == NULL || !shim_chan.in_handler ||
 	    ws_req_url(req)[0] != '/')
 		return fail(out, WS_EINVAL, NULL);

@@ -1,83 +1,23 @@
 /*
- * Byte buffers and header lists shared by requests and responses, and the
- * HTTP syntax checks that keep a tenant from smuggling a header break into
- * a response or subrequest.
+ * Header lists shared by requests and responses, and the HTTP syntax
+ * checks that keep a tenant from smuggling a header break into a response
+ * or subrequest.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "http_syntax.h"
 #include "shim.h"
-
-int buf_reserve(struct ws_buf *b, size_t extra)
-{
-	size_t cap;
-	char *p;
-
-	if (extra <= b->cap - b->len)
-		return 0;
-	if (extra > SIZE_MAX / 2 - b->len)
-		return WS_ENOMEM;
-	cap = b->cap ? b->cap : 256;
-	while (cap - b->len < extra)
-		cap *= 2;
-	if ((p = realloc(b->p, cap)) == NULL)
-		return WS_ENOMEM;
-	b->p = p;
-	b->cap = cap;
-	return 0;
-}
-
-int buf_append(struct ws_buf *b, const void *p, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if (buf_reserve(b, n) < 0)
-		return WS_ENOMEM;
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	return 0;
-}
-
-int buf_holds(const struct ws_buf *b, const void *p)
-{
-	uintptr_t a = (uintptr_t)b->p, x = (uintptr_t)p;
-
-	return b->p != NULL && x >= a && x < a + b->len;
-}
-
-void buf_reset(struct ws_buf *b)
-{
-	b->len = 0;
-	if (b->cap > SHIM_KEEP_MAX)
-		buf_free(b);
-}
-
-void buf_free(struct ws_buf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->len = b->cap = 0;
-}
-
-/* RFC 9110 tchar. */
-static int is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
 
 int ws_is_token(const char *s)
 {
-	if (s == NULL || *s == '\0')
-		return 0;
-	for (; *s; s++)
-		if (!is_tchar((unsigned char)*s))
-			return 0;
-	return 1;
+	return s != NULL && sy_http_token(s, strlen(s));
 }
 
+/* Looser than sy_http_value, as the API promises (no CR or LF,
+ * workershim.h): another control character passes here; the supervisor
+ * refuses a response that carries one (serve/call_answer.c), fetch drops
+ * such a header (router/egress.c), a subrequest hands it to its callee. */
 int ws_is_value(const char *s)
 {
 	return s != NULL && strpbrk(s, "\r\n") == NULL;
@@ -85,12 +25,12 @@ int ws_is_value(const char *s)
 
 const char *hdrs_name(const struct ws_hdrs *h, int i)
 {
-	return h->pool.p + h->v[i].name;
+	return h->pool.data + h->v[i].name;
 }
 
 const char *hdrs_value(const struct ws_hdrs *h, int i)
 {
-	return h->pool.p + h->v[i].value;
+	return h->pool.data + h->v[i].value;
 }
 
 /* ASCII only: strcasecmp follows the locale a tenant may have set. */
@@ -124,29 +64,29 @@ int hdrs_find(const struct ws_hdrs *h, const char *name)
 static int pool_put(struct ws_hdrs *h, const char *name, const char *value,
                     struct ws_hdr *out)
 {
-	struct ws_buf *b = &h->pool;
+	struct sy_buf *b = &h->pool;
 	size_t nl = strlen(name) + 1, vl = strlen(value) + 1;
 	size_t noff = 0, voff = 0;
 	int nin, vin;
 
-	nin = buf_holds(b, name);
-	vin = buf_holds(b, value);
+	nin = sy_buf_holds(b, name);
+	vin = sy_buf_holds(b, value);
 	if (nin)
-		noff = (size_t)(name - b->p);
+		noff = (size_t)(name - b->data);
 	if (vin)
-		voff = (size_t)(value - b->p);
-	if (nl > SIZE_MAX - vl || buf_reserve(b, nl + vl) < 0)
+		voff = (size_t)(value - b->data);
+	if (nl > SIZE_MAX - vl || sy_buf_reserve(b, nl + vl) < 0)
 		return WS_ENOMEM;
 	if (nin)
-		name = b->p + noff;
+		name = b->data + noff;
 	if (vin)
-		value = b->p + voff;
-	out->name = b->len;
-	memcpy(b->p + b->len, name, nl);
-	b->len += nl;
-	out->value = b->len;
-	memcpy(b->p + b->len, value, vl);
-	b->len += vl;
+		value = b->data + voff;
+	out->name = b->end;
+	memcpy(b->data + b->end, name, nl);
+	b->end += nl;
+	out->value = b->end;
+	memcpy(b->data + b->end, value, vl);
+	b->end += vl;
 	return 0;
 }
 
@@ -234,7 +174,7 @@ int hdrs_at(const struct ws_hdrs *h, int i, const char **name,
 void hdrs_reset(struct ws_hdrs *h)
 {
 	h->n = 0;
-	buf_reset(&h->pool);
+	sy_buf_reset(&h->pool, SHIM_KEEP_MAX);
 }
 
 void hdrs_free(struct ws_hdrs *h)
@@ -242,5 +182,5 @@ void hdrs_free(struct ws_hdrs *h)
 	free(h->v);
 	h->v = NULL;
 	h->n = h->cap = 0;
-	buf_free(&h->pool);
+	sy_buf_free(&h->pool);
 }

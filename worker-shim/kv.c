@@ -13,20 +13,33 @@
 #include <string.h>
 #include <time.h>
 
+#include "kv_wire.h"
+#include "names.h"
 #include "shim.h"
 
-enum { KV_OP_GET = 1, KV_OP_PUT = 2, KV_OP_DELETE = 3, KV_OP_LIST = 4 };
+/* workershim.h is installed alone, so it repeats what the wire says
+ * (proto/kv_wire.h): the build keeps the two in step. */
+#define SAME_AS_WIRE(ws, sy) \
+	_Static_assert((ws) == (sy), #ws " differs from proto/kv_wire.h")
+SAME_AS_WIRE(WS_KV_KEY_MAX, SY_KV_KEY_MAX);
+SAME_AS_WIRE(WS_KV_VALUE_MAX, SY_KV_VALUE_MAX);
+SAME_AS_WIRE(WS_ENOTFOUND, SY_KV_ENOTFOUND);
+SAME_AS_WIRE(WS_EDENIED, SY_KV_EDENIED);
+SAME_AS_WIRE(WS_EINVAL, SY_KV_EINVAL);
+SAME_AS_WIRE(WS_ENOMEM, SY_KV_ENOMEM);
+SAME_AS_WIRE(WS_EINTERNAL, SY_KV_EINTERNAL);
 
 static int key_ok(const char *key)
 {
-	size_t n;
-
-	return key != NULL && (n = strlen(key)) > 0 && n <= WS_KV_KEY_MAX;
+	return key != NULL && sy_kv_key_valid(key, strlen(key));
 }
 
+/* Only what keeps the request well-formed: whether the binding exists,
+ * and so whether its name is valid (sy_kv_binding_valid), is the
+ * supervisor's answer (WS_EDENIED), not WS_EINVAL. */
 static int binding_ok(const char *b)
 {
-	return b != NULL && b[0] != '\0' && strlen(b) < 64;
+	return b != NULL && b[0] != '\0' && strlen(b) < SY_NAME_MAX;
 }
 
 static int chan_broken(void)
@@ -482,7 +495,7 @@ static int get_remote(const char *binding, const char *key, int cached,
 	size_t n = 0;
 	int rc;
 
-	rq.op = KV_OP_GET;
+	rq.op = SY_KV_OP_GET;
 	rq.binding = (char *)binding;
 	rq.key = (char *)key;
 	if ((rc = kv_call(&rq, NULL, 0, &rs, &p)) < 0)
@@ -542,7 +555,7 @@ int ws_kv_put(const char *binding, const char *key, const void *val,
 	if (!binding_ok(binding) || !key_ok(key) || len > WS_KV_VALUE_MAX ||
 	    (len > 0 && val == NULL))
 		return WS_EINVAL;
-	rq.op = KV_OP_PUT;
+	rq.op = SY_KV_OP_PUT;
 	rq.binding = (char *)binding;
 	rq.key = (char *)key;
 	rq.ttl = ttl_s;
@@ -556,7 +569,7 @@ int ws_kv_delete(const char *binding, const char *key)
 
 	if (!binding_ok(binding) || !key_ok(key))
 		return WS_EINVAL;
-	rq.op = KV_OP_DELETE;
+	rq.op = SY_KV_OP_DELETE;
 	rq.binding = (char *)binding;
 	rq.key = (char *)key;
 	cache_wrote(binding, key);
@@ -613,7 +626,7 @@ int ws_kv_list(const char *binding, const char *prefix, const char *cursor,
 	    (prefix != NULL && strlen(prefix) > WS_KV_KEY_MAX) ||
 	    (cursor != NULL && strlen(cursor) > WS_KV_KEY_MAX))
 		return WS_EINVAL;
-	rq.op = KV_OP_LIST;
+	rq.op = SY_KV_OP_LIST;
 	rq.binding = (char *)binding;
 	rq.prefix = (char *)(prefix ? prefix : "");
 	rq.cursor = (char *)(cursor ? cursor : "");

@@ -35,27 +35,27 @@ static int line_put_url(struct ws_request *req, const char *url)
 	const char *q = strchr(url, '?');
 	size_t pl = q ? (size_t)(q - url) : ul;
 
-	req->line.len = req->url;
-	if (buf_reserve(&req->line, 2 * ul + 3) < 0)
+	req->line.end = req->url;
+	if (sy_buf_reserve(&req->line, 2 * ul + 3) < 0)
 		return WS_ENOMEM;
-	buf_append(&req->line, url, ul + 1);
-	req->path = req->line.len;
-	buf_append(&req->line, url, pl);
-	buf_append(&req->line, "", 1);
-	req->query = req->line.len;
+	sy_buf_add(&req->line, url, ul + 1);
+	req->path = req->line.end;
+	sy_buf_add(&req->line, url, pl);
+	sy_buf_add(&req->line, "", 1);
+	req->query = req->line.end;
 	if (q)
-		buf_append(&req->line, q + 1, ul - pl - 1);
-	buf_append(&req->line, "", 1);
+		sy_buf_add(&req->line, q + 1, ul - pl - 1);
+	sy_buf_add(&req->line, "", 1);
 	return 0;
 }
 
 static int line_set(struct ws_request *req, const char *method,
                     const char *url)
 {
-	req->line.len = 0;
-	if (buf_append(&req->line, method, strlen(method) + 1) < 0)
+	req->line.end = 0;
+	if (sy_buf_add(&req->line, method, strlen(method) + 1) < 0)
 		return WS_ENOMEM;
-	req->url = req->line.len;
+	req->url = req->line.end;
 	return line_put_url(req, url);
 }
 
@@ -66,18 +66,18 @@ void req_init(struct ws_request *req)
 
 void req_reset(struct ws_request *req)
 {
-	buf_reset(&req->line);
+	sy_buf_reset(&req->line, SHIM_KEEP_MAX);
 	req->url = req->path = req->query = 0;
 	hdrs_reset(&req->hdrs);
-	buf_reset(&req->body);
+	sy_buf_reset(&req->body, SHIM_KEEP_MAX);
 	req->remote[0] = '\0';
 }
 
 void req_release(struct ws_request *req)
 {
-	buf_free(&req->line);
+	sy_buf_free(&req->line);
 	hdrs_free(&req->hdrs);
-	buf_free(&req->body);
+	sy_buf_free(&req->body);
 }
 
 /* "1.2.3.4:5" or "[::1]:5", as the router writes it. */
@@ -111,22 +111,22 @@ int req_from_pb(struct ws_request *req, const Switchyard__Request *pb)
 
 const char *ws_req_method(const ws_request *req)
 {
-	return req->line.p ? req->line.p : "";
+	return req->line.data ? req->line.data : "";
 }
 
 const char *ws_req_url(const ws_request *req)
 {
-	return req->line.p ? req->line.p + req->url : "";
+	return req->line.data ? req->line.data + req->url : "";
 }
 
 const char *ws_req_path(const ws_request *req)
 {
-	return req->line.p ? req->line.p + req->path : "";
+	return req->line.data ? req->line.data + req->path : "";
 }
 
 const char *ws_req_query(const ws_request *req)
 {
-	return req->line.p ? req->line.p + req->query : "";
+	return req->line.data ? req->line.data + req->query : "";
 }
 
 const char *ws_req_remote_addr(const ws_request *req)
@@ -157,8 +157,8 @@ int ws_req_header_at(const ws_request *req, int i, const char **name,
 const void *ws_req_body(const ws_request *req, size_t *len)
 {
 	if (len)
-		*len = req->body.len;
-	return req->body.len ? req->body.p : NULL;
+		*len = sy_buf_len(&req->body);
+	return sy_buf_len(&req->body) ? req->body.data : NULL;
 }
 
 int ws_req_set_header(ws_request *req, const char *name, const char *value)
@@ -181,7 +181,7 @@ int ws_req_set_url(ws_request *req, const char *url)
 	if (!valid_url(url, 0))
 		return WS_EINVAL;
 	/* ws_req_set_url(req, ws_req_path(req)) must work. */
-	if (buf_holds(&req->line, url)) {
+	if (sy_buf_holds(&req->line, url)) {
 		if ((copy = strdup(url)) == NULL)
 			return WS_ENOMEM;
 		url = copy;
@@ -199,16 +199,16 @@ int ws_req_set_body(ws_request *req, const void *buf, size_t len)
 		return WS_EINVAL;
 	if (len > SHIM_BODY_MAX)
 		return WS_ENOMEM;
-	if (buf_holds(&req->body, buf)) {
-		off = (size_t)((const char *)buf - req->body.p);
-		if (len > req->body.len - off)
+	if (sy_buf_holds(&req->body, buf)) {
+		off = (size_t)((const char *)buf - req->body.data);
+		if (len > sy_buf_len(&req->body) - off)
 			return WS_EINVAL;
-		memmove(req->body.p, buf, len);
-		req->body.len = len;
+		memmove(req->body.data, buf, len);
+		req->body.end = len;
 		return 0;
 	}
-	req->body.len = 0;
-	return buf_append(&req->body, buf, len);
+	req->body.end = 0;
+	return sy_buf_add(&req->body, buf, len) < 0 ? WS_ENOMEM : 0;
 }
 
 ws_request *ws_request_new(const char *method, const char *url)

@@ -18,13 +18,13 @@ void res_reset(struct ws_response *res)
 {
 	res->status = 0;
 	hdrs_reset(&res->hdrs);
-	buf_reset(&res->body);
+	sy_buf_reset(&res->body, SHIM_KEEP_MAX);
 }
 
 void res_release(struct ws_response *res)
 {
 	hdrs_free(&res->hdrs);
-	buf_free(&res->body);
+	sy_buf_free(&res->body);
 }
 
 /* Out-of-range statuses are ignored: the call has no way to fail. */
@@ -81,57 +81,57 @@ int ws_res_write(ws_response *res, const void *buf, size_t len)
 	if (buf == NULL && len > 0)
 		return WS_EINVAL;
 	/* Appending the body to itself must survive the buffer moving. */
-	if (len > 0 && buf_holds(&res->body, buf)) {
-		size_t off = (size_t)((const char *)buf - res->body.p);
+	if (len > 0 && sy_buf_holds(&res->body, buf)) {
+		size_t off = (size_t)((const char *)buf - res->body.data);
 
-		if (len > res->body.len - off)
+		if (len > sy_buf_len(&res->body) - off)
 			return WS_EINVAL;
-		if (buf_reserve(&res->body, len) < 0)
+		if (sy_buf_reserve(&res->body, len) < 0)
 			return WS_ENOMEM;
-		buf = res->body.p + off;
+		buf = res->body.data + off;
 	}
-	return buf_append(&res->body, buf, len);
+	return sy_buf_add(&res->body, buf, len) < 0 ? WS_ENOMEM : 0;
 }
 
 int ws_res_printf(ws_response *res, const char *fmt, ...)
 {
-	struct ws_buf *b = &res->body;
+	struct sy_buf *b = &res->body;
 	va_list ap;
 	int n;
 
 	if (fmt == NULL)
 		return WS_EINVAL;
 	/* Formats straight into the body; a second pass only if it was short. */
-	if (buf_reserve(b, 128) < 0)
+	if (sy_buf_reserve(b, 128) < 0)
 		return WS_ENOMEM;
 	va_start(ap, fmt);
-	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	n = vsnprintf(b->data + b->end, b->cap - b->end, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		return WS_EINVAL;
-	if ((size_t)n >= b->cap - b->len) {
-		if (n == INT_MAX || buf_reserve(b, (size_t)n + 1) < 0)
+	if ((size_t)n >= b->cap - b->end) {
+		if (n == INT_MAX || sy_buf_reserve(b, (size_t)n + 1) < 0)
 			return WS_ENOMEM;
 		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		n = vsnprintf(b->data + b->end, b->cap - b->end, fmt, ap);
 		va_end(ap);
 		if (n < 0)
 			return WS_EINVAL;
 	}
-	b->len += (size_t)n;
+	b->end += (size_t)n;
 	return n;
 }
 
 const void *ws_res_body(const ws_response *res, size_t *len)
 {
 	if (len)
-		*len = res->body.len;
-	return res->body.len ? res->body.p : NULL;
+		*len = sy_buf_len(&res->body);
+	return sy_buf_len(&res->body) ? res->body.data : NULL;
 }
 
 void ws_res_clear_body(ws_response *res)
 {
-	res->body.len = 0;
+	res->body.end = 0;
 }
 
 ws_response *ws_response_new(void)

@@ -43,8 +43,9 @@ static int read_req_body(uint32_t stream, struct ws_request *req,
 			*res = BODY_CANCELED;
 			return 0;
 		}
-		if (*res == BODY_OK && (f.len > SHIM_BODY_MAX - req->body.len ||
-		    buf_append(&req->body, f.payload, f.len) < 0))
+		if (*res == BODY_OK &&
+		    (f.len > SHIM_BODY_MAX - sy_buf_len(&req->body) ||
+		     sy_buf_add(&req->body, f.payload, f.len) < 0))
 			*res = BODY_REFUSED;
 		if (f.flags & SY_FLAG_END)
 			return 0;
@@ -75,7 +76,7 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 	switchyard__request__free_unpacked(pb, NULL);
 	/* Trust the declared length only as far as a moderate reservation. */
 	if (*res == BODY_OK && hint > 0 && hint <= SHIM_KEEP_MAX &&
-	    buf_reserve(&req->body, (size_t)hint) < 0)
+	    sy_buf_reserve(&req->body, (size_t)hint) < 0)
 		*res = BODY_REFUSED;
 	return 0;
 }

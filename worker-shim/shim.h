@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "buf.h"
 #include "frame.h"
 #include "switchyard.pb-c.h"
 #include "workershim.h"
@@ -25,21 +26,11 @@
 /* Buffers larger than this are freed at reset instead of kept. */
 #define SHIM_KEEP_MAX (4u * 1024u * 1024u)
 
-/* ---- headers.c: growable byte buffers, header lists, HTTP syntax ---- */
-
-struct ws_buf {
-	char *p;
-	size_t len, cap;
-};
-
-/* Makes room for extra more bytes. 0 or WS_ENOMEM. */
-int buf_reserve(struct ws_buf *b, size_t extra);
-int buf_append(struct ws_buf *b, const void *p, size_t n);
-/* 1 if p points into b's bytes (the caller passed back our own string). */
-int buf_holds(const struct ws_buf *b, const void *p);
-/* Empties b, keeping its allocation unless it is over SHIM_KEEP_MAX. */
-void buf_reset(struct ws_buf *b);
-void buf_free(struct ws_buf *b);
+/* ---- headers.c: header lists, HTTP syntax ----
+ * Byte buffers are lib/buf.h's: the shim never consumes from one, so
+ * start is 0, end is the length and offsets from data stay valid. They
+ * are emptied with sy_buf_reset(b, SHIM_KEEP_MAX). sy_buf_* fail with -1,
+ * which the API reports as WS_ENOMEM. */
 
 /* A header is two NUL-terminated strings in the list's pool, named by
  * offset so that the pool can move when it grows. */
@@ -50,12 +41,14 @@ struct ws_hdr {
 struct ws_hdrs {
 	struct ws_hdr *v;
 	int n, cap;
-	struct ws_buf pool;
+	struct sy_buf pool;
 };
 
-/* 1 if s is a non-empty HTTP token (method or header name). */
+/* 1 if s is a non-empty HTTP token (method or header name):
+ * sy_http_token. */
 int ws_is_token(const char *s);
-/* 1 if s may be a header value: no CR or LF. */
+/* 1 if s may be a header value: no CR or LF (looser than
+ * sy_http_value: see headers.c). */
 int ws_is_value(const char *s);
 
 const char *hdrs_name(const struct ws_hdrs *h, int i);
@@ -82,10 +75,10 @@ void hdrs_free(struct ws_hdrs *h);
 
 struct ws_request {
 	/* "method\0url\0path\0query\0"; method always at offset 0 */
-	struct ws_buf line;
+	struct sy_buf line;
 	size_t url, path, query;
 	struct ws_hdrs hdrs;
-	struct ws_buf body;
+	struct sy_buf body;
 	char remote[64]; /* the client's "ip:port" from the router, or "" */
 	int shim_owned; /* the handler's request: ws_request_free ignores it */
 };
@@ -102,7 +95,7 @@ int req_from_pb(struct ws_request *req, const Switchyard__Request *pb);
 struct ws_response {
 	int status; /* 0: never set, i.e. 200 */
 	struct ws_hdrs hdrs;
-	struct ws_buf body;
+	struct sy_buf body;
 	int shim_owned;
 };
 

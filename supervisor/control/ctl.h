@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "control/control.h"
+#include "ctl_codes.h"
 #include "ev.h"
 #include "state/config.h"
 #include "state/registry.h"
@@ -26,16 +27,6 @@ struct control_env {
 	struct control_hooks hooks;
 };
 extern struct control_env control_env;
-
-/* yardctl's exit codes, which responses carry (ctl/yardctl.h). */
-enum {
-	CTL_OK = 0,
-	CTL_FAIL = 1,
-	CTL_USAGE = 2,
-	CTL_UNKNOWN_WORKER = 4,
-	CTL_BAD_INPUT = 5,
-	CTL_NOT_RUNNING = 6
-};
 
 struct logring;
 struct ctl_reply;

@@ -19,6 +19,7 @@
 #include "jail/caps.h"
 #include "jail/ids.h"
 #include "jail/jail.h"
+#include "seccomp_filter.h"
 
 static int step_cgroup(const struct jail_spec *s)
 {

@@ -24,7 +24,7 @@
 #include "jail/cgroup.h"
 #include "jail/rlimits.h"
 #include "jail/rootfs.h"
-#include "jail/seccomp.h"
+#include "seccomp_filter.h"
 
 /* Steps in the order jail_enter runs them; the number names a failure. */
 enum jail_step {

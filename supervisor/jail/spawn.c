@@ -38,6 +38,7 @@
 #include "jail/jail.h"
 #include "jail/spawn.h"
 #include "log.h"
+#include "seccomp_filter.h"
 
 #define CHILD_STACK (256 * 1024)
 #define JAIL_NS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | \

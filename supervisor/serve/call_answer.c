@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http_syntax.h"
 #include "outcome.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
@@ -27,29 +28,21 @@ static void call_end(struct call *c, struct proc *p)
 	call_settle(c);
 }
 
-static int token_char(unsigned char ch)
-{
-	return ch > 0x20 && ch < 0x7f && strchr("\"(),/:;<=>?@[\\]{}", ch) == NULL;
-}
-
 static const char *check_headers(const Switchyard__Response *r)
 {
-	const unsigned char *s;
+	const char *name, *value;
 	size_t i;
 
 	for (i = 0; i < r->n_headers; i++) {
-		s = (const unsigned char *)r->headers[i]->name;
-		if (*s == '\0')
+		name = r->headers[i]->name;
+		value = r->headers[i]->value;
+		if (*name == '\0')
 			return "protocol error: empty header name";
-		for (; *s != '\0'; s++) {
-			if (!token_char(*s))
-				return "protocol error: invalid header name";
-		}
-		for (s = (const unsigned char *)r->headers[i]->value; *s; s++) {
-			if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
-				return "protocol error: control character in "
-				       "a header value";
-		}
+		if (!sy_http_token(name, strlen(name)))
+			return "protocol error: invalid header name";
+		if (!sy_http_value(value, strlen(value)))
+			return "protocol error: control character in "
+			       "a header value";
 	}
 	return NULL;
 }

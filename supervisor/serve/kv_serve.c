@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "names.h"
 #include "serve/kv_serve.h"
 #include "serve/peer.h"
 #include "serve/pool.h"
 #include "state/kvstore.h"
 #include "state/registry.h"
 #include "util.h"
-#include "workershim.h"
 
 /* Seconds between two "store full" warnings: a tenant retrying its puts
  * must not flood the log. */
@@ -48,7 +48,7 @@ struct kv_upload {
 	int code;                  /* the answer if not 0 (the put was
 	                            * refused up front: nothing is kept) */
 	uint8_t *buf;              /* len bytes; NULL: refused, or out of
-	                            * memory (answered WS_ENOMEM) */
+	                            * memory (answered SY_KV_ENOMEM) */
 	size_t len, got;
 	struct kv_upload *next;
 };
@@ -64,7 +64,7 @@ static int64_t full_logged;              /* last "store full" warning */
 struct kv_count {
 	char worker[2 * SY_NAME_MAX];
 	char ns[SY_NAME_MAX];
-	uint64_t ops[KV_OP_LIST + 1];
+	uint64_t ops[SY_KV_OP_LIST + 1];
 	struct kv_count *next;
 };
 static struct kv_count *counts[COUNT_BUCKETS];
@@ -100,28 +100,29 @@ static const struct kv_binding *find_binding(const struct proc *p,
 	return NULL;
 }
 
-/* A kv.c result as a WS_E* code, logging what only the platform can fix. */
-static int ws_code(int rc, const struct proc *p, const char *ns)
+/* A kv.c result as a KvResponse code, logging what only the platform
+ * can fix. */
+static int wire_code(int rc, const struct proc *p, const char *ns)
 {
 	char full[256];
 
 	switch (rc) {
 	case 0: return 0;
-	case -ENOENT: return WS_ENOTFOUND;
-	case -EINVAL: return WS_EINVAL;
-	case -ENOMEM: return WS_ENOMEM;
+	case -ENOENT: return SY_KV_ENOTFOUND;
+	case -EINVAL: return SY_KV_EINVAL;
+	case -ENOMEM: return SY_KV_ENOMEM;
 	case -ENOSPC:
 		if (now_s() - full_logged >= FULL_LOG_EVERY_S) {
 			full_logged = now_s();
 			log_warnx("kv: %s: %s", p->worker,
 			          kvstore_full_text(ns, full, sizeof(full)));
 		}
-		return WS_EINTERNAL;
+		return SY_KV_EINTERNAL;
 	default:
 		log_warnx("kv: %s, namespace %s: %s", p->worker, ns,
 		          rc == -EMLINK ? "too many KV namespaces"
 		                        : "store failed");
-		return WS_EINTERNAL;
+		return SY_KV_EINTERNAL;
 	}
 }
 
@@ -134,18 +135,18 @@ static int op_write(struct kv *kv, const struct proc *p,
 	int rc;
 
 	if (b->ro)
-		return WS_EDENIED;
-	if (!kv_valid_key(rq->key, strlen(rq->key)))
-		return WS_EINVAL;
+		return SY_KV_EDENIED;
+	if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
+		return SY_KV_EINVAL;
 	if (len > KV_VALUE_MAX)
-		return WS_EINVAL;
+		return SY_KV_EINVAL;
 	if (rq->ttl > 0)
 		exp = now_s() + rq->ttl;
-	rc = rq->op == KV_OP_DELETE ? kv_delete(kv, b->ns, rq->key)
+	rc = rq->op == SY_KV_OP_DELETE ? kv_delete(kv, b->ns, rq->key)
 	                            : kv_put(kv, b->ns, rq->key, val, len, exp);
 	if (rc == 0)
 		kvstore_written(b->ns);
-	return ws_code(rc, p, b->ns);
+	return wire_code(rc, p, b->ns);
 }
 
 /* A get's value is sent from the store's map, uncopied: the caller ends
@@ -159,24 +160,24 @@ static int op_read(struct kv *kv, const struct proc *p,
 	size_t len;
 	int rc;
 
-	if (rq->op == KV_OP_GET) {
-		if (!kv_valid_key(rq->key, strlen(rq->key)))
-			return WS_EINVAL;
+	if (rq->op == SY_KV_OP_GET) {
+		if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
+			return SY_KV_EINVAL;
 		rc = kv_view(kv, b->ns, rq->key, now_s(), &val, &len,
 		             &rs->expiration);
 		rs->gen = kvstore_gen(b->ns);
 		rs->value.data = (uint8_t *)val;
 		rs->value.len = rc == 0 ? len : 0;
-		return ws_code(rc, p, b->ns);
+		return wire_code(rc, p, b->ns);
 	}
 	if (strlen(rq->prefix) > KV_KEY_MAX || strlen(rq->cursor) > KV_KEY_MAX)
-		return WS_EINVAL;
+		return SY_KV_EINVAL;
 	rc = kv_list(kv, b->ns, rq->prefix, rq->cursor, rq->limit, now_s(),
 	             keys);
 	rs->keys = keys->keys;
 	rs->n_keys = keys->n;
 	rs->cursor = keys->cursor != NULL ? keys->cursor : "";
-	return ws_code(rc, p, b->ns);
+	return wire_code(rc, p, b->ns);
 }
 
 /* rq with its value (val, len: inline or assembled from KV_VALUE). */
@@ -189,22 +190,22 @@ static int kv_serve(const struct proc *p, const Switchyard__KvRequest *rq,
 	struct kv *kv;
 
 	if (b == NULL)
-		return WS_EDENIED;
-	if (rq->op >= KV_OP_GET && rq->op <= KV_OP_LIST)
+		return SY_KV_EDENIED;
+	if (rq->op >= SY_KV_OP_GET && rq->op <= SY_KV_OP_LIST)
 		kv_count_op(p, b->ns, rq->op);
 	if ((kv = kvstore_open(err, sizeof(err))) == NULL) {
 		log_warnx("%s", err);
-		return WS_EINTERNAL;
+		return SY_KV_EINTERNAL;
 	}
 	switch (rq->op) {
-	case KV_OP_GET:
-	case KV_OP_LIST:
+	case SY_KV_OP_GET:
+	case SY_KV_OP_LIST:
 		return op_read(kv, p, b, rq, rs, keys);
-	case KV_OP_PUT:
-	case KV_OP_DELETE:
+	case SY_KV_OP_PUT:
+	case SY_KV_OP_DELETE:
 		return op_write(kv, p, b, rq, val, len);
 	default:
-		return WS_EINVAL;
+		return SY_KV_EINVAL;
 	}
 }
 
@@ -234,7 +235,7 @@ static void send_large(struct proc *p, uint32_t stream,
 		log_warnx("kv: %s: a value of %zu bytes does not fit the queue "
 		          "of its channel (%zu bytes)", p->worker, len,
 		          p->peer.out_max);
-		rs->code = WS_EINTERNAL;
+		rs->code = SY_KV_EINTERNAL;
 		rs->expiration = 0;
 		peer_send_msg(&p->peer, SY_MSG_KV_RESPONSE, SY_FLAG_END, stream,
 		              &rs->base);
@@ -314,9 +315,9 @@ static int upload_precheck(const struct proc *p,
 	const struct kv_binding *b = find_binding(p, rq->binding);
 
 	if (b == NULL || b->ro)
-		return WS_EDENIED;
-	if (!kv_valid_key(rq->key, strlen(rq->key)))
-		return WS_EINVAL;
+		return SY_KV_EDENIED;
+	if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
+		return SY_KV_EINVAL;
 	return 0;
 }
 
@@ -331,7 +332,7 @@ static void upload_start(struct proc *p, uint32_t stream,
 	if (upload_find(p) != NULL)
 		snprintf(why, sizeof(why), "KV_REQUEST while a KV value is "
 		         "still being sent");
-	else if (rq->op != KV_OP_PUT || rq->value.len != 0)
+	else if (rq->op != SY_KV_OP_PUT || rq->value.len != 0)
 		snprintf(why, sizeof(why), "KV_REQUEST without END that is "
 		         "not a put of a KV_VALUE stream");
 	else if (rq->value_len == 0 || rq->value_len > KV_VALUE_MAX)
@@ -353,7 +354,7 @@ static void upload_start(struct proc *p, uint32_t stream,
 	u->len = rq->value_len;
 	if ((u->code = upload_precheck(p, rq)) == 0 &&
 	    (u->buf = malloc(u->len)) == NULL)
-		u->code = WS_ENOMEM;
+		u->code = SY_KV_ENOMEM;
 	u->next = uploads;
 	uploads = u;
 }
@@ -526,7 +527,7 @@ Switchyard__KvCount **kv_stats(const char *worker, size_t *n)
 				continue;
 			switchyard__kv_count__init(one);
 			one->kv_ns = k->ns;
-			one->n_ops = KV_OP_LIST + 1;
+			one->n_ops = SY_KV_OP_LIST + 1;
 			one->ops = k->ops;
 			out[(*n)++] = one++;
 		}

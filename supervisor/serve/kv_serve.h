@@ -11,12 +11,10 @@
 #include <stdint.h>
 
 #include "frame.h"
+#include "kv_wire.h"
 #include "switchyard.pb-c.h"
 
 struct proc;
-
-/* KvRequest.op (proto/switchyard.proto) */
-enum { KV_OP_GET = 1, KV_OP_PUT = 2, KV_OP_DELETE = 3, KV_OP_LIST = 4 };
 
 /* A KV_REQUEST frame from a worker process: checked against the bindings
  * of the version it runs and answered with one KV_RESPONSE at once, or,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "state/deploy_spec.h"
 #include "state/registry.h"
 #include "util.h"
@@ -49,19 +50,6 @@ static int utf8_valid(const unsigned char *s)
 	return 1;
 }
 
-static int env_key_valid(const char *kv, size_t kl)
-{
-	size_t i;
-
-	for (i = 0; i < kl; i++) {
-		if (!((kv[i] >= 'A' && kv[i] <= 'Z') ||
-		      (kv[i] >= 'a' && kv[i] <= 'z') || kv[i] == '_' ||
-		      (i > 0 && kv[i] >= '0' && kv[i] <= '9')))
-			return 0;
-	}
-	return kl > 0 && kl <= 128;
-}
-
 const char *deploy_env_problem(const char *kv)
 {
 	const char *eq = strchr(kv, '=');
@@ -69,10 +57,10 @@ const char *deploy_env_problem(const char *kv)
 
 	if (eq == NULL)
 		return "expected KEY=VALUE";
-	if (!env_key_valid(kv, (size_t)(eq - kv)))
+	if (!sy_env_key_valid(kv, (size_t)(eq - kv)))
 		return "invalid variable name (use 1-128 of A-Z a-z 0-9 _, not "
 		       "starting with a digit)";
-	if (strlen(kv) >= REG_MAX_ENV_LEN)
+	if (strlen(kv) >= SY_ENV_ENTRY_MAX)
 		return "entry too long";
 	for (p = eq + 1; *p != '\0'; p++) {
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
@@ -109,7 +97,7 @@ static int env_check(const char *label, char *const *env, size_t nenv,
 	for (i = 0; i < nenv; i++) {
 		kl = env_keylen(env[i]);
 		if ((why = deploy_env_problem(env[i])) != NULL) {
-			if (env[i][kl] == '=' && env_key_valid(env[i], kl))
+			if (env[i][kl] == '=' && sy_env_key_valid(env[i], kl))
 				snprintf(err, errlen,
 					 "deploy %s: env %.*s: %s", label,
 					 (int)kl, env[i], why);
@@ -134,17 +122,11 @@ static int env_check(const char *label, char *const *env, size_t nenv,
 
 const char *deploy_tag_problem(const char *tag)
 {
-	size_t i;
-
-	for (i = 0; tag[i] != '\0'; i++) {
-		if (i >= REG_TAG_MAX ||
-		    !((tag[i] >= 'a' && tag[i] <= 'z') ||
-		      (tag[i] >= 'A' && tag[i] <= 'Z') ||
-		      (tag[i] >= '0' && tag[i] <= '9') || tag[i] == '_' ||
-		      tag[i] == '.' || tag[i] == ':' || tag[i] == '-'))
-			return "invalid tag (use 1-64 of A-Z a-z 0-9 _ . : -)";
-	}
-	return i == 0 ? "empty tag" : NULL;
+	if (tag[0] == '\0')
+		return "empty tag";
+	if (!sy_tag_valid(tag))
+		return "invalid tag (use 1-64 of A-Z a-z 0-9 _ . : -)";
+	return NULL;
 }
 
 const char *deploy_kv_problem(const char *binding)

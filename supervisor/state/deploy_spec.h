@@ -22,7 +22,7 @@ int deploy_spec_check(const char *label, const struct deploy_spec *s,
                       struct kv_binding *kv, char *err, size_t errlen);
 /*
  * Checks one "KEY=VALUE" environment entry: KEY is 1-128 of [A-Za-z0-9_]
- * not starting with a digit, the whole entry fits REG_MAX_ENV_LEN, and the
+ * not starting with a digit, the whole entry fits SY_ENV_ENTRY_MAX, and the
  * value is UTF-8 without control characters. Returns NULL if valid, or a
  * reason ("invalid variable name ...").
  */

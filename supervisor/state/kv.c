@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "names.h"
 #include "state/kv.h"
 #include "util.h"
 
@@ -40,12 +41,6 @@ static int kv_err(int rc)
 	case MDB_BAD_VALSIZE: return -EINVAL;
 	default: return -EIO;
 	}
-}
-
-int kv_valid_key(const char *key, size_t klen)
-{
-	return key != NULL && klen > 0 && klen <= KV_KEY_MAX &&
-	       memchr(key, '\0', klen) == NULL;
 }
 
 int kv_open(const char *dir, uint64_t mapsize, struct kv **out, char *err,
@@ -175,7 +170,7 @@ int kv_view(struct kv *kv, const char *ns, const char *key, int64_t now,
 
 	*val = NULL;
 	*len = 0;
-	if (key == NULL || !kv_valid_key(key, k.mv_size = strlen(key)))
+	if (key == NULL || !sy_kv_key_valid(key, k.mv_size = strlen(key)))
 		return -EINVAL;
 	if ((rc = find_dbi(kv, ns, 0, &dbi)) != 0 || (rc = read_begin(kv)) != 0)
 		return rc;
@@ -241,7 +236,7 @@ static int put_one(MDB_txn *txn, MDB_dbi dbi, const struct kv_item *it)
 
 static int item_valid(const struct kv_item *it)
 {
-	return it->key != NULL && kv_valid_key(it->key, strlen(it->key)) &&
+	return it->key != NULL && sy_kv_key_valid(it->key, strlen(it->key)) &&
 	       it->len <= KV_VALUE_MAX && (it->len == 0 || it->val != NULL) &&
 	       it->expiration >= 0;
 }
@@ -289,7 +284,7 @@ int kv_delete(struct kv *kv, const char *ns, const char *key)
 	MDB_dbi dbi;
 	int rc;
 
-	if (key == NULL || !kv_valid_key(key, k.mv_size = strlen(key)))
+	if (key == NULL || !sy_kv_key_valid(key, k.mv_size = strlen(key)))
 		return -EINVAL;
 	if ((rc = find_dbi(kv, ns, 0, &dbi)) != 0)
 		return rc;

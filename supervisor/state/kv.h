@@ -8,9 +8,10 @@
  * invisible to kv_get and kv_list and deleted lazily by kv_get.
  *
  * Calls return 0, or a negative errno: -ENOENT (no such key or namespace),
- * -EINVAL (a name, key or value out of limits), -ENOSPC (the map is full:
- * writes fail, reads go on), -EMLINK (KV_MAX_NS namespaces exist already),
- * -EIO (anything else, with err filled where there is one).
+ * -EINVAL (a name, key (sy_kv_key_valid, proto/names.h) or value out of
+ * limits), -ENOSPC (the map is full: writes fail, reads go on), -EMLINK
+ * (KV_MAX_NS namespaces exist already), -EIO (anything else, with err
+ * filled where there is one).
  */
 #ifndef SY_STATE_KV_H
 #define SY_STATE_KV_H
@@ -18,10 +19,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KV_KEY_MAX 511               /* LMDB's compiled-in key limit */
-/* Larger than a frame: values over SY_KV_INLINE_MAX travel in KV_VALUE
- * frames (proto/frame.h) and through yardctl as a passed descriptor. */
-#define KV_VALUE_MAX (1024u * 1024u)
+#include "kv_wire.h"
+
+/* The store keeps what the wire carries (proto/kv_wire.h). */
+#define KV_KEY_MAX SY_KV_KEY_MAX
+#define KV_VALUE_MAX SY_KV_VALUE_MAX
 #define KV_LIST_MAX 1000             /* keys per kv_list */
 #define KV_LIST_BYTES (128u * 1024u) /* key bytes per kv_list */
 #define KV_MAX_NS 256                /* named databases in one env */
@@ -42,9 +44,6 @@ void kv_close(struct kv *kv);
 /* The map size in use, bytes: as asked, or larger if the store on disk
  * already was. */
 uint64_t kv_mapsize(struct kv *kv);
-
-/* 1 if key (klen bytes) is a valid key: 1..KV_KEY_MAX bytes, no NUL. */
-int kv_valid_key(const char *key, size_t klen);
 
 /* *val is malloc'd (the caller frees it; NULL with *len 0 for an empty
  * value); exp may be NULL. now: unix seconds. */

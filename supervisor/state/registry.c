@@ -213,27 +213,13 @@ void registry_free(void)
 	}
 }
 
-static int kv_name_valid(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len >= SY_NAME_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') ||
-		      (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
-			return 0;
-	return 1;
-}
-
 const char *registry_kv_parse(const char *spec, struct kv_binding *b)
 {
 	const char *eq = strchr(spec, '='), *ns;
 	size_t nslen;
 
 	memset(b, 0, sizeof(*b));
-	if (eq == NULL || !kv_name_valid(spec, (size_t)(eq - spec)))
+	if (eq == NULL || !sy_kv_binding_valid(spec, (size_t)(eq - spec)))
 		return "binding name must be 1-63 of [A-Za-z0-9_] before '='";
 	ns = eq + 1;
 	nslen = strlen(ns);

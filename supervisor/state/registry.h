@@ -11,15 +11,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "names.h"
 #include "state/config.h"
 
-#define SY_MAX_TAGS 8             /* per worker, as Cloudflare */
 #define REG_MAX_WORKERS 65536 /* refuse deploys beyond this many workers */
 #define REG_MAX_ENV 256	      /* "K=V" entries per version */
-#define REG_MAX_ENV_LEN 8192  /* bytes of one "K=V" entry */
 #define REG_MAX_TAIL 8        /* tail consumers per version */
 #define REG_MAX_VERSIONS 20   /* kept per worker; older ones are pruned */
-#define REG_TAG_MAX 64        /* bytes of one tag */
 #define REG_MAX_KV 64         /* KV bindings per version */
 
 struct version {

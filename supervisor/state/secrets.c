@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "names.h"
 #include "state/secrets.h"
 #include "state/store.h"
 #include "util.h"
@@ -102,23 +103,14 @@ static ssize_t ws_find(const struct wsecrets *ws, const char *key, size_t kl)
 const char *secrets_problem(const char *kv)
 {
 	const char *eq = strchr(kv, '=');
-	size_t i, kl;
 	json_t *j;
 
 	if (eq == NULL)
 		return "expected KEY=VALUE";
-	kl = (size_t)(eq - kv);
-	for (i = 0; i < kl; i++) {
-		if (!((kv[i] >= 'A' && kv[i] <= 'Z') ||
-		      (kv[i] >= 'a' && kv[i] <= 'z') || kv[i] == '_' ||
-		      (i > 0 && kv[i] >= '0' && kv[i] <= '9')))
-			return "invalid name (use 1-128 of A-Z a-z 0-9 _, not "
-			       "starting with a digit)";
-	}
-	if (kl == 0 || kl > 128)
+	if (!sy_env_key_valid(kv, (size_t)(eq - kv)))
 		return "invalid name (use 1-128 of A-Z a-z 0-9 _, not "
 		       "starting with a digit)";
-	if (strlen(kv) >= SECRETS_VALUE_MAX)
+	if (strlen(kv) >= SY_ENV_ENTRY_MAX)
 		return "value too long (at most 8191 bytes with its name)";
 	/* stored as JSON text, which must be UTF-8 */
 	if ((j = json_string(eq + 1)) == NULL)

@@ -11,13 +11,13 @@
 #include <stddef.h>
 
 #define SECRETS_MAX 64         /* per worker */
-#define SECRETS_VALUE_MAX 8192 /* bytes of one "KEY=VALUE" */
 
 /* Loads state_dir/secrets.json (missing: none). 0 or -1 with err. */
 int secrets_load(const char *state_dir, char *err, size_t errlen);
 /* Writes every worker's secrets to state_dir/secrets.json. 0 or -1. */
 int secrets_save(const char *state_dir, char *err, size_t errlen);
-/* Checks one "KEY=VALUE": NULL if valid, else why (naming no value). */
+/* Checks one "KEY=VALUE" (an environment entry: names.h): NULL if valid,
+ * else why (naming no value). */
 const char *secrets_problem(const char *kv);
 /* Sets (adding or replacing by KEY) the n "KEY=VALUE" entries of worker
  * "ns/name"; all or nothing. 0, or -1 with err (too many, ENOMEM). */

@@ -510,7 +510,7 @@ static void test_writer_msg_and_reserve(void **state)
 	assert_non_null(p);
 	memcpy(p, "abc", 3);
 	assert_int_equal(sy_reader_init(&r, 0), 0);
-	assert_int_equal(sy_reader_feed(&r, w.buf + w.start,
+	assert_int_equal(sy_reader_feed(&r, w.q.data + w.q.start,
 	                                sy_writer_pending(&w)), 0);
 	assert_int_equal(sy_reader_next(&r, &f), 1);
 	assert_int_equal(f.type, SY_MSG_HELLO);

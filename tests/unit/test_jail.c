@@ -29,6 +29,7 @@
 
 #include "jail/caps.h"
 #include "jail/jail.h"
+#include "seccomp_filter.h"
 #include "testutil.h"
 
 #define JAIL_UID 64000

@@ -39,7 +39,7 @@
 
 #include <cmocka.h>
 
-#include "jail/seccomp.h"
+#include "seccomp_filter.h"
 
 #define X32_BIT 0x40000000L
 #define MAX_LINES 512

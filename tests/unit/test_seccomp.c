@@ -34,7 +34,7 @@
 
 #include <cmocka.h>
 
-#include "jail/seccomp.h"
+#include "seccomp_filter.h"
 #include "testutil.h"
 
 static char tmpdir[64];

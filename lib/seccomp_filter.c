@@ -31,7 +31,7 @@
 
 #include <seccomp.h>
 
-#include "jail/seccomp.h"
+#include "seccomp_filter.h"
 
 #define MAX_TOKENS 64
 #define MAX_VALUES 32    /* values after one `in` or `subset` */

@@ -1,9 +1,11 @@
 /*
- * Seccomp profiles for workers (seccomp.c). A profile is a text file under
- * policies/seccomp/ (format: policies/seccomp/README). The supervisor
- * compiles each profile once with libseccomp into a classic BPF program; a
- * worker's child side only loads that program, as the very last step before
- * its exec (isolation.md §2 step 12), with no allocation and no libseccomp.
+ * Seccomp profiles (seccomp_filter.c): the workers' filters, which the
+ * supervisor's jail loads, and the router's and supervisor's own
+ * (seccomp_load.h). A profile is a text file under policies/seccomp/
+ * (format: policies/seccomp/README). The supervisor compiles each worker
+ * profile once with libseccomp into a classic BPF program; a worker's child
+ * side only loads that program, as the very last step before its exec
+ * (isolation.md §2 step 12), with no allocation and no libseccomp.
  *
  * The filter is for the native architecture only: every other audit arch and
  * every x32 syscall number hits the bad-arch action, which kills the process,
@@ -20,8 +22,8 @@
  *     caller-provided scratch memory, with seccomp_apply_self(). Use this for
  *     workers that share the supervisor's pid namespace.
  */
-#ifndef SY_JAIL_SECCOMP_H
-#define SY_JAIL_SECCOMP_H
+#ifndef SY_SECCOMP_FILTER_H
+#define SY_SECCOMP_FILTER_H
 
 #include <stddef.h>
 #include <stdint.h>

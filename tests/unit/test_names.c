@@ -1,0 +1,111 @@
+/*
+ * The naming rules of the wire (proto/names.h), at their edges: every
+ * program decides with these, so a change here is a change of protocol.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "names.h"
+
+static void fill(char *buf, char c, size_t n)
+{
+	memset(buf, c, n);
+	buf[n] = '\0';
+}
+
+static void test_valid_name(void **state)
+{
+	char s[SY_NAME_MAX + 1];
+
+	assert_true(sy_valid_name("a"));
+	assert_true(sy_valid_name("0abc-d_e"));
+	assert_false(sy_valid_name(NULL));
+	assert_false(sy_valid_name(""));
+	assert_false(sy_valid_name("-a"));
+	assert_false(sy_valid_name("_a"));
+	assert_false(sy_valid_name("Abc"));
+	assert_false(sy_valid_name("a.b"));
+	assert_false(sy_valid_name("a/b"));
+	fill(s, 'a', SY_NAME_MAX - 1);
+	assert_true(sy_valid_name(s));
+	fill(s, 'a', SY_NAME_MAX);
+	assert_false(sy_valid_name(s));
+}
+
+static void test_env_key(void **state)
+{
+	char s[SY_ENV_KEY_MAX + 2];
+
+	assert_true(sy_env_key_valid("PATH", 4));
+	assert_true(sy_env_key_valid("_x9", 3));
+	assert_true(sy_env_key_valid("A=B", 1)); /* only the span counts */
+	assert_false(sy_env_key_valid("", 0));
+	assert_false(sy_env_key_valid("9A", 2));
+	assert_false(sy_env_key_valid("A-B", 3));
+	assert_false(sy_env_key_valid("A\0B", 3));
+	fill(s, 'K', SY_ENV_KEY_MAX);
+	assert_true(sy_env_key_valid(s, SY_ENV_KEY_MAX));
+	fill(s, 'K', SY_ENV_KEY_MAX + 1);
+	assert_false(sy_env_key_valid(s, SY_ENV_KEY_MAX + 1));
+}
+
+static void test_tag(void **state)
+{
+	char s[SY_TAG_MAX + 2];
+
+	assert_true(sy_tag_valid("v1.2:blue-green_x"));
+	assert_false(sy_tag_valid(""));
+	assert_false(sy_tag_valid("a b"));
+	assert_false(sy_tag_valid("a/b"));
+	fill(s, 't', SY_TAG_MAX);
+	assert_true(sy_tag_valid(s));
+	fill(s, 't', SY_TAG_MAX + 1);
+	assert_false(sy_tag_valid(s));
+}
+
+static void test_kv_binding(void **state)
+{
+	char s[SY_NAME_MAX + 1];
+
+	assert_true(sy_kv_binding_valid("Cache_2", 7));
+	assert_true(sy_kv_binding_valid("A=ns", 1));
+	assert_false(sy_kv_binding_valid("", 0));
+	assert_false(sy_kv_binding_valid("a-b", 3));
+	fill(s, 'b', SY_NAME_MAX - 1);
+	assert_true(sy_kv_binding_valid(s, SY_NAME_MAX - 1));
+	fill(s, 'b', SY_NAME_MAX);
+	assert_false(sy_kv_binding_valid(s, SY_NAME_MAX));
+}
+
+static void test_kv_key(void **state)
+{
+	static char s[SY_KV_KEY_MAX + 2];
+
+	assert_true(sy_kv_key_valid("k", 1));
+	assert_true(sy_kv_key_valid("bytes \xff/:", strlen("bytes \xff/:")));
+	assert_false(sy_kv_key_valid(NULL, 0));
+	assert_false(sy_kv_key_valid("", 0));
+	assert_false(sy_kv_key_valid("a\0b", 3));
+	fill(s, 'k', SY_KV_KEY_MAX);
+	assert_true(sy_kv_key_valid(s, SY_KV_KEY_MAX));
+	fill(s, 'k', SY_KV_KEY_MAX + 1);
+	assert_false(sy_kv_key_valid(s, SY_KV_KEY_MAX + 1));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_name),
+		cmocka_unit_test(test_env_key),
+		cmocka_unit_test(test_tag),
+		cmocka_unit_test(test_kv_binding),
+		cmocka_unit_test(test_kv_key),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
