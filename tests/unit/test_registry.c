@@ -610,7 +610,7 @@ static void test_spec_env(void **state)
 	env[0] = valid[3];
 	env[1] = dup;
 	env_bad(env, 2, "env PASS given twice");
-	/* names: up to 128 bytes; entries: below REG_MAX_ENV_LEN */
+	/* names: up to 128 bytes; entries: below SY_ENV_ENTRY_MAX */
 	memset(key, 'K', 128);
 	snprintf(key + 128, sizeof(key) - 128, "=v");
 	env[0] = key;
@@ -620,15 +620,15 @@ static void test_spec_env(void **state)
 	memset(key, 'K', 129);
 	snprintf(key + 129, sizeof(key) - 129, "=v");
 	env_bad(env, 1, "env entry 1: invalid variable name");
-	big = malloc(REG_MAX_ENV_LEN + 16);
+	big = malloc(SY_ENV_ENTRY_MAX + 16);
 	assert_non_null(big);
 	memcpy(big, "BIG=" SECRET, 11);
-	memset(big + 11, 'x', REG_MAX_ENV_LEN - 12);
-	big[REG_MAX_ENV_LEN - 1] = '\0';
+	memset(big + 11, 'x', SY_ENV_ENTRY_MAX - 12);
+	big[SY_ENV_ENTRY_MAX - 1] = '\0';
 	env[0] = big;
 	spec_ok(&s);
-	big[REG_MAX_ENV_LEN - 1] = 'x';
-	big[REG_MAX_ENV_LEN] = '\0';
+	big[SY_ENV_ENTRY_MAX - 1] = 'x';
+	big[SY_ENV_ENTRY_MAX] = '\0';
 	env_bad(env, 1, "env BIG: entry too long");
 	free(big);
 	for (i = 0; i < REG_MAX_ENV + 1; i++)
@@ -651,14 +651,14 @@ static void test_spec_tags_tails_kv(void **state)
 	/* tags */
 	memset(&s, 0, sizeof(s));
 	tags[0] = "v1.2:beta-x_Y";
-	memset(long_tag, 't', REG_TAG_MAX);
-	long_tag[REG_TAG_MAX] = '\0';
+	memset(long_tag, 't', SY_TAG_MAX);
+	long_tag[SY_TAG_MAX] = '\0';
 	tags[1] = long_tag;
 	s.tags = tags;
 	s.ntags = 2;
 	spec_ok(&s);
-	long_tag[REG_TAG_MAX] = 't';
-	long_tag[REG_TAG_MAX + 1] = '\0';
+	long_tag[SY_TAG_MAX] = 't';
+	long_tag[SY_TAG_MAX + 1] = '\0';
 	spec_bad(&s, "invalid tag (use 1-64 of A-Z a-z 0-9 _ . : -)");
 	tags[1] = "a b";
 	spec_bad(&s, "tag a b: invalid tag");
