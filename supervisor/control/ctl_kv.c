@@ -18,7 +18,7 @@
 #include "state/kvstore.h"
 #include "util.h"
 
-static char list_cursor[KV_KEY_MAX + 1]; /* kv list's answer, until sent */
+static char list_cursor[SY_KV_KEY_MAX + 1]; /* kv list's answer, until sent */
 
 static int64_t now_s(void)
 {
@@ -43,7 +43,7 @@ static void ctl_kv_fail(struct ctl_reply *rep, const char *what,
 	else if (rc == -EINVAL)
 		ctl_fail(rep, CTL_BAD_INPUT, "kv %s %s: invalid key or value "
 		         "(keys 1-%d bytes without NUL, values at most %u "
-		         "bytes)", what, ns, KV_KEY_MAX, KV_VALUE_MAX);
+		         "bytes)", what, ns, SY_KV_KEY_MAX, SY_KV_VALUE_MAX);
 	else
 		ctl_fail(rep, CTL_FAIL, "kv %s %s: %s", what, ns,
 		         rc == -ENOMEM ? strerror(ENOMEM) : "store failed");
@@ -82,7 +82,7 @@ static void ctl_value_to_fd(int fd, const char *ns, const void *val,
 
 /* Reads a put's value from the descriptor yardctl passed: a regular file
  * (never a pipe: reading it could block the supervisor) of at most
- * KV_VALUE_MAX bytes. 0 with *buf (malloc'd) and *len, or -1 with rep
+ * SY_KV_VALUE_MAX bytes. 0 with *buf (malloc'd) and *len, or -1 with rep
  * failed. */
 static int ctl_value_from_fd(int fd, const char *ns, struct ctl_reply *rep,
                              uint8_t **buf, size_t *len)
@@ -96,10 +96,10 @@ static int ctl_value_from_fd(int fd, const char *ns, struct ctl_reply *rep,
 		         "passed as a regular file", ns);
 		return -1;
 	}
-	if (st.st_size > (off_t)KV_VALUE_MAX) {
+	if (st.st_size > (off_t)SY_KV_VALUE_MAX) {
 		ctl_fail(rep, CTL_BAD_INPUT, "kv put %s: value of %lld bytes is "
 		         "over the limit of %u bytes", ns,
-		         (long long)st.st_size, KV_VALUE_MAX);
+		         (long long)st.st_size, SY_KV_VALUE_MAX);
 		return -1;
 	}
 	cap = (size_t)st.st_size + 1; /* one more: a file that grew shows */

@@ -39,7 +39,7 @@
  * A put whose value is arriving in KV_VALUE frames. A process has at most
  * one (its shim waits for the answer before it sends anything else), so
  * what they hold is bounded by the processes the plans allow, at most
- * KV_VALUE_MAX bytes each.
+ * SY_KV_VALUE_MAX bytes each.
  */
 struct kv_upload {
 	struct proc *p;
@@ -138,7 +138,7 @@ static int op_write(struct kv *kv, const struct proc *p,
 		return SY_KV_EDENIED;
 	if (!sy_kv_key_valid(rq->key, strlen(rq->key)))
 		return SY_KV_EINVAL;
-	if (len > KV_VALUE_MAX)
+	if (len > SY_KV_VALUE_MAX)
 		return SY_KV_EINVAL;
 	if (rq->ttl > 0)
 		exp = now_s() + rq->ttl;
@@ -170,7 +170,7 @@ static int op_read(struct kv *kv, const struct proc *p,
 		rs->value.len = rc == 0 ? len : 0;
 		return wire_code(rc, p, b->ns);
 	}
-	if (strlen(rq->prefix) > KV_KEY_MAX || strlen(rq->cursor) > KV_KEY_MAX)
+	if (strlen(rq->prefix) > SY_KV_KEY_MAX || strlen(rq->cursor) > SY_KV_KEY_MAX)
 		return SY_KV_EINVAL;
 	rc = kv_list(kv, b->ns, rq->prefix, rq->cursor, rq->limit, now_s(),
 	             keys);
@@ -335,9 +335,9 @@ static void upload_start(struct proc *p, uint32_t stream,
 	else if (rq->op != SY_KV_OP_PUT || rq->value.len != 0)
 		snprintf(why, sizeof(why), "KV_REQUEST without END that is "
 		         "not a put of a KV_VALUE stream");
-	else if (rq->value_len == 0 || rq->value_len > KV_VALUE_MAX)
+	else if (rq->value_len == 0 || rq->value_len > SY_KV_VALUE_MAX)
 		snprintf(why, sizeof(why), "KV value of %u bytes announced "
-		         "(1-%u)", rq->value_len, KV_VALUE_MAX);
+		         "(1-%u)", rq->value_len, SY_KV_VALUE_MAX);
 	if (why[0] != '\0') {
 		switchyard__kv_request__free_unpacked(rq, NULL);
 		kv_violation(p, why);

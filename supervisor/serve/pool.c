@@ -148,7 +148,7 @@ int pool_proc_spawn(struct pool *pl)
 	 * answers to its subrequests whose producers are throttled, or one
 	 * KV value (it waits for one answer at a time). */
 	out_max = 2 * SY_FRAME_MAX + serve_env.conf->max_body_bytes +
-	          KV_VALUE_MAX + 64 * 1024;
+	          SY_KV_VALUE_MAX + 64 * 1024;
 	if (peer_open(&p->peer, serve_env.loop, rs.sock, proc_ops, p,
 	              out_max) == -1) {
 		log_warn("worker %s[%d]: cannot watch its channel", p->worker,

@@ -237,7 +237,7 @@ static int put_one(MDB_txn *txn, MDB_dbi dbi, const struct kv_item *it)
 static int item_valid(const struct kv_item *it)
 {
 	return it->key != NULL && sy_kv_key_valid(it->key, strlen(it->key)) &&
-	       it->len <= KV_VALUE_MAX && (it->len == 0 || it->val != NULL) &&
+	       it->len <= SY_KV_VALUE_MAX && (it->len == 0 || it->val != NULL) &&
 	       it->expiration >= 0;
 }
 
@@ -384,8 +384,8 @@ int kv_list(struct kv *kv, const char *ns, const char *prefix,
 	memset(out, 0, sizeof(*out));
 	if (prefix == NULL)
 		prefix = "";
-	if (strlen(prefix) > KV_KEY_MAX ||
-	    (cursor != NULL && strlen(cursor) > KV_KEY_MAX))
+	if (strlen(prefix) > SY_KV_KEY_MAX ||
+	    (cursor != NULL && strlen(cursor) > SY_KV_KEY_MAX))
 		return -EINVAL;
 	if (limit == 0 || limit > KV_LIST_MAX)
 		limit = KV_LIST_MAX;

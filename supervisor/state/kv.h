@@ -21,9 +21,8 @@
 
 #include "kv_wire.h"
 
-/* The store keeps what the wire carries (proto/kv_wire.h). */
-#define KV_KEY_MAX SY_KV_KEY_MAX
-#define KV_VALUE_MAX SY_KV_VALUE_MAX
+/* Keys and values: what the wire carries (SY_KV_KEY_MAX, SY_KV_VALUE_MAX
+ * in proto/kv_wire.h). */
 #define KV_LIST_MAX 1000             /* keys per kv_list */
 #define KV_LIST_BYTES (128u * 1024u) /* key bytes per kv_list */
 #define KV_MAX_NS 256                /* named databases in one env */

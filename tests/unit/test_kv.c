@@ -86,26 +86,26 @@ static void test_put_get_delete(void **state)
 static void test_limits(void **state)
 {
 	struct kv *kv = *state;
-	char key[KV_KEY_MAX + 2];
-	char *big = calloc(1, KV_VALUE_MAX + 1);
+	char key[SY_KV_KEY_MAX + 2];
+	char *big = calloc(1, SY_KV_VALUE_MAX + 1);
 	size_t len;
 	void *v;
 
 	assert_non_null(big);
 	memset(key, 'k', sizeof(key));
-	key[KV_KEY_MAX] = '\0';
+	key[SY_KV_KEY_MAX] = '\0';
 	assert_int_equal(kv_put(kv, "a", key, "x", 1, 0), 0);
 	check_value(kv, "a", key, "x");
-	key[KV_KEY_MAX] = 'k';
-	key[KV_KEY_MAX + 1] = '\0';
+	key[SY_KV_KEY_MAX] = 'k';
+	key[SY_KV_KEY_MAX + 1] = '\0';
 	assert_int_equal(kv_put(kv, "a", key, "x", 1, 0), -EINVAL);
 	assert_int_equal(kv_get(kv, "a", key, NOW, &v, &len, NULL), -EINVAL);
 	assert_int_equal(kv_put(kv, "a", "", "x", 1, 0), -EINVAL);
-	assert_int_equal(kv_put(kv, "a", "big", big, KV_VALUE_MAX, 0), 0);
+	assert_int_equal(kv_put(kv, "a", "big", big, SY_KV_VALUE_MAX, 0), 0);
 	assert_int_equal(kv_get(kv, "a", "big", NOW, &v, &len, NULL), 0);
-	assert_int_equal(len, KV_VALUE_MAX);
+	assert_int_equal(len, SY_KV_VALUE_MAX);
 	free(v);
-	assert_int_equal(kv_put(kv, "a", "big", big, KV_VALUE_MAX + 1, 0),
+	assert_int_equal(kv_put(kv, "a", "big", big, SY_KV_VALUE_MAX + 1, 0),
 	                 -EINVAL);
 	assert_int_equal(kv_put(kv, "Bad NS", "k", "x", 1, 0), -EINVAL);
 	assert_int_equal(kv_put(kv, "../x", "k", "x", 1, 0), -EINVAL);
@@ -249,17 +249,17 @@ static void test_map_full(void **state)
 
 static void test_largest_value(void **state)
 {
-	uint8_t *big = malloc(KV_VALUE_MAX);
+	uint8_t *big = malloc(SY_KV_VALUE_MAX);
 	size_t i, len;
 	void *v;
 
 	assert_non_null(big);
-	for (i = 0; i < KV_VALUE_MAX; i++)
+	for (i = 0; i < SY_KV_VALUE_MAX; i++)
 		big[i] = (uint8_t)(i * 7 + i / 251);
-	assert_int_equal(KV_VALUE_MAX, 1024 * 1024);
-	assert_int_equal(kv_put(*state, "a", "big", big, KV_VALUE_MAX, 0), 0);
+	assert_int_equal(SY_KV_VALUE_MAX, 1024 * 1024);
+	assert_int_equal(kv_put(*state, "a", "big", big, SY_KV_VALUE_MAX, 0), 0);
 	assert_int_equal(kv_get(*state, "a", "big", NOW, &v, &len, NULL), 0);
-	assert_int_equal(len, KV_VALUE_MAX);
+	assert_int_equal(len, SY_KV_VALUE_MAX);
 	assert_memory_equal(v, big, len);
 	free(v);
 	/* the same, uncopied, until the view ends */
@@ -269,7 +269,7 @@ static void test_largest_value(void **state)
 
 		assert_int_equal(kv_view(*state, "a", "big", NOW, &view, &len,
 		                         &exp), 0);
-		assert_int_equal(len, KV_VALUE_MAX);
+		assert_int_equal(len, SY_KV_VALUE_MAX);
 		assert_int_equal(exp, 0);
 		assert_memory_equal(view, big, len);
 		kv_view_end(*state);
