@@ -1,14 +1,37 @@
 #!/bin/bash
-# bench/run.sh BUILD_DIR: requests/s and latency of hello world through the
-# whole Switchyard path (router -> supervisor -> dispatch worker -> tenant
-# worker), and, in the same run, of nginx -> php-fpm over a Unix socket
-# (../shared/bench/anchors.sh, case php_static2), then their ratio.
-# `make bench` builds first and calls this; nothing here builds Switchyard.
+# bench/run.sh BUILD_DIR: the dynamic-dispatch path against its peers, all
+# measured the same way in one run (`make bench` builds first and calls
+# this; nothing here builds Switchyard).
 #
-# Knobs: DURATION [10] seconds per wrk run, RUNS [1] runs per measurement
-# (median taken), INSTANCES [2] processes per worker (php_static2 has 2
-# children), ANCHORS [../shared/bench/anchors.sh]. Loopback only; everything
-# started here is stopped at exit.
+# Cases (CASES, default all that the build supports):
+#   sy_relay          router -> supervisor -> dispatcher -> (ws_dispatch)
+#                     -> hello, the response relayed back through the
+#                     dispatcher (examples/dispatcher, DISPATCH_MODE=relay)
+#   sy_forward        the same dispatcher deciding, then forwarding: the
+#                     supervisor hands the request to hello and hello's
+#                     response straight to the router (DISPATCH_MODE=forward)
+#   sy_cache          sy_forward with the decision cache on: the
+#                     dispatcher's forward is reused for the same Host
+#   php_static2       nginx -> php-fpm, unix socket, pm static 2 (our peer)
+#   workerd_dispatch  Cloudflare's workerd: dispatch worker -> user worker
+#                     by service binding, one process
+#   workerd_direct    workerd: the user worker served directly
+# The last three are set up by ../shared/bench/anchors.sh, whose functions
+# this script uses, so that every case is started, loaded and measured alike.
+#
+# For each case: wrk -t2 -c64 and -t1 -c1, DURATION seconds each, RUNS runs
+# (medians), after a 2 s warm-up; requests/s, p50, p99; the CPU time of the
+# server's processes per request (c64; utime+stime from /proc, wrk
+# excluded); context switches per request of the server's processes, c64
+# and c1 (voluntary + involuntary, from /proc/PID/status). Then the ratios
+# against php_static2 and workerd_dispatch, and Switchyard's cold start: the
+# first request to a worker whose process was reaped for idleness, against
+# a warm one (curl connect-to-last-byte, median of COLD_N).
+#
+# Knobs: DURATION [10], RUNS [1], INSTANCES [2] processes per tenant worker
+# (php_static2 has 2 children), CASES, COLD_N [8], ANCHORS
+# [../shared/bench/anchors.sh]. Loopback only; everything started here is
+# stopped at exit.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,128 +39,271 @@ B=${1:-$REPO/build}
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-1}
 INSTANCES=${INSTANCES:-2}
+COLD_N=${COLD_N:-8}
 ANCHORS=${ANCHORS:-$REPO/../shared/bench/anchors.sh}
-REPORT_LUA=$(dirname "$ANCHORS")/anchors/report.lua
+SY_CASES="sy_relay sy_forward sy_cache"
+PEER_CASES="php_static2 workerd_dispatch workerd_direct"
+CASES=${CASES:-$SY_CASES $PEER_CASES}
+CONNS=64
+THREADS=2
 
 . "$REPO/bench/lib.sh"
 bench_init bench
-bench_need "$B/switchyard-supervisor" "$B/examples/dispatcher" "$B/examples/hello"
+bench_need "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
+	"$B/examples/hello"
 [ -f "$ANCHORS" ] || die "$ANCHORS not found"
-if ! command -v wrk >/dev/null; then
-	[ "$(id -u)" = 0 ] || die "wrk is not installed; run as root to install it"
-	log "installing wrk"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null ||
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-fi
 
-write_config() { # PORT
-	{
-		bench_switchyard_ini "$1"
-		cat <<EOF
+# anchors.sh ends by running its main; everything before is functions and
+# settings, which this script shares (setup_case, run_wrk, summarize, ...).
+[ "$(tail -n 1 "$ANCHORS")" = 'main "$@"' ] ||
+	die "$ANCHORS does not end with its main call: cannot use its functions"
+BENCH_T=$T
+# shellcheck disable=SC1090
+. <(sed '$d' "$ANCHORS")
+T=$BENCH_T
+SRC=$(dirname "$ANCHORS")/anchors
+log() { printf '[bench] %s\n' "$*" >&2; }
+# anchors' servers are stopped too, whatever ends the script
+all_cleanup() {
+	local rc=$?
+	stop_all 2>/dev/null || true
+	(exit $rc)
+	bench_cleanup
+}
+trap all_cleanup EXIT INT TERM
+ensure_packages
+PHP_FPM=$(ls /usr/sbin/php-fpm* 2>/dev/null | sort -V | tail -n1)
+mkdir -p "$T/bin" "$T/www" "$T/raw"
+cp "$SRC/hello.php" "$T/www/hello.php"
+chmod 755 "$T/www"
+chmod 644 "$T/www/hello.php"
+
+# ---- counting what the server's processes did ----
+
+# Process ids of pid and all its descendants.
+tree_pids() {
+	local pid=$1 kid
+	echo "$pid"
+	for kid in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do
+		tree_pids "$kid"
+	done
+}
+
+# "ticks switches" of the given processes: utime+stime (+ reaped
+# children's) and voluntary+involuntary context switches.
+count_pids() {
+	local pid line rest ticks=0 sw=0 v
+	for pid in "$@"; do
+		{ line=$(<"/proc/$pid/stat"); } 2>/dev/null || continue
+		rest=${line##*) }
+		set -- $rest
+		ticks=$((ticks + ${12} + ${13} + ${14} + ${15}))
+		v=$(awk '/^(non)?voluntary_ctxt_switches:/ {s += $2} END {print s+0}' \
+			"/proc/$pid/status" 2>/dev/null || echo 0)
+		sw=$((sw + v))
+	done
+	echo "$ticks $sw"
+}
+
+# The server's processes: Switchyard's supervisor and its descendants, or
+# the process groups anchors.sh started.
+server_count() {
+	local pids g
+	if [ -n "$SUP" ]; then
+		pids=$(tree_pids "$SUP")
+	else
+		pids=$(for g in "${GROUPS_STARTED[@]:-}"; do
+			[ -n "$g" ] && pgrep -g "$g"
+		done)
+	fi
+	# shellcheck disable=SC2086
+	count_pids $pids
+}
+
+# ---- Switchyard's cases ----
+
+sy_config() { # PORT MODE CACHE_S
+	bench_switchyard_ini "$1"
+	cat <<EOF
 [plan.default]
 instances = $INSTANCES
 queue = 1024
 queue_timeout_ms = 10000
 idle_timeout_s = 300
 
+[plan.platform]
+instances = 2
+queue = 4096
+queue_timeout_ms = 10000
+idle_timeout_s = 300
+cpu_ms = 1000
+
+[plan.idle]
+instances = 1
+idle_timeout_s = 1
+
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
+plan = platform
+env = DISPATCH_MODE=$2
+env = DECISION_CACHE_S=$3
 
 [deploy tenants/hello]
 exe = $B/examples/hello
+
+[deploy tenants/cold]
+exe = $B/examples/hello
+plan = idle
 EOF
-	} >"$T/switchyard.ini"
 }
 
 hello_answers() { # PORT
 	[ "$(curl -s -m 2 -H 'Host: hello.example.com' "http://127.0.0.1:$1/")" = "hello world" ]
 }
 
-start_platform() { # PORT
-	write_config "$1"
-	bench_start hello_answers "$1"
+sy_start() { # CASE PORT
+	local mode=relay cache=0
+	case $1 in
+	sy_forward) mode=forward ;;
+	sy_cache) mode=forward cache=60 ;;
+	esac
+	sy_config "$2" "$mode" "$cache" >"$T/switchyard.ini"
+	bench_start hello_answers "$2"
 }
 
-median() { sort -n | awk '{a[NR]=$1} END{if(NR==0){print "-";exit} if(NR%2)print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" "$1"; }
+# ---- one case, any kind ----
 
-run_wrk() { # CONNS THREADS OUTFILE URL [wrk args]
-	local c=$1 t=$2 out=$3 url=$4
-	shift 4
-	timeout $((DURATION + 30)) wrk -t"$t" -c"$c" -d"${DURATION}s" --latency \
-		-s "$REPORT_LUA" "$@" "$url" 2>&1 | grep '^ANCHOR' >>"$out" ||
-		log "wrk produced no result for $url (-c$c)"
-}
+rows=()
+declare -A RPS64 P50_1 P99_64 CPU SW64
 
-summary() { # RAWFILE -> "rps p50 p99 errors"
-	local f=$1
-	echo "$(field "$f" rps | median) $(field "$f" p50 | median)" \
-		"$(field "$f" p99 | median)" \
-		"$( (field "$f" sockerr; field "$f" non2xx) | awk '{s+=$1} END{print s+0}')"
-}
-
-bench_switchyard() {
-	local port url r
+measure() { # CASE
+	local c=$1 port url host=() hi lo c0 c1 s0 s1 s2 r reqs reqs1
 	port=$(bench_free_port)
-	start_platform "$port"
 	url="http://127.0.0.1:$port/"
-	log "switchyard on 127.0.0.1:$port: warm-up"
-	timeout 30 wrk -t2 -c64 -d2s -H 'Host: hello.example.com' "$url" >/dev/null 2>&1 || true
-	: >"$T/sy.c64"
-	: >"$T/sy.c1"
+	SUP=""
+	case $c in
+	sy_*) sy_start "$c" "$port"
+	      host=(-H 'Host: hello.example.com') ;;
+	*) setup_case "$c" "$port"
+	   [ "$c" = workerd_dispatch ] && url+="hello/"
+	   wait_http "$url" || { stop_all; rows+=("$c|FAILED|-|-|-|-|-|-|-|-|-"); return 0; } ;;
+	esac
+	timeout 30 wrk -t"$THREADS" -c"$CONNS" -d2s "${host[@]}" "$url" >/dev/null 2>&1 || true
+	hi="$T/raw/$c.c$CONNS"
+	lo="$T/raw/$c.c1"
+	: >"$hi"
+	: >"$lo"
+	read -r c0 s0 <<<"$(server_count)"
 	for r in $(seq "$RUNS"); do
-		run_wrk 64 2 "$T/sy.c64" "$url" -H 'Host: hello.example.com'
+		run_wrk "$url" "$THREADS" "$CONNS" "$DURATION" "$hi" "${host[@]}"
 	done
+	read -r c1 s1 <<<"$(server_count)"
 	for r in $(seq "$RUNS"); do
-		run_wrk 1 1 "$T/sy.c1" "$url" -H 'Host: hello.example.com'
+		run_wrk "$url" 1 1 "$DURATION" "$lo" "${host[@]}"
+	done
+	read -r _ s2 <<<"$(server_count)"
+	[ -n "$SUP" ] && bench_stop || stop_all
+	read -r hrps hp50 hp99 herr <<<"$(summarize "$hi")"
+	read -r lrps lp50 lp99 lerr <<<"$(summarize "$lo")"
+	reqs=$(field "$hi" reqs | awk '{s+=$1} END{print s+0}')
+	reqs1=$(field "$lo" reqs | awk '{s+=$1} END{print s+0}')
+	CPU[$c]=$(awk -v d=$((c1 - c0)) -v hz="$(getconf CLK_TCK)" -v n="$reqs" \
+		'BEGIN{ if (n > 0) printf "%.1f", d / hz * 1e6 / n; else print "-" }')
+	SW64[$c]=$(awk -v d=$((s1 - s0)) -v n="$reqs" 'BEGIN{ if (n > 0) printf "%.2f", d / n; else print "-" }')
+	local sw1
+	sw1=$(awk -v d=$((s2 - s1)) -v n="$reqs1" 'BEGIN{ if (n > 0) printf "%.2f", d / n; else print "-" }')
+	RPS64[$c]=$hrps
+	P50_1[$c]=$lp50
+	P99_64[$c]=$hp99
+	rows+=("$c|$(label "$c")|$(fmt_int "$hrps")|$(fmt_us "$hp50")|$(fmt_us "$hp99")|$(fmt_int "$lrps")|$(fmt_us "$lp50")|$(fmt_us "$lp99")|${CPU[$c]}|${SW64[$c]} / $sw1|$((herr + lerr))")
+	log "$c: c64 $(fmt_int "$hrps") req/s p99 $(fmt_us "$hp99"), c1 p50 $(fmt_us "$lp50"), CPU ${CPU[$c]} us/req, switches ${SW64[$c]}/$sw1 per req"
+}
+
+label() {
+	case $1 in
+	sy_relay) echo 'switchyard: dispatcher relays (ws_dispatch) to hello' ;;
+	sy_forward) echo 'switchyard: dispatcher forwards to hello' ;;
+	sy_cache) echo 'switchyard: forward, decision cached' ;;
+	*) describe "$1" ;;
+	esac
+}
+
+# anchors.sh's run_wrk takes no extra wrk arguments; this one does (Host).
+run_wrk() { # URL THREADS CONNS DURATION OUTFILE [wrk args]
+	local url=$1 t=$2 c=$3 d=$4 out=$5 line
+	shift 5
+	line=$(timeout $((d + 30)) wrk -t"$t" -c"$c" -d"${d}s" --latency \
+		-s "$SRC/report.lua" "$@" "$url" 2>&1 | grep '^ANCHOR' || true)
+	[ -n "$line" ] || { log "wrk produced no result for $url"; return 0; }
+	echo "$line" >>"$out"
+}
+
+# ---- cold start ----
+
+cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
+	local port i t
+	port=$(bench_free_port)
+	sy_start sy_forward "$port"
+	: >"$T/cold.txt"
+	: >"$T/warm.txt"
+	for i in $(seq "$COLD_N"); do
+		"$B/yardctl" -s "$T/run/control.sock" stop tenants/cold >/dev/null 2>&1 || true
+		"$B/yardctl" -s "$T/run/control.sock" start tenants/cold >/dev/null 2>&1 || true
+		sleep 0.3
+		# idle_timeout_s = 1: wait until its process was reaped for idleness
+		for t in $(seq 50); do
+			[ -z "$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null)" ] && break
+			sleep 0.1
+		done
+		curl -s -o /dev/null -m 5 -w '%{time_total}\n' -H 'Host: cold.example.com' \
+			"http://127.0.0.1:$port/" >>"$T/cold.txt"
+		curl -s -o /dev/null -m 5 -w '%{time_total}\n' -H 'Host: cold.example.com' \
+			"http://127.0.0.1:$port/" >>"$T/warm.txt"
 	done
 	bench_stop
+	COLD=$(awk '{print $1 * 1e6}' "$T/cold.txt" | median)
+	WARM=$(awk '{print $1 * 1e6}' "$T/warm.txt" | median)
 }
 
-bench_php() {
-	log "nginx -> php-fpm (anchors.sh php_static2)"
-	# COLD_N=1, not 0: with 0, anchors.sh exits before it copies RESULTS.
-	CASES=php_static2 RUNS=$RUNS DURATION=$DURATION COLD_N=1 CONNS=64 \
-		THREADS=2 BASEPORT=$(bench_free_port) RESULTS="$T/anchors" \
-		bash "$ANCHORS" >"$T/anchors.out" 2>"$T/anchors.err" || true
-	# The raw results are the verdict, not its exit status.
-	[ -s "$T/anchors/raw/php_static2.c64" ] && [ -s "$T/anchors/raw/php_static2.c1" ] ||
-		{ tail -n 20 "$T/anchors.err" >&2; die "anchors.sh produced no results"; }
-	cp "$T/anchors/raw/php_static2.c64" "$T/php.c64"
-	cp "$T/anchors/raw/php_static2.c1" "$T/php.c1"
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "x%.2f", a / b }'; }
+
+supported() { # CASE: does this build's dispatcher know the mode?
+	case $1 in
+	sy_forward | sy_cache) strings "$B/examples/dispatcher" | grep -q DISPATCH_MODE ;;
+	*) return 0 ;;
+	esac
 }
 
-num() { awk -v v="$1" 'BEGIN{ if (v == "-" || v == "") print "-"; else printf "%.0f", v }'; }
-us() { awk -v v="$1" 'BEGIN{ if (v == "-" || v == "") print "-"; else if (v >= 1000) printf "%.2f ms", v / 1000; else printf "%d us", v }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+for c in $CASES; do
+	if ! supported "$c"; then
+		log "$c: this build's dispatcher cannot forward; skipped"
+		continue
+	fi
+	log "case $c"
+	measure "$c"
+done
+COLD=""
+WARM=""
+[ "$COLD_N" -gt 0 ] && cold_start
 
-row() { # LABEL rps p50 p99 errs (c64) rps p50 p99 errs (c1)
-	echo "| $1 | $(num "$2") | $(us "$3") | $(us "$4") | $(num "$6") |" \
-		"$(us "$7") | $(us "$8") | $(($5 + $9)) |"
-}
-
-report() {
-	local sy64 sy1 php64 php1
-	read -r -a sy64 <<<"$(summary "$T/sy.c64")"
-	read -r -a sy1 <<<"$(summary "$T/sy.c1")"
-	read -r -a php64 <<<"$(summary "$T/php.c64")"
-	read -r -a php1 <<<"$(summary "$T/php.c1")"
+{
 	echo
-	echo "## hello world on loopback: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cpus, kernel $(uname -r)"
-	echo "wrk -t2 -c64 and -t1 -c1, ${DURATION}s each, median of $RUNS run(s); $INSTANCES processes per worker"
+	echo "## The dispatch path on loopback: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cpus, kernel $(uname -r)"
+	echo "wrk -t$THREADS -c$CONNS and -t1 -c1, ${DURATION}s each, median of $RUNS run(s) after a 2 s warm-up; $INSTANCES processes per tenant worker; server CPU and context switches counted over the server's processes only"
 	echo
-	echo "| path | c64 req/s | c64 p50 | c64 p99 | c1 req/s | c1 p50 | c1 p99 | errors |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-	row "switchyard: router -> supervisor -> dispatcher -> hello" \
-		"${sy64[@]}" "${sy1[@]}"
-	row "nginx -> php-fpm (unix socket, static 2)" "${php64[@]}" "${php1[@]}"
+	echo "| case | setup | c$CONNS req/s | c$CONNS p50 | c$CONNS p99 | c1 req/s | c1 p50 | c1 p99 | server CPU us/req | switches/req c$CONNS / c1 | errors |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	for row in "${rows[@]}"; do echo "| ${row//|/ | } |"; done
 	echo
-	echo "switchyard / php-fpm: c64 req/s x$(ratio "${sy64[0]}" "${php64[0]}")," \
-		"p50 x$(ratio "${sy64[1]}" "${php64[1]}"), p99 x$(ratio "${sy64[2]}" "${php64[2]}");" \
-		"c1 req/s x$(ratio "${sy1[0]}" "${php1[0]}")," \
-		"p50 x$(ratio "${sy1[1]}" "${php1[1]}"), p99 x$(ratio "${sy1[2]}" "${php1[2]}")"
-}
-
-bench_switchyard
-bench_php
-report
+	for c in $SY_CASES; do
+		[ -n "${RPS64[$c]:-}" ] || continue
+		for peer in php_static2 workerd_dispatch; do
+			[ -n "${RPS64[$peer]:-}" ] || continue
+			echo "- $c / $peer: c64 req/s $(ratio "${RPS64[$c]}" "${RPS64[$peer]}"), c1 p50 $(ratio "${P50_1[$c]}" "${P50_1[$peer]}"), c64 p99 $(ratio "${P99_64[$c]}" "${P99_64[$peer]}"), CPU/req $(ratio "${CPU[$c]}" "${CPU[$peer]}")"
+		done
+	done
+	if [ -n "$COLD" ]; then
+		echo
+		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N)"
+	fi
+} | tee "$T/table.md"
