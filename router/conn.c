@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,12 +44,14 @@ static struct {
 	uint64_t accept_timer;
 } ct;
 
-static const char overflow_503[] =
-	"HTTP/1.1 503 Service Unavailable\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Length: 21\r\n"
-	"Connection: close\r\n\r\n"
-	"too many connections\n";
+/* What a connection beyond the table is told before it is closed. */
+#define OVERFLOW_503 \
+	"HTTP/1.1 503 Service Unavailable\r\n" \
+	"Content-Type: text/plain; charset=utf-8\r\n" \
+	"Content-Length: 21\r\n" \
+	REQUEST_ID_HEADER ": %s\r\n" \
+	"Connection: close\r\n\r\n" \
+	"too many connections\n"
 
 static void conn_close(struct conn *c);
 
@@ -552,9 +555,13 @@ static void conn_reset(struct conn *c, int fd, const struct sockaddr *sa)
 
 static void conn_overflow(int fd)
 {
-	ssize_t n = send(fd, overflow_503, sizeof(overflow_503) - 1,
-	                 MSG_NOSIGNAL | MSG_DONTWAIT);
+	char page[sizeof(OVERFLOW_503) + SY_REQUEST_ID_LEN], id[32];
+	int len;
+	ssize_t n;
 
+	request_id_new(id);
+	len = snprintf(page, sizeof(page), OVERFLOW_503, id);
+	n = send(fd, page, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	/* Best effort: the connection is refused either way. */
 	if (n < 0)
 		log_debug("refused connection: send: %s", strerror(errno));

@@ -8,8 +8,6 @@
 #include "router.h"
 #include "util.h"
 
-/* Headers per request; more is answered 431 like an over-long head. */
-#define MAX_FIELDS 512
 #define FIELDS_INIT 32
 /* Bytes of the request line besides method and target ("  HTTP/1.1\r\n")
  * and of the blank line, counted against max_header_bytes. */
@@ -18,10 +16,6 @@
 #define FIELD_OVERHEAD 4
 
 static llhttp_settings_t settings;
-
-/* Scratch for packing one Request: the router is single-threaded. */
-static Switchyard__Header pb_fields[MAX_FIELDS];
-static Switchyard__Header *pb_fieldp[MAX_FIELDS];
 
 static int fail_with(struct conn *c, int status, const char *text)
 {
@@ -55,6 +49,13 @@ static void head_nul(struct head *h)
 	h->data[h->len++] = '\0';
 }
 
+/* The id is made at the request's first byte: ids follow arrival. */
+static int on_message_begin(llhttp_t *p)
+{
+	request_id(p->data);
+	return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	return head_add(p->data, at, len);
@@ -77,7 +78,7 @@ static int field_new(struct conn *c)
 	if (h->nfields == h->capfields) {
 		size_t ncap = h->capfields * 2;
 
-		if (ncap > MAX_FIELDS)
+		if (ncap > REQUEST_MAX_FIELDS)
 			return too_large(c);
 		f = realloc(h->fields, ncap * sizeof(*f));
 		if (f == NULL)
@@ -152,56 +153,6 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
-static const char *field_name(const struct conn *c, size_t i)
-{
-	return c->head.data + c->head.fields[i].name;
-}
-
-static const char *field_value(const struct conn *c, size_t i)
-{
-	return c->head.data + c->head.fields[i].value;
-}
-
-static int expects_continue(const struct conn *c)
-{
-	size_t i;
-
-	if (c->http10)
-		return 0;
-	for (i = 0; i < c->head.nfields; i++) {
-		if (sy_strcaseeq(field_name(c, i), "expect") &&
-		    sy_strcaseeq(field_value(c, i), "100-continue"))
-			return 1;
-	}
-	return 0;
-}
-
-static void http_send_request(struct conn *c, const char *method,
-                              uint64_t length, int chunked, int end)
-{
-	Switchyard__Request req = SWITCHYARD__REQUEST__INIT;
-	char meth[32];
-	size_t i;
-
-	snprintf(meth, sizeof(meth), "%s", method);
-	for (i = 0; i < c->head.nfields; i++) {
-		switchyard__header__init(&pb_fields[i]);
-		pb_fields[i].name = (char *)field_name(c, i);
-		pb_fields[i].value = (char *)field_value(c, i);
-		pb_fieldp[i] = &pb_fields[i];
-	}
-	req.method = meth;
-	req.url = c->head.data + c->head.url;
-	req.n_headers = c->head.nfields;
-	req.headers = pb_fieldp;
-	req.remote_addr = c->remote;
-	req.content_length = length;
-	req.chunked = chunked;
-	upstream_request(conn_stream_open(c), &req, end);
-	log_debug("%s: %s %s -> stream %u", c->remote, meth, req.url,
-	          c->stream);
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
@@ -228,10 +179,10 @@ static int on_headers_complete(llhttp_t *p)
 	c->body_expect = length;
 	c->body_up = chunked || length > 0;
 	c->nreq++;
-	http_send_request(c, method, length, chunked, !c->body_up);
+	request_send(c, method, length, chunked, !c->body_up);
 	c->req = REQ_BODY;
 	c->res = RES_WAIT;
-	if (c->body_up && expects_continue(c))
+	if (c->body_up && request_expects_continue(c))
 		response_continue(c);
 	return 0;
 }
@@ -274,6 +225,7 @@ static int on_message_complete(llhttp_t *p)
 void http_init(void)
 {
 	llhttp_settings_init(&settings);
+	settings.on_message_begin = on_message_begin;
 	settings.on_url = on_url;
 	settings.on_url_complete = on_url_complete;
 	settings.on_header_field = on_header_field;
@@ -318,6 +270,7 @@ static void http_clear(struct conn *c)
 	c->err_status = 0;
 	c->err_text = NULL;
 	c->is_head = c->no_body = c->body_up = 0;
+	c->rid[0] = '\0';
 }
 
 void http_conn_reset(struct conn *c)
@@ -338,14 +291,16 @@ static int http_error(struct conn *c, llhttp_errno_t err)
 	char text[256];
 
 	if (c->err_status != 0) {
-		log_debug("%s: answering %d: %.*s", c->remote, c->err_status,
+		log_debug("%s: request %s: answering %d: %.*s", c->remote,
+		          request_id(c), c->err_status,
 		          (int)strcspn(c->err_text, "\n"), c->err_text);
 		conn_fail(c, c->err_status, c->err_text);
 		return -1;
 	}
 	snprintf(text, sizeof(text), "bad request: %s: %s\n",
 	         llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
-	log_debug("%s: %.*s", c->remote, (int)strcspn(text, "\n"), text);
+	log_debug("%s: request %s: %.*s", c->remote, request_id(c),
+	          (int)strcspn(text, "\n"), text);
 	conn_fail(c, 400, text);
 	return -1;
 }

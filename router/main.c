@@ -113,6 +113,7 @@ int main(int argc, char *argv[])
 	if ((router.loop = ev_new(fd_budget())) == NULL)
 		fatal("event loop");
 	http_init();
+	request_init();
 	conn_init();
 	upstream_init(cfg->upstream_fd);
 	egress_init();

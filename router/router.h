@@ -19,12 +19,17 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "names.h"
 #include "switchyard.pb-c.h"
 
 #define ROUTER_MAX_LISTEN 16
 /* A client whose unsent output passes this is not read (nor its pipelined
  * requests started) until it catches up. */
 #define ROUTER_OUT_HIGH (1024u * 1024u)
+/* Headers per request; more is answered 431 like an over-long head. */
+#define REQUEST_MAX_FIELDS 512
+/* The response header that names the request (request.c). */
+#define REQUEST_ID_HEADER "Switchyard-Request-Id"
 
 /* ---- config.c: command-line flags ---- */
 
@@ -110,6 +115,8 @@ struct conn {
 	uint64_t body_expect;   /* Content-Length, or 0 */
 	uint64_t res_left;      /* response body bytes still to come */
 	uint64_t head_fed;      /* bytes fed to llhttp while in REQ_HEAD */
+	char rid[SY_REQUEST_ID_LEN + 1]; /* the request's id; "" until the
+	                        * first byte of a request or its answer */
 	int err_status;         /* status a callback asked to answer with */
 	const char *err_text;
 	unsigned keepalive : 1;
@@ -174,6 +181,20 @@ void http_next(struct conn *c);
 /* Parses buffered input as far as state allows. Returns -1 if c was closed
  * (the pointer is then invalid), else 0. */
 int http_parse(struct conn *c);
+
+/* ---- request.c: the request a worker sees ---- */
+
+/* Seeds the request ids (before the seccomp filter). Fatal on error. */
+void request_init(void);
+/* A fresh request id, for an answer that belongs to no request. */
+void request_id_new(char id[SY_REQUEST_ID_LEN + 1]);
+/* c's current request's id, made on first use (c->rid). */
+const char *request_id(struct conn *c);
+/* 1 if the head asks for 100 Continue before its body. */
+int request_expects_continue(const struct conn *c);
+/* Sends c's request head upstream as a REQUEST on a fresh stream. */
+void request_send(struct conn *c, const char *method, uint64_t length,
+                  int chunked, int end);
 
 /* ---- upstream.c: the channel to the supervisor ---- */
 
