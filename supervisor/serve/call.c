@@ -19,6 +19,7 @@
 
 #include "log.h"
 #include "outcome.h"
+#include "pbscan.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
 #include "serve/events.h"
@@ -228,12 +229,39 @@ static void blame(struct peer *from, const char *why)
 
 /* ---- answers ---- */
 
+/* A request that did not end OK, under its id: what its error page no
+ * longer tells the client (the reason, the violation) is here for the
+ * operator. Outcomes any client can cause in bulk and that hide nothing
+ * (the queue's, a cancel, an unknown worker) only at debug level. */
+static void log_failed(const struct call *c, const char *worker,
+                       Switchyard__Outcome o, uint32_t status,
+                       const char *reason, const char *violation)
+{
+	int quiet = o == SWITCHYARD__OUTCOME__LOAD_SHED ||
+	            o == SWITCHYARD__OUTCOME__CANCELED ||
+	            o == SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND;
+	const char *v = violation != NULL ? violation : "";
+	char line[1536];
+
+	if (o == SWITCHYARD__OUTCOME__OK)
+		return;
+	snprintf(line, sizeof(line), "request %s: worker %s: %s (%u): %s%s%s",
+	         c->rid[0] ? c->rid : "-", worker, sy_outcome_name(o), status,
+	         reason != NULL ? reason : "", *v ? "; violation: " : "", v);
+	if (quiet)
+		log_debug("%s", line);
+	else
+		log_info("%s", line);
+}
+
 /* c's outcome is known: counted, and recorded as a request event. */
 void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
                const char *reason, const char *violation, uint64_t wall_us,
                uint64_t cpu_us)
 {
 	pool_call_done(c->pool, o, wall_us, cpu_us, c->subrequests);
+	log_failed(c, c->pool != NULL ? pool_label(c->pool) : "", o, status,
+	           reason, violation);
 	events_call_done(c, o, status, reason, violation, wall_us, cpu_us,
 	                 c->subrequests);
 }
@@ -485,6 +513,8 @@ static void refuse(struct call *c, const Switchyard__Request *r,
                    Switchyard__Outcome o, const char *worker,
                    const char *reason, const char *violation)
 {
+	log_failed(c, worker, o, (uint32_t)sy_outcome_status(o), reason,
+	           violation);
 	events_refused(c, r, o, worker, reason, violation);
 	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
 	           0, ev_clock_us() - c->recv_us);
@@ -503,20 +533,25 @@ static void not_found(struct call *c, const Switchyard__Request *r,
 }
 
 /* Re-packs a subrequest with the callee's limits in place of those asked
- * for. 0, or -1 (ENOMEM). */
+ * for, and its caller's request id. 0, or -1 (ENOMEM). */
 static int subrequest_repack(struct call *c, Switchyard__Request *r)
 {
 	Switchyard__Limits l = SWITCHYARD__LIMITS__INIT, *asked = r->limits;
 	size_t len;
 
+	char *rid = r->request_id;
+
 	l.cpu_ms = c->lim.cpu_ms;
 	l.wall_ms = c->lim.wall_ms;
 	l.subrequests = c->lim.subrequests;
 	r->limits = &l;
+	/* the caller's id, whatever the worker wrote there */
+	r->request_id = c->rid;
 	len = switchyard__request__get_packed_size(r);
 	if ((c->req_owned = malloc(len ? len : 1)) != NULL)
 		switchyard__request__pack(r, c->req_owned);
 	r->limits = asked;
+	r->request_id = rid;
 	c->req = c->req_owned;
 	c->req_len = (uint32_t)len;
 	return c->req_owned != NULL ? 0 : -1;
@@ -529,6 +564,7 @@ static void subrequest(struct call *c, struct proc *op,
 	char why[96];
 	struct worker *w;
 
+	memcpy(c->rid, op->call->rid, sizeof(c->rid));
 	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
 		refuse(c, r, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
 		       op->worker, why, why);
@@ -594,8 +630,33 @@ static void fetch_or_bind(struct peer *from, const struct sy_frame *f,
 	r->fetch = fe;
 }
 
+/* The request id of the router's Request f, read without unpacking it:
+ * 0 with id filled ("" if it has none), or -1 if f is malformed or the id
+ * is not one. */
+static int router_request_id(const struct sy_frame *f,
+                             char id[SY_REQUEST_ID_LEN + 1])
+{
+	static uint32_t field;
+	const uint8_t *v;
+	size_t n;
+	int rc;
+
+	if (field == 0)
+		field = protobuf_c_message_descriptor_get_field_by_name(
+			&switchyard__request__descriptor, "request_id")->id;
+	id[0] = '\0';
+	if ((rc = sy_pb_find_bytes(f->payload, f->len, field, &v, &n)) == 0)
+		return 0;
+	if (rc == -1 || !sy_request_id_valid((const char *)v, n))
+		return -1;
+	memcpy(id, v, n);
+	id[n] = '\0';
+	return 0;
+}
+
 void call_request(struct peer *from, const struct sy_frame *f)
 {
+	char rid[SY_REQUEST_ID_LEN + 1] = "";
 	const struct sup_config *conf;
 	struct proc *op = from->owner;
 	Switchyard__Request *r = NULL;
@@ -609,6 +670,8 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		why = "protocol error: REQUEST on a stream already open";
 	else if (op != NULL && subrequest_allowed(op, &why))
 		r = subrequest_open(f, &why);
+	else if (op == NULL && router_request_id(f, rid) == -1)
+		why = "protocol error: malformed REQUEST or request_id";
 	if (why != NULL) {
 		blame(from, why);
 		return;
@@ -630,6 +693,7 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	}
 	c->req = f->payload;
 	c->req_len = f->len;
+	memcpy(c->rid, rid, sizeof(c->rid));
 	conf = serve_env.conf;
 	if ((w = registry_find(conf->dispatch_ns, conf->dispatch_name)) ==
 	    NULL) {

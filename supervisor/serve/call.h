@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "names.h"
 #include "serve/fetch.h"
 #include "serve/peer.h"
 #include "serve/pool.h"
@@ -42,6 +43,9 @@ struct call {
 	uint32_t subrequests;      /* subrequest tokens it spent */
 	struct limits lim;         /* effective: the plan's, lowered by the
 	                            * ws_dispatch caller's */
+	/* The request's id (Request.request_id): the router's, passed on to
+	 * every subrequest it makes; "" for the supervisor's own calls. */
+	char rid[SY_REQUEST_ID_LEN + 1];
 	uint64_t start_us;         /* when a process took it */
 	uint64_t limit_timer;      /* CPU and wall-time check, or 0 */
 	uint64_t cpu_us;           /* CPU measured when a limit stopped it */
