@@ -100,22 +100,22 @@ void response_continue(struct conn *c)
 	buf_addstr(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+/* A platform outcome: the page says only the outcome, the status and the
+ * request's id (proto/outcome.h); the worker and the reason are logged
+ * here at debug level, and by the supervisor under the same id. */
 static void response_outcome(struct conn *c, const Switchyard__Response *res)
 {
-	char page[1024];
-	const char *worker = res->worker ? res->worker : "";
-	const char *reason = res->reason ? res->reason : "";
+	char page[256];
 	int status = sy_outcome_status(res->outcome);
-	size_t len = sy_outcome_page(page, sizeof(page), res->outcome, worker,
-	                             reason);
+	size_t len = sy_outcome_page(page, sizeof(page), res->outcome,
+	                             request_id(c));
 	unsigned retry = 0;
 
 	if (res->outcome == SWITCHYARD__OUTCOME__LOAD_SHED)
 		retry = res->retry_after_s > 0 ? res->retry_after_s : 1;
-	log_debug("%s: request %s: %s from %s: %s", c->remote,
-	          request_id(c), sy_outcome_name(res->outcome), worker, reason);
-	if (len >= sizeof(page))
-		len = sizeof(page) - 1;
+	log_debug("%s: request %s: %s from %s: %s", c->remote, request_id(c),
+	          sy_outcome_name(res->outcome), res->worker ? res->worker : "",
+	          res->reason ? res->reason : "");
 	response_page(c, status, page, len, retry);
 }
 
