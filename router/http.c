@@ -88,9 +88,17 @@ static int field_new(struct conn *c)
 	}
 	f = &h->fields[h->nfields++];
 	f->name = (uint32_t)h->len;
-	f->name_len = f->value = f->value_len = 0;
+	f->name_len = f->value = f->value_len = f->hop = 0;
 	h->raw += FIELD_OVERHEAD;
 	return 0;
+}
+
+/* Trailer fields (after a chunked body) are not merged into the head a
+ * worker sees (RFC 9110 6.5.1): only counted against max_header_bytes. */
+static int trailer(struct conn *c, size_t len)
+{
+	c->head.raw += len;
+	return c->head.raw > router.cfg.max_header_bytes ? too_large(c) : 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -98,6 +106,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct conn *c = p->data;
 	int rc;
 
+	if (c->req != REQ_HEAD)
+		return trailer(c, len);
 	if (!c->head.in_field && (rc = field_new(c)) != 0)
 		return rc;
 	c->head.in_field = 1;
@@ -110,6 +120,8 @@ static int on_header_field_complete(llhttp_t *p)
 	struct head *h = &c->head;
 	struct hfield *f = &h->fields[h->nfields - 1];
 
+	if (c->req != REQ_HEAD)
+		return 0;
 	f->name_len = (uint32_t)(h->len - f->name);
 	/* llhttp's loose mode lets spaces and the like into names. */
 	if (!sy_http_token(h->data + f->name, f->name_len))
@@ -124,15 +136,24 @@ static int on_header_field_complete(llhttp_t *p)
 	return 0;
 }
 
+/* llhttp hands a value over in spans; one that goes on after a span that
+ * ended inside the bytes parsed (at a line end, not at the end of what was
+ * read) is an obs-fold, which RFC 9112 5.2 lets a server refuse. */
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
 
+	if (c->req != REQ_HEAD)
+		return trailer(c, len);
 	if (!h->in_value) {
 		h->fields[h->nfields - 1].value = (uint32_t)h->len;
 		h->in_value = 1;
+	} else if (!h->value_cut) {
+		return fail_with(c, 400, "bad request: a header folded over "
+		                 "lines (obs-fold) is not accepted\n");
 	}
+	h->value_cut = at + len == h->feed_end;
 	return head_add(c, at, len);
 }
 
@@ -142,7 +163,7 @@ static int on_header_value_complete(llhttp_t *p)
 	struct head *h = &c->head;
 	struct hfield *f = &h->fields[h->nfields - 1];
 
-	if (!h->in_value)
+	if (c->req != REQ_HEAD || !h->in_value)
 		return 0;
 	while (h->len > f->value &&
 	       (h->data[h->len - 1] == ' ' || h->data[h->len - 1] == '\t'))
@@ -160,6 +181,7 @@ static int on_headers_complete(llhttp_t *p)
 	const char *method = llhttp_method_name(p->method);
 	int chunked = (p->flags & F_CHUNKED) != 0;
 	uint64_t length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+	const char *why;
 
 	c->head.raw += strlen(method) + LINE_OVERHEAD;
 	if (c->head.raw > cfg->max_header_bytes)
@@ -171,10 +193,12 @@ static int on_headers_complete(llhttp_t *p)
 		                 "Transfer-Encoding\n");
 	if (length > cfg->max_body_bytes)
 		return fail_with(c, 413, "request body too large\n");
+	c->http10 = p->http_major == 1 && p->http_minor == 0;
+	if ((why = request_head(c, !c->http10)) != NULL)
+		return fail_with(c, 400, why);
 	/* Upgrade requests are served as plain HTTP requests. */
 	p->upgrade = 0;
 	c->keepalive = llhttp_should_keep_alive(p) != 0;
-	c->http10 = p->http_major == 1 && p->http_minor == 0;
 	c->is_head = p->method == HTTP_HEAD;
 	c->body_expect = length;
 	c->body_up = chunked || length > 0;
@@ -263,7 +287,9 @@ static void http_clear(struct conn *c)
 	c->head.len = c->head.url = c->head.url_len = 0;
 	c->head.nfields = 0;
 	c->head.raw = 0;
-	c->head.in_field = c->head.in_value = 0;
+	c->head.in_field = c->head.in_value = c->head.value_cut = 0;
+	c->head.host = UINT32_MAX;
+	c->head.host_len = 0;
 	c->req = REQ_HEAD;
 	c->res = RES_NONE;
 	c->body_seen = c->body_expect = c->res_left = c->head_fed = 0;
@@ -311,7 +337,10 @@ static int http_execute(struct conn *c)
 	const char *p = c->in.data + c->in.start;
 	size_t n = sy_buf_len(&c->in), used = n;
 	int in_head = c->req == REQ_HEAD;
-	llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
+	llhttp_errno_t err;
+
+	c->head.feed_end = p + n;
+	err = llhttp_execute(&c->parser, p, n);
 
 	if (err == HPE_PAUSED)
 		used = (size_t)(llhttp_get_error_pos(&c->parser) - p);

@@ -84,6 +84,7 @@ enum tlist { TL_NONE = -1, TL_HEADER, TL_IDLE, TL_LINGER, TL_COUNT };
 /* One header of the request being read: offsets into head.data. */
 struct hfield {
 	uint32_t name, name_len, value, value_len;
+	uint32_t hop;           /* hop-by-hop: never passed to a worker */
 };
 
 /* The request head, copied out of the input buffer as llhttp hands it over
@@ -97,6 +98,13 @@ struct head {
 	uint64_t raw;           /* approximate wire bytes of the head so far */
 	int in_field;           /* inside a header name */
 	int in_value;           /* inside a header value */
+	/* obs-fold detection: a value continued after its span ended before
+	 * the end of the bytes being parsed, i.e. at a line end */
+	const char *feed_end;   /* end of the bytes llhttp is parsing */
+	int value_cut;          /* the last value span ended at feed_end */
+	/* The Host a worker sees when the target was in absolute form
+	 * (request.c): offset into data, or UINT32_MAX to keep the field. */
+	uint32_t host, host_len;
 };
 
 struct conn {
@@ -190,6 +198,11 @@ void request_init(void);
 void request_id_new(char id[SY_REQUEST_ID_LEN + 1]);
 /* c's current request's id, made on first use (c->rid). */
 const char *request_id(struct conn *c);
+/* Checks the complete head as RFC 9112 asks (one valid Host, required
+ * when host_required: HTTP/1.1; a path, "*" or an absolute http(s)
+ * target) and prepares what the worker sees of it (the target's path and
+ * authority, hop-by-hop fields marked). NULL, or why it is a 400. */
+const char *request_head(struct conn *c, int host_required);
 /* 1 if the head asks for 100 Continue before its body. */
 int request_expects_continue(const struct conn *c);
 /* Sends c's request head upstream as a REQUEST on a fresh stream. */
