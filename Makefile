@@ -39,7 +39,7 @@ GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
-	router/request.c \
+	router/request.c router/body.c \
 	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
 	router/egress.c router/admin.c
 # The supervisor's layers, bottom up; calls only go down this list

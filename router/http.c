@@ -200,49 +200,36 @@ static int on_headers_complete(llhttp_t *p)
 	p->upgrade = 0;
 	c->keepalive = llhttp_should_keep_alive(p) != 0;
 	c->is_head = p->method == HTTP_HEAD;
-	c->body_expect = length;
-	c->body_up = chunked || length > 0;
+	c->method = (uint8_t)p->method;
+	c->chunked = chunked;
 	c->nreq++;
-	request_send(c, method, length, chunked, !c->body_up);
+	/* the body is the router's to take (body.c), from now on against
+	 * body_timeout_ms: the client may send it at once */
 	c->req = REQ_BODY;
-	c->res = RES_WAIT;
-	if (c->body_up && request_expects_continue(c))
+	if ((chunked || length > 0) && request_expects_continue(c))
 		response_continue(c);
 	return 0;
 }
 
-/* Streams body bytes upstream as they arrive, in frames of at most one
- * body chunk; the frame holding the last declared byte carries END. */
+/* Body bytes are held until the whole request has arrived. */
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
-	c->body_seen += len;
-	if (c->body_seen > router.cfg.max_body_bytes)
+	if (len > router.cfg.max_body_bytes - c->body.len)
 		return fail_with(c, 413, "request body too large\n");
-	while (c->body_up && len > 0) {
-		size_t n = len < SY_BODY_CHUNK ? len : SY_BODY_CHUNK;
-		int end = c->body_expect > 0 && n == len &&
-		          c->body_seen == c->body_expect;
-
-		upstream_body(c->stream, at, n, end);
-		if (end)
-			c->body_up = 0;
-		at += n;
-		len -= n;
-	}
+	if (body_add(c, at, len) < 0)
+		return fail_with(c, 500, "request body could not be kept\n");
 	return 0;
 }
 
+/* The request is whole: http_parse sends it upstream once llhttp has
+ * returned. One request in flight: stop here and keep what follows. */
 static int on_message_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 
-	if (c->body_up)
-		upstream_body(c->stream, NULL, 0, 1);
-	c->body_up = 0;
 	c->req = REQ_DONE;
-	/* One request in flight: stop here and keep what follows. */
 	return HPE_PAUSED;
 }
 
@@ -292,10 +279,11 @@ static void http_clear(struct conn *c)
 	c->head.host_len = 0;
 	c->req = REQ_HEAD;
 	c->res = RES_NONE;
-	c->body_seen = c->body_expect = c->res_left = c->head_fed = 0;
+	c->res_left = c->head_fed = 0;
 	c->err_status = 0;
 	c->err_text = NULL;
-	c->is_head = c->no_body = c->body_up = 0;
+	c->is_head = c->no_body = c->body_up = c->chunked = 0;
+	body_release(c);
 	c->rid[0] = '\0';
 }
 
@@ -377,6 +365,9 @@ int http_parse(struct conn *c)
 		    sy_buf_len(&c->out) > ROUTER_OUT_HIGH)
 			break;
 		if (http_execute(c) < 0)
+			return -1;
+		if (c->req == REQ_DONE && c->res == RES_NONE &&
+		    request_start(c) < 0)
 			return -1;
 	}
 	if (c->in.start == c->in.end)

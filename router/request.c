@@ -228,9 +228,12 @@ static void pack_field(size_t n, const char *name, const char *value)
 }
 
 /* The fields a worker sees, into the scratch arrays: no hop-by-hop one,
- * and an absolute-form target's authority as Host. Returns how many. */
+ * an absolute-form target's authority as Host, and a chunked body's
+ * length as Content-Length (it is whole now: RFC 9112 7.1.3, as nginx
+ * passes it on). Returns how many. */
 static size_t pack_fields(struct conn *c)
 {
+	static char length[24];
 	const char *host = c->head.host != UINT32_MAX
 	                   ? c->head.data + c->head.host : NULL;
 	size_t i, n = 0;
@@ -249,25 +252,40 @@ static size_t pack_fields(struct conn *c)
 	}
 	if (host != NULL && !host_seen)
 		pack_field(n++, "Host", host);
+	if (c->chunked && c->body.len > 0) {
+		snprintf(length, sizeof(length), "%" PRIu64, c->body.len);
+		pack_field(n++, "Content-Length", length);
+	}
 	return n;
 }
 
-void request_send(struct conn *c, const char *method, uint64_t length,
-                  int chunked, int end)
+/* Sends c's request head as a REQUEST on a fresh stream: END when it
+ * has no body. */
+static void send_head(struct conn *c)
 {
 	Switchyard__Request req = SWITCHYARD__REQUEST__INIT;
 	char meth[32];
 
-	snprintf(meth, sizeof(meth), "%s", method);
+	snprintf(meth, sizeof(meth), "%s", llhttp_method_name(c->method));
 	req.method = meth;
 	req.url = c->head.data + c->head.url;
 	req.n_headers = pack_fields(c);
 	req.headers = pb_fieldp;
 	req.remote_addr = c->remote;
-	req.content_length = length;
-	req.chunked = chunked;
+	req.content_length = c->body.len;
 	req.request_id = (char *)request_id(c);
-	upstream_request(conn_stream_open(c), &req, end);
+	upstream_request(conn_stream_open(c), &req, c->body.len == 0);
 	log_debug("%s: request %s: %s %s -> stream %u", c->remote, c->rid,
 	          meth, req.url, c->stream);
+}
+
+int request_start(struct conn *c)
+{
+	c->res = RES_WAIT;
+	send_head(c);
+	c->body_up = c->body.len > 0;
+	if (body_pump(c) >= 0)
+		return 0;
+	conn_fail(c, 500, "request body lost\n");
+	return -1;
 }

@@ -7,6 +7,10 @@
  * A client connection carries at most one request in flight: the parser is
  * paused once a request is complete and resumed only after its response has
  * been queued, which keeps pipelined responses in order without bookkeeping.
+ *
+ * A request goes to the supervisor only once the router holds all of it,
+ * body included (body.c), as nginx buffers by default: no worker process
+ * ever waits on a slow client.
  */
 #ifndef SY_ROUTER_H
 #define SY_ROUTER_H
@@ -41,7 +45,13 @@ struct router_config {
 	const char *user;              /* drop to this user; NULL: none given */
 	uint64_t max_header_bytes;     /* request line + headers (431 over) */
 	uint64_t max_body_bytes;       /* request body (413 over) */
+	/* Of a request body, kept in memory; the rest in a file in body_dir */
+	uint64_t client_body_buffer_bytes;
 	uint64_t header_timeout_ms;    /* whole head must arrive within (408) */
+	uint64_t body_timeout_ms;      /* whole body must arrive within, from
+	                                * the end of the head (408) */
+	const char *body_dir;          /* where bodies over body_buffer_bytes
+	                                * are kept, in unnamed files */
 	uint64_t idle_timeout_ms;      /* keep-alive idle / stalled transfer */
 	uint64_t max_connections;      /* further connections get 503 */
 	int log_level;                 /* SY_LOG_* */
@@ -68,8 +78,8 @@ void buf_adduint(struct sy_buf *b, uint64_t v);
 
 enum req_state {
 	REQ_HEAD, /* reading the request line and headers */
-	REQ_BODY, /* request sent upstream, its body arriving */
-	REQ_DONE  /* whole request parsed; parser paused */
+	REQ_BODY, /* head read, its body arriving into c->body */
+	REQ_DONE  /* whole request read and sent upstream; parser paused */
 };
 
 enum res_state {
@@ -79,7 +89,9 @@ enum res_state {
 	RES_DONE  /* response complete */
 };
 
-enum tlist { TL_NONE = -1, TL_HEADER, TL_IDLE, TL_LINGER, TL_COUNT };
+enum tlist {
+	TL_NONE = -1, TL_HEADER, TL_BODY, TL_IDLE, TL_LINGER, TL_COUNT
+};
 
 /* One header of the request being read: offsets into head.data. */
 struct hfield {
@@ -107,6 +119,17 @@ struct head {
 	uint32_t host, host_len;
 };
 
+/* A request body while it arrives and until it has gone upstream
+ * (body.c): its first client_body_buffer_bytes in memory, the rest in a
+ * file that has no name (O_TMPFILE), so nothing is left if the router
+ * dies. */
+struct body {
+	struct sy_buf mem;
+	int fd;                 /* the file, or -1 */
+	uint64_t len;           /* bytes held */
+	uint64_t sent;          /* bytes sent upstream */
+};
+
 struct conn {
 	int fd;
 	uint32_t slot;          /* index in the connection table */
@@ -119,18 +142,19 @@ struct conn {
 	enum req_state req;
 	enum res_state res;
 	uint64_t nreq;          /* requests started on this connection */
-	uint64_t body_seen;     /* request body bytes received */
-	uint64_t body_expect;   /* Content-Length, or 0 */
+	struct body body;
 	uint64_t res_left;      /* response body bytes still to come */
 	uint64_t head_fed;      /* bytes fed to llhttp while in REQ_HEAD */
 	char rid[SY_REQUEST_ID_LEN + 1]; /* the request's id; "" until the
 	                        * first byte of a request or its answer */
 	int err_status;         /* status a callback asked to answer with */
 	const char *err_text;
+	uint8_t method;         /* llhttp's, of the request being read */
 	unsigned keepalive : 1;
 	unsigned is_head : 1;   /* HEAD request: no body bytes in the answer */
 	unsigned no_body : 1;   /* body bytes are dropped (HEAD, 204, 304) */
-	unsigned body_up : 1;   /* request body still flows upstream */
+	unsigned chunked : 1;   /* its body came chunked */
+	unsigned body_up : 1;   /* request body still to go upstream */
 	unsigned closing : 1;   /* no more requests; close once out drains */
 	unsigned wshut : 1;     /* write side shut down: lingering */
 	unsigned rdeof : 1;     /* the client shut its side down */
@@ -138,7 +162,7 @@ struct conn {
 	unsigned reject : 1;    /* over the connection limit */
 	unsigned in_use : 1;
 	unsigned dirty : 1;     /* on the flush list */
-	unsigned up_blocked : 1;/* reading paused for upstream congestion */
+	unsigned up_blocked : 1;/* body waits for upstream congestion */
 	enum tlist tlist;
 	uint64_t deadline;      /* ms, for the list it is on */
 	TAILQ_ENTRY(conn) tq;   /* timeout list */
@@ -171,7 +195,9 @@ void conn_abort(struct conn *c);
 void conn_response_done(struct conn *c);
 /* The supervisor is gone: 502 for every request still waiting. */
 void conn_upstream_lost(void);
-/* The upstream queue drained: resume clients paused for it. */
+/* c's body waits for the upstream queue to drain (on), or not (off). */
+void conn_upstream_wait(struct conn *c, int on);
+/* The upstream queue drained: send the bodies that waited for it. */
 void conn_upstream_drained(void);
 /* Recomputes the watched events and timeout after a state change. */
 void conn_update(struct conn *c, int progress);
@@ -205,9 +231,26 @@ const char *request_id(struct conn *c);
 const char *request_head(struct conn *c, int host_required);
 /* 1 if the head asks for 100 Continue before its body. */
 int request_expects_continue(const struct conn *c);
-/* Sends c's request head upstream as a REQUEST on a fresh stream. */
-void request_send(struct conn *c, const char *method, uint64_t length,
-                  int chunked, int end);
+/* c's whole request is read: sends its REQUEST on a fresh stream, then
+ * its body as far as upstream takes it. Returns -1 if c was failed (and
+ * may be closed: the pointer is then invalid), else 0. */
+int request_start(struct conn *c);
+
+/* ---- body.c: request bodies, held whole before they go upstream ---- */
+
+/* Opens body_dir and checks it takes unnamed files (before the seccomp
+ * filter, after the privilege drop). Fatal on error. */
+void body_init(void);
+void body_cleanup(void);
+/* Appends len bytes to c's body: memory first, then the file. 0, or -1
+ * when the file cannot be made or written (logged). */
+int body_add(struct conn *c, const char *p, size_t len);
+/* Sends c's body upstream on its stream until it is all gone (the last
+ * frame END; 1) or upstream is congested (0; conn_upstream_drained
+ * resumes it). -1 if the file cannot be read (logged). */
+int body_pump(struct conn *c);
+/* Forgets c's body: the file is closed, the memory given back. */
+void body_release(struct conn *c);
 
 /* ---- upstream.c: the channel to the supervisor ---- */
 
