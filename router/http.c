@@ -118,10 +118,11 @@ static int on_header_field_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
-	struct hfield *f = &h->fields[h->nfields - 1];
+	struct hfield *f;
 
 	if (c->req != REQ_HEAD)
 		return 0;
+	f = &h->fields[h->nfields - 1];
 	f->name_len = (uint32_t)(h->len - f->name);
 	/* llhttp's loose mode lets spaces and the like into names. */
 	if (!sy_http_token(h->data + f->name, f->name_len))
@@ -161,10 +162,11 @@ static int on_header_value_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
-	struct hfield *f = &h->fields[h->nfields - 1];
+	struct hfield *f;
 
 	if (c->req != REQ_HEAD || !h->in_value)
 		return 0;
+	f = &h->fields[h->nfields - 1];
 	while (h->len > f->value &&
 	       (h->data[h->len - 1] == ' ' || h->data[h->len - 1] == '\t'))
 		h->len--;

@@ -6,9 +6,9 @@
  *
  * Request ids: 16 hex digits of a 64-bit counter that starts at a random
  * number, so ids stay unique across restarts of the router (two runs
- * would have to start within a few billion of each other to overlap) and
- * cost one increment each. They are not secrets: an id only names a
- * request in events and logs.
+ * overlap only if their random starts are closer than the requests they
+ * served) and cost one increment each. They are not secrets: an id only
+ * names a request in events and logs.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,8 +22,8 @@
 #include "router.h"
 #include "util.h"
 
-/* Headers per request (http.c's MAX_FIELDS), plus the ones the router
- * adds. */
+/* Headers per request, plus the Host and Content-Length the router may
+ * add (pack_fields). */
 #define PB_FIELDS (REQUEST_MAX_FIELDS + 2)
 
 static uint64_t next_id;

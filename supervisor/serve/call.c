@@ -19,7 +19,6 @@
 
 #include "log.h"
 #include "outcome.h"
-#include "pbscan.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
 #include "serve/events.h"
@@ -229,39 +228,14 @@ static void blame(struct peer *from, const char *why)
 
 /* ---- answers ---- */
 
-/* A request that did not end OK, under its id: what its error page no
- * longer tells the client (the reason, the violation) is here for the
- * operator. Outcomes any client can cause in bulk and that hide nothing
- * (the queue's, a cancel, an unknown worker) only at debug level. */
-static void log_failed(const struct call *c, const char *worker,
-                       Switchyard__Outcome o, uint32_t status,
-                       const char *reason, const char *violation)
-{
-	int quiet = o == SWITCHYARD__OUTCOME__LOAD_SHED ||
-	            o == SWITCHYARD__OUTCOME__CANCELED ||
-	            o == SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND;
-	const char *v = violation != NULL ? violation : "";
-	char line[1536];
-
-	if (o == SWITCHYARD__OUTCOME__OK)
-		return;
-	snprintf(line, sizeof(line), "request %s: worker %s: %s (%u): %s%s%s",
-	         c->rid[0] ? c->rid : "-", worker, sy_outcome_name(o), status,
-	         reason != NULL ? reason : "", *v ? "; violation: " : "", v);
-	if (quiet)
-		log_debug("%s", line);
-	else
-		log_info("%s", line);
-}
-
 /* c's outcome is known: counted, and recorded as a request event. */
 void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
                const char *reason, const char *violation, uint64_t wall_us,
                uint64_t cpu_us)
 {
 	pool_call_done(c->pool, o, wall_us, cpu_us, c->subrequests);
-	log_failed(c, c->pool != NULL ? pool_label(c->pool) : "", o, status,
-	           reason, violation);
+	call_log_failed(c, c->pool != NULL ? pool_label(c->pool) : "", o,
+	                status, reason, violation);
 	events_call_done(c, o, status, reason, violation, wall_us, cpu_us,
 	                 c->subrequests);
 }
@@ -513,8 +487,8 @@ static void refuse(struct call *c, const Switchyard__Request *r,
                    Switchyard__Outcome o, const char *worker,
                    const char *reason, const char *violation)
 {
-	log_failed(c, worker, o, (uint32_t)sy_outcome_status(o), reason,
-	           violation);
+	call_log_failed(c, worker, o, (uint32_t)sy_outcome_status(o), reason,
+	                violation);
 	events_refused(c, r, o, worker, reason, violation);
 	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
 	           0, ev_clock_us() - c->recv_us);
@@ -630,30 +604,6 @@ static void fetch_or_bind(struct peer *from, const struct sy_frame *f,
 	r->fetch = fe;
 }
 
-/* The request id of the router's Request f, read without unpacking it:
- * 0 with id filled ("" if it has none), or -1 if f is malformed or the id
- * is not one. */
-static int router_request_id(const struct sy_frame *f,
-                             char id[SY_REQUEST_ID_LEN + 1])
-{
-	static uint32_t field;
-	const uint8_t *v;
-	size_t n;
-	int rc;
-
-	if (field == 0)
-		field = protobuf_c_message_descriptor_get_field_by_name(
-			&switchyard__request__descriptor, "request_id")->id;
-	id[0] = '\0';
-	if ((rc = sy_pb_find_bytes(f->payload, f->len, field, &v, &n)) == 0)
-		return 0;
-	if (rc == -1 || !sy_request_id_valid((const char *)v, n))
-		return -1;
-	memcpy(id, v, n);
-	id[n] = '\0';
-	return 0;
-}
-
 void call_request(struct peer *from, const struct sy_frame *f)
 {
 	char rid[SY_REQUEST_ID_LEN + 1] = "";
@@ -670,7 +620,7 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		why = "protocol error: REQUEST on a stream already open";
 	else if (op != NULL && subrequest_allowed(op, &why))
 		r = subrequest_open(f, &why);
-	else if (op == NULL && router_request_id(f, rid) == -1)
+	else if (op == NULL && call_router_request_id(f, rid) == -1)
 		why = "protocol error: malformed REQUEST or request_id";
 	if (why != NULL) {
 		blame(from, why);
