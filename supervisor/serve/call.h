@@ -109,6 +109,11 @@ int call_internal(struct peer *origin, uint32_t stream, struct worker *w,
                   const uint8_t *req, uint32_t req_len, const uint8_t *body,
                   uint32_t body_len);
 
+/* call_id.c: " (request ID)" for c's request, to end a log line about
+ * it, in buf (CALL_RID_NOTE bytes); "" when c is NULL or has no id. */
+#define CALL_RID_NOTE (SY_REQUEST_ID_LEN + 16)
+const char *call_rid_note(const struct call *c, char buf[CALL_RID_NOTE]);
+
 /* Recycles the calls freed during this event. */
 void call_collect(void);
 /* Frees every cached call at exit. */

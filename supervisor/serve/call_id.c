@@ -56,3 +56,11 @@ int call_router_request_id(const struct sy_frame *f,
 	id[n] = '\0';
 	return 0;
 }
+
+const char *call_rid_note(const struct call *c, char buf[CALL_RID_NOTE])
+{
+	if (c == NULL || c->rid[0] == '\0')
+		return "";
+	snprintf(buf, CALL_RID_NOTE, " (request %s)", c->rid);
+	return buf;
+}

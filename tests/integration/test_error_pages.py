@@ -62,6 +62,9 @@ def test_page_hides_what_the_log_and_events_tell(p, name, path, status,
     assert line.startswith(f"worker tenants/{name}: {outcome} ({status}): "), \
         line
     assert re.search(detail, line), line
+    # so does the line about the process it cost (its kill, its death)
+    assert re.search(rf"worker tenants/{name}\[\d+\].* \(request {rid}\)$",
+                     p.log_text(), re.M), p.log_tail()
     # the events under that id: the tenant's failure, and the dispatcher's
     # answer, which passed the shim's page on
     evs = events_of(p, rid)

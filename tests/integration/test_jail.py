@@ -206,15 +206,17 @@ def assert_errno(body, name, err):
     assert got == want, f"{name}: got {got!r}, want {want!r}"
 
 
-def violation(p, family, pid, line):
+def violation(p, family, pid, failure):
     """The violation recorded for process pid: the supervisor logs it with
-    the tenant, worker, pid and uid, and its log line about the failed
-    request (line, found by the request id of the client's error page)
-    carries the same text."""
+    the tenant, worker, pid, uid and the request it served, and its log
+    line about the failed request carries the same text. failure: the
+    request's id and that line (failed())."""
+    rid, line = failure
     m = re.search(rf"violation: tenant tenants worker {family} version \d+ "
-                  rf"pid {pid} uid \d+: (.*)$", p.log_text(), re.M)
-    assert m, f"no violation logged for tenants/{family}[{pid}]\n" + \
-        p.log_tail()
+                  rf"pid {pid} uid \d+: (.*) \(request {rid}\)$",
+                  p.log_text(), re.M)
+    assert m, f"no violation logged for tenants/{family}[{pid}] and " \
+        f"request {rid}\n" + p.log_tail()
     v = m.group(1)
     assert line.endswith(f"; violation: {v}"), \
         f"violation {v!r} not in the request's log line {line!r}"
@@ -223,12 +225,13 @@ def violation(p, family, pid, line):
 
 def failed(p, family, resp, body, status, outcome, errno):
     """The client's page says only the outcome (error_page checks that);
-    the supervisor's log line under its request id names the worker."""
+    the supervisor's log line under its request id names the worker.
+    Returns the id and that line."""
     rid = error_page(resp, body, status, outcome, errno)
     line = request_log(p, rid)
     assert line.startswith(f"worker tenants/{family}: {outcome} "
                            f"({status}): "), line
-    return line
+    return rid, line
 
 
 def assert_killed(p, family, path, syscall):
@@ -241,9 +244,9 @@ def assert_killed(p, family, path, syscall):
     scene = Scene(p)
     status, resp, body = attack(p, family, path)
     assert status == 500, f"{path}: {status} {body!r} (want killed)"
-    line = failed(p, family, resp, body, 500, "exception", 1101)
-    assert "SIGSYS" in line, line
-    v = violation(p, family, before, line)
+    failure = failed(p, family, resp, body, 500, "exception", 1101)
+    assert "SIGSYS" in failure[1], failure
+    v = violation(p, family, before, failure)
     killed_count[family] = killed_count.get(family, 0) + 1
     if v == UNKNOWN:
         named["unknown"] += 1
@@ -560,7 +563,7 @@ def assert_refused_by_kernel(p, family, path):
     scene = Scene(p)
     status, resp, body = attack(p, family, path)
     assert status == 500, f"{path}: {status} {body!r} (want a crash)"
-    line = failed(p, family, resp, body, 500, "exception", 1101)
+    _, line = failed(p, family, resp, body, 500, "exception", 1101)
     assert "SIGSEGV" in line and "SIGSYS" not in line, line
     assert "violation" not in line, line
     assert not re.search(rf"violation: tenant tenants worker {family} "
@@ -609,8 +612,8 @@ def test_broken_frames_cost_only_the_sender(p, path):
     scene = Scene(p)
     status, resp, body = attack(p, "channel", path)
     assert status == 500, body
-    line = failed(p, "channel", resp, body, 500, "exception", 1101)
-    v = violation(p, "channel", before, line)
+    v = violation(p, "channel", before,
+                  failed(p, "channel", resp, body, 500, "exception", 1101))
     assert v.startswith("protocol: malformed frame"), v
     killed_count["channel"] = killed_count.get("channel", 0) + 1
     scene.check()
@@ -661,8 +664,8 @@ def test_memory_cap_is_exceeded_memory(p):
     scene = Scene(p)
     status, resp, body = attack(p, "hog", "/memory?256")
     assert status == 503, body
-    line = failed(p, "hog", resp, body, 503, "exceededMemory", 1102)
-    assert violation(p, "hog", pid, line) == "memory cap 64 MiB"
+    failure = failed(p, "hog", resp, body, 503, "exceededMemory", 1102)
+    assert violation(p, "hog", pid, failure) == "memory cap 64 MiB"
     killed_count["hog"] = killed_count.get("hog", 0) + 1
     scene.check()
     assert live_pid(p, "hog") != pid
