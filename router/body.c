@@ -24,13 +24,13 @@
 #include "log.h"
 #include "router.h"
 
-static int dirfd_ = -1;
+static int dir_fd = -1;
 static char chunk[SY_BODY_CHUNK];
 
 /* An unnamed file in body_dir, or -1 with errno. */
 static int body_file(void)
 {
-	return openat(dirfd_, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+	return openat(dir_fd, ".", O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
 }
 
 void body_init(void)
@@ -38,8 +38,8 @@ void body_init(void)
 	const char *dir = router.cfg.body_dir;
 	int fd;
 
-	dirfd_ = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dirfd_ < 0)
+	dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dir_fd < 0)
 		fatal("body directory %s", dir);
 	/* fails now, not at the first large body, where O_TMPFILE is not
 	 * supported (tmpfs, ext4, xfs and btrfs support it) */
@@ -50,9 +50,9 @@ void body_init(void)
 
 void body_cleanup(void)
 {
-	if (dirfd_ >= 0)
-		close(dirfd_);
-	dirfd_ = -1;
+	if (dir_fd >= 0)
+		close(dir_fd);
+	dir_fd = -1;
 }
 
 static int write_all(int fd, const char *p, size_t len)
