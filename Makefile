@@ -31,7 +31,7 @@ LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
-PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c \
+PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c proto/pbscan.c \
 	proto/http_syntax.c
 LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c lib/buf.c \
 	lib/seccomp_filter.c lib/seccomp_load.c
@@ -39,6 +39,7 @@ GEN_SRCS = $(B)/gen/switchyard.pb-c.c
 
 # --- processes -------------------------------------------------------------
 ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
+	router/request.c router/body.c \
 	router/upstream.c router/response.c router/privdrop.c router/sandbox.c \
 	router/egress.c router/admin.c
 # The supervisor's layers, bottom up; calls only go down this list
@@ -53,7 +54,8 @@ SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/kv.c supervisor/state/kvstore.c
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
-	supervisor/serve/call_answer.c supervisor/serve/fetch.c \
+	supervisor/serve/call_answer.c supervisor/serve/call_id.c \
+	supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
 	supervisor/serve/pool_proc.c supervisor/serve/pool_ops.c \
 	supervisor/serve/pool_stats.c \

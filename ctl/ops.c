@@ -642,6 +642,7 @@ struct ev_filter {
 	const struct yc_opts *o;
 	const char *worker;  /* NULL: any */
 	const char *outcome; /* NULL: any */
+	const char *rid;     /* NULL: any */
 	char part[32768];    /* a line begun in one frame, ended in the next */
 	size_t len;
 };
@@ -658,12 +659,13 @@ static void event_human(json_t *ev)
 	time_t t = (time_t)(ms / 1000);
 	char when[32];
 	struct tm tm;
+	const char *id = json_string_value(json_object_get(ev, "requestId"));
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 		snprintf(when, sizeof(when), "?");
-	printf("%s.%03dZ %s %s %d cpu %lld ms wall %lld ms %s %s\n", when,
-	       (int)(ms % 1000),
+	printf("%s.%03dZ %s %s %s %d cpu %lld ms wall %lld ms %s %s\n", when,
+	       (int)(ms % 1000), id != NULL && *id ? id : "-",
 	       json_string_value(json_object_get(ev, "scriptName")),
 	       json_string_value(json_object_get(ev, "outcome")),
 	       (int)json_integer_value(json_object_get(res, "status")),
@@ -675,14 +677,16 @@ static void event_human(json_t *ev)
 static void event_line(struct ev_filter *f, const char *s, size_t n)
 {
 	json_t *ev = json_loadb(s, n, 0, NULL);
-	const char *w, *oc;
+	const char *w, *oc, *id;
 
 	if (ev == NULL)
 		return;
 	w = json_string_value(json_object_get(ev, "scriptName"));
 	oc = json_string_value(json_object_get(ev, "outcome"));
+	id = json_string_value(json_object_get(ev, "requestId"));
 	if ((f->worker == NULL || (w != NULL && strcmp(w, f->worker) == 0)) &&
-	    (f->outcome == NULL || (oc != NULL && strcmp(oc, f->outcome) == 0))) {
+	    (f->outcome == NULL || (oc != NULL && strcmp(oc, f->outcome) == 0)) &&
+	    (f->rid == NULL || (id != NULL && strcmp(id, f->rid) == 0))) {
 		if (f->o->json)
 			printf("%.*s\n", (int)n, s);
 		else
@@ -742,7 +746,7 @@ int cmd_events(struct yc_opts *o, int argc, char **argv)
 	Switchyard__CtlRequest req = SWITCHYARD__CTL_REQUEST__INIT;
 	Switchyard__CtlResponse *res;
 	struct ev_filter *f;
-	char *args[2] = { "all", NULL }, *ring[2] = { "--ring", NULL };
+	char *args[3] = { "all", "", NULL }, *ring[2] = { "--ring", NULL };
 	char err[1024];
 	int i, rc;
 
@@ -760,6 +764,11 @@ int cmd_events(struct yc_opts *o, int argc, char **argv)
 			ring[1] = argv[++i];
 		} else if (strncmp(argv[i], "--outcome=", 10) == 0) {
 			f->outcome = args[1] = argv[i] + 10;
+		} else if (strcmp(argv[i], "--request-id") == 0 &&
+		           i + 1 < argc) {
+			f->rid = args[2] = argv[++i];
+		} else if (strncmp(argv[i], "--request-id=", 13) == 0) {
+			f->rid = args[2] = argv[i] + 13;
 		} else if (argv[i][0] == '-' || f->worker != NULL) {
 			free(f);
 			return yc_usage("events", "unexpected argument: %s",
@@ -769,7 +778,7 @@ int cmd_events(struct yc_opts *o, int argc, char **argv)
 		}
 	}
 	req.command = "events";
-	req.n_args = args[1] != NULL ? 2 : 1;
+	req.n_args = args[2] != NULL ? 3 : *args[1] ? 2 : 1;
 	req.args = args;
 	if (ring[1] != NULL) {
 		free(f);

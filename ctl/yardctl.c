@@ -111,13 +111,16 @@ const struct yc_cmd yc_commands[] = {
      "-f keeps following until interrupted. Request events are not\n"
      "shown here.\n",
      cmd_tail},
-    {"events", "[-f] [--json] [--outcome OUTCOME] [NS/NAME] | --ring on|off",
+    {"events", "[-f] [--json] [--outcome OUTCOME] [--request-id ID] [NS/NAME]"
+     " | --ring on|off",
      "show request events (outcome, status, CPU and wall time)",
      "One event per request per worker, as Cloudflare's tail events: the\n"
-     "supervisor keeps the last 1024. One line each (time, worker,\n"
-     "outcome, status, CPU ms, wall ms, method and URL), or with --json\n"
-     "the whole event as one JSON object per line. --outcome keeps one\n"
-     "outcome (ok, exception, exceededCpu, ...). -f keeps following new\n"
+     "supervisor keeps the last 1024. One line each (time, request id,\n"
+     "worker, outcome, status, CPU ms, wall ms, method and URL), or with\n"
+     "--json the whole event as one JSON object per line. --outcome keeps\n"
+     "one outcome (ok, exception, exceededCpu, ...). --request-id keeps the\n"
+     "events of one request: the id a client got in its\n"
+     "Switchyard-Request-Id header and error page. -f keeps following new\n"
      "events until interrupted. Events are built only while the ring is\n"
      "on (--ring on; off at start: they cost CPU) or one follows them.\n"
      "A worker's own output is `tail`'s.\n",

@@ -20,5 +20,11 @@ int sy_http_token(const char *s, size_t len);
  * so no CR, LF, NUL or DEL; bytes 0x80-0xff pass (RFC 9110 obs-text). An
  * empty value is valid. */
 int sy_http_value(const char *s, size_t len);
+/* 1 if s[0, len) is a Host header's value (RFC 9110 7.2: uri-host
+ * [":" port]): a reg-name of unreserved, sub-delims and %HH, or an
+ * IP-literal in brackets, then optionally ':' and at most 5 digits. Never
+ * userinfo ('@'), a path or whitespace. The empty value is valid (a
+ * request whose target has no authority sends "Host:"). */
+int sy_http_host(const char *s, size_t len);
 
 #endif

@@ -75,3 +75,17 @@ int sy_kv_key_valid(const char *key, size_t len)
 	return key != NULL && len > 0 && len <= SY_KV_KEY_MAX &&
 	       memchr(key, '\0', len) == NULL;
 }
+
+int sy_request_id_valid(const char *id, size_t len)
+{
+	size_t i;
+
+	if (id == NULL || len != SY_REQUEST_ID_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!((id[i] >= '0' && id[i] <= '9') ||
+		      (id[i] >= 'a' && id[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}

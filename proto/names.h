@@ -24,6 +24,11 @@
 /* Bytes of one tag. */
 #define SY_TAG_MAX 64
 
+/* Characters of a request id (Request.request_id): lowercase hex digits,
+ * the router's 64-bit number, which the client sees in the
+ * Switchyard-Request-Id header and operators look up in events and logs. */
+#define SY_REQUEST_ID_LEN 16
+
 /* 1 if s is a namespace, worker, plan or KV namespace name: 1..63 of
  * [a-z0-9_-], starting with a letter or digit. s may be NULL (not
  * valid). */
@@ -39,5 +44,8 @@ int sy_kv_binding_valid(const char *name, size_t len);
 /* 1 if key[0, len) is a KV key: 1..SY_KV_KEY_MAX bytes, no NUL. key may
  * be NULL (not valid). */
 int sy_kv_key_valid(const char *key, size_t len);
+/* 1 if id[0, len) is a request id: exactly SY_REQUEST_ID_LEN of
+ * [0-9a-f]. id may be NULL (not valid). */
+int sy_request_id_valid(const char *id, size_t len);
 
 #endif

@@ -105,9 +105,10 @@ const char *sy_status_text(int status)
 }
 
 size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
-                       const char *worker, const char *reason)
+                       const char *request_id)
 {
-	int code = sy_outcome_errno(o);
+	int code = sy_outcome_errno(o), status = sy_outcome_status(o);
+	int has_id = request_id != NULL && *request_id != '\0';
 	char num[32] = "";
 	int n;
 
@@ -115,10 +116,10 @@ size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
 		return 0;
 	if (code)
 		snprintf(num, sizeof(num), " (error %d)", code);
-	n = snprintf(buf, size, "Worker %s failed: %s%s\n%s%s",
-	             worker && *worker ? worker : "(platform)",
-	             sy_outcome_name(o), num, reason && *reason ? reason : "",
-	             reason && *reason ? "\n" : "");
+	n = snprintf(buf, size, "%d %s: %s%s\n%s%s%s", status,
+	             sy_status_text(status), sy_outcome_name(o), num,
+	             has_id ? "request id: " : "", has_id ? request_id : "",
+	             has_id ? "\n" : "");
 	if (n < 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;

@@ -23,11 +23,17 @@ int sy_outcome_errno(Switchyard__Outcome o);
 const char *sy_status_text(int status);
 /*
  * Writes the plain-text error body for an outcome into buf (NUL-terminated,
- * truncated to size), naming the worker and the outcome, e.g.
- *   "Worker tenants/crash failed: exception (error 1101)\n<reason>\n"
- * Returns the length written (excluding the NUL).
+ * truncated to size): the HTTP status, the outcome, its error number if it
+ * has one, and the request's id, e.g.
+ *   "500 Internal Server Error: exception (error 1101)\n"
+ *   "request id: 3fa9c0d12e4b7a81\n"
+ * and nothing else: the page reaches a client, who must not learn which
+ * worker failed or how (a signal, a memory cap, CPU used). Those details
+ * are in the request's event and the supervisor's log under the same id.
+ * request_id may be NULL or "" (no id line). Returns the length written
+ * (excluding the NUL).
  */
 size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
-                       const char *worker, const char *reason);
+                       const char *request_id);
 
 #endif

@@ -112,11 +112,13 @@ static void admin_reply(struct aconn *a, int status, const char *ctype,
 {
 	struct sy_buf head = { 0 };
 	size_t blen = body != NULL ? sy_buf_len(body) : 0;
+	char id[SY_REQUEST_ID_LEN + 1];
 
+	request_id_new(id);
 	bprintf(&head, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
 	        "Content-Length: %zu\r\nCache-Control: no-store\r\n"
-	        "Connection: close\r\n", status, sy_status_text(status),
-	        ctype, blen);
+	        REQUEST_ID_HEADER ": %s\r\nConnection: close\r\n", status,
+	        sy_status_text(status), ctype, blen, id);
 	if (status == 405)
 		buf_addstr(&head, "Allow: GET\r\n");
 	buf_addstr(&head, "\r\n");

@@ -22,6 +22,9 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_SECCOMP_POLICY,
 	OPT_ADMIN_FD,
+	OPT_BODY_BUFFER,
+	OPT_BODY_TIMEOUT,
+	OPT_BODY_DIR,
 	OPT_HELP
 };
 
@@ -37,6 +40,10 @@ static const struct option longopts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "seccomp-policy", required_argument, NULL, OPT_SECCOMP_POLICY },
 	{ "admin-fd", required_argument, NULL, OPT_ADMIN_FD },
+	{ "client-body-buffer-bytes", required_argument, NULL,
+	  OPT_BODY_BUFFER },
+	{ "body-timeout-ms", required_argument, NULL, OPT_BODY_TIMEOUT },
+	{ "body-dir", required_argument, NULL, OPT_BODY_DIR },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 }
 };
@@ -44,10 +51,11 @@ static const struct option longopts[] = {
 void config_usage(const char *prog)
 {
 	fprintf(stderr,
-	        "usage: %s --upstream-fd FD --listen-fd FD...\n"
+	        "usage: %s --upstream-fd FD --listen-fd FD... --body-dir DIR\n"
 	        "    [--user NAME] [--max-header-bytes N]\n"
-	        "    [--max-body-bytes N]\n"
-	        "    [--header-timeout-ms N] [--idle-timeout-ms N]\n"
+	        "    [--max-body-bytes N] [--client-body-buffer-bytes N]\n"
+	        "    [--header-timeout-ms N] [--body-timeout-ms N]\n"
+	        "    [--idle-timeout-ms N]\n"
 	        "    [--max-connections N]\n"
 	        "    [--log-level debug|info|warn|error]\n"
 	        "    [--seccomp-policy PATH] [--admin-fd FD]\n",
@@ -61,7 +69,9 @@ static void config_defaults(struct router_config *cfg)
 	cfg->admin_fd = -1;
 	cfg->max_header_bytes = 16 * 1024;
 	cfg->max_body_bytes = 16 * 1024 * 1024;
+	cfg->client_body_buffer_bytes = 64 * 1024;
 	cfg->header_timeout_ms = 10000;
+	cfg->body_timeout_ms = 10000;
 	cfg->idle_timeout_ms = 60000;
 	cfg->max_connections = 1024;
 	cfg->log_level = SY_LOG_INFO;
@@ -139,9 +149,19 @@ static int config_option(struct router_config *cfg, int ch, const char *arg,
 	case OPT_MAX_BODY:
 		return parse_number("max-body-bytes", arg, 0, UINT64_MAX / 2,
 		                    &cfg->max_body_bytes, err, errlen);
+	case OPT_BODY_BUFFER:
+		return parse_number("client-body-buffer-bytes", arg, 0,
+		                    1024 * 1024 * 1024,
+		                    &cfg->client_body_buffer_bytes, err, errlen);
 	case OPT_HEADER_TIMEOUT:
 		return parse_number("header-timeout-ms", arg, 1, 86400000,
 		                    &cfg->header_timeout_ms, err, errlen);
+	case OPT_BODY_TIMEOUT:
+		return parse_number("body-timeout-ms", arg, 1, 86400000,
+		                    &cfg->body_timeout_ms, err, errlen);
+	case OPT_BODY_DIR:
+		cfg->body_dir = arg;
+		return 0;
 	case OPT_IDLE_TIMEOUT:
 		return parse_number("idle-timeout-ms", arg, 1, 86400000,
 		                    &cfg->idle_timeout_ms, err, errlen);
@@ -186,9 +206,10 @@ int config_parse(struct router_config *cfg, int argc, char *argv[], char *err,
 		snprintf(err, errlen, "unexpected argument: %s", argv[optind]);
 		return -1;
 	}
-	if (cfg->upstream_fd < 0 || cfg->nlisten == 0) {
-		snprintf(err, errlen,
-		         "--upstream-fd and --listen-fd are required");
+	if (cfg->upstream_fd < 0 || cfg->nlisten == 0 ||
+	    cfg->body_dir == NULL) {
+		snprintf(err, errlen, "--upstream-fd, --listen-fd and "
+		         "--body-dir are required");
 		return -1;
 	}
 	return 0;

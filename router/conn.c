@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -33,7 +34,7 @@ static struct {
 	unsigned slot_bits;        /* stream id = gen << slot_bits | slot */
 	struct conn *free;         /* pool of closed connections */
 	uint64_t nconns, nrejects;
-	uint32_t nblocked;         /* paused for upstream congestion */
+	uint32_t nblocked;         /* bodies waiting for upstream to drain */
 	struct conn_list tl[TL_COUNT];
 	uint64_t tl_ms[TL_COUNT];
 	uint64_t timer, timer_when;
@@ -43,12 +44,14 @@ static struct {
 	uint64_t accept_timer;
 } ct;
 
-static const char overflow_503[] =
-	"HTTP/1.1 503 Service Unavailable\r\n"
-	"Content-Type: text/plain; charset=utf-8\r\n"
-	"Content-Length: 21\r\n"
-	"Connection: close\r\n\r\n"
-	"too many connections\n";
+/* What a connection beyond the table is told before it is closed. */
+#define OVERFLOW_503 \
+	"HTTP/1.1 503 Service Unavailable\r\n" \
+	"Content-Type: text/plain; charset=utf-8\r\n" \
+	"Content-Length: 21\r\n" \
+	REQUEST_ID_HEADER ": %s\r\n" \
+	"Connection: close\r\n\r\n" \
+	"too many connections\n"
 
 static void conn_close(struct conn *c);
 
@@ -122,16 +125,18 @@ static int conn_partial(const struct conn *c)
 	return c->nreq == 0 || c->head_fed > 0 || sy_buf_len(&c->in) > 0;
 }
 
+/* A body's deadline is set once, at the end of its head: the whole body
+ * must arrive within body_timeout_ms, however it trickles in. */
 static void timer_update(struct conn *c, int progress)
 {
 	if (c->closing && sy_buf_len(&c->out) == 0)
 		timer_set(c, TL_LINGER, 0);
+	else if (c->req == REQ_BODY && !c->closing)
+		timer_set(c, TL_BODY, 0);
 	else if (sy_buf_len(&c->out) > 0)
 		timer_set(c, TL_IDLE, progress || c->tlist != TL_IDLE);
 	else if (c->req == REQ_HEAD)
 		timer_set(c, conn_partial(c) ? TL_HEADER : TL_IDLE, 0);
-	else if (c->req == REQ_BODY)
-		timer_set(c, TL_IDLE, progress);
 	else
 		timer_set(c, TL_NONE, 0);
 }
@@ -144,8 +149,10 @@ static void conn_expire(struct conn *c, enum tlist l)
 	if (l == TL_HEADER) {
 		log_debug("%s: request head timed out", c->remote);
 		conn_fail(c, 408, "request head not received in time\n");
-	} else if (l == TL_IDLE && !pending && c->req == REQ_BODY) {
-		log_debug("%s: request body stalled", c->remote);
+	} else if (l == TL_BODY) {
+		log_debug("%s: request %s: body not received in %llu ms",
+		          c->remote, request_id(c),
+		          (unsigned long long)router.cfg.body_timeout_ms);
 		conn_fail(c, 408, "request body not received in time\n");
 	} else if (l == TL_IDLE && !pending && c->req == REQ_HEAD &&
 	           conn_partial(c)) {
@@ -191,12 +198,14 @@ void conn_init(void)
 		TAILQ_INIT(&ct.tl[i]);
 	TAILQ_INIT(&ct.dirty);
 	ct.tl_ms[TL_HEADER] = cfg->header_timeout_ms;
+	ct.tl_ms[TL_BODY] = cfg->body_timeout_ms;
 	ct.tl_ms[TL_IDLE] = cfg->idle_timeout_ms;
 	ct.tl_ms[TL_LINGER] = LINGER_MS;
 }
 
 static void conn_destroy(struct conn *c)
 {
+	body_release(c);
 	http_conn_free(c);
 	sy_buf_free(&c->in);
 	sy_buf_free(&c->out);
@@ -220,6 +229,7 @@ static struct conn *conn_alloc(void)
 		return NULL;
 	}
 	c->fd = -1;
+	c->body.fd = -1;
 	c->tlist = TL_NONE;
 	c->slot = ct.used++;
 	ct.slots[c->slot] = c;
@@ -249,34 +259,22 @@ struct conn *conn_by_stream(uint32_t id)
 
 /* ---- event mask ---- */
 
-/* Why reading must wait, or 0 when the socket may be read. */
+/* 1 when reading must wait. A request body is always taken in (into
+ * c->body: it never waits for upstream): a client that reads only once it
+ * has sent everything would otherwise wait for us forever. */
 static int conn_read_blocked(const struct conn *c)
 {
 	if (c->closing)
 		return c->rdeof;
-	/* A request body is always taken in: a client that reads only once
-	 * it has sent everything would otherwise wait for us forever. */
 	if (sy_buf_len(&c->out) > ROUTER_OUT_HIGH && c->req != REQ_BODY)
 		return 1;
-	if (c->in.start == 0 && c->in.end == c->in.cap)
-		return 1;
-	if (c->req == REQ_BODY && c->body_up && upstream_congested())
-		return 2;
-	return 0;
+	return c->in.start == 0 && c->in.end == c->in.cap;
 }
 
 void conn_update(struct conn *c, int progress)
 {
-	int blocked = conn_read_blocked(c);
-	uint32_t ev = blocked ? 0 : EPOLLIN;
+	uint32_t ev = conn_read_blocked(c) ? 0 : EPOLLIN;
 
-	if ((blocked == 2) != c->up_blocked) {
-		c->up_blocked = blocked == 2;
-		if (c->up_blocked)
-			ct.nblocked++;
-		else
-			ct.nblocked--;
-	}
 	if (sy_buf_len(&c->out) > 0)
 		ev |= EPOLLOUT;
 	if (ev != c->events) {
@@ -287,6 +285,18 @@ void conn_update(struct conn *c, int progress)
 	timer_update(c, progress);
 }
 
+void conn_upstream_wait(struct conn *c, int on)
+{
+	if (c->up_blocked == !!on)
+		return;
+	c->up_blocked = !!on;
+	if (on)
+		ct.nblocked++;
+	else
+		ct.nblocked--;
+}
+
+/* Pumping may fill the queue again: the rest wait for the next drain. */
 void conn_upstream_drained(void)
 {
 	uint32_t i;
@@ -294,8 +304,10 @@ void conn_upstream_drained(void)
 	for (i = 0; i < ct.used && ct.nblocked > 0; i++) {
 		struct conn *c = ct.slots[i];
 
-		if (c->in_use && c->up_blocked)
-			conn_update(c, 0);
+		if (!c->in_use || !c->up_blocked || upstream_congested())
+			continue;
+		if (body_pump(c) < 0)
+			conn_fail(c, 500, "request body lost\n");
 	}
 }
 
@@ -328,9 +340,8 @@ static void conn_close(struct conn *c)
 	if (c->dirty)
 		TAILQ_REMOVE(&ct.dirty, c, dq);
 	c->dirty = 0;
-	if (c->up_blocked)
-		ct.nblocked--;
-	c->up_blocked = 0;
+	conn_upstream_wait(c, 0);
+	body_release(c);
 	ev_del(router.loop, c->fd);
 	if (close(c->fd) < 0)
 		log_warn("%s: close", c->remote);
@@ -416,6 +427,8 @@ void conn_fail(struct conn *c, int status, const char *text)
 		c->stream = 0;
 	}
 	c->body_up = 0;
+	conn_upstream_wait(c, 0);
+	body_release(c);
 	if (c->closing) {
 		conn_update(c, 0);
 		return;
@@ -435,6 +448,13 @@ void conn_fail(struct conn *c, int status, const char *text)
 
 void conn_response_done(struct conn *c)
 {
+	/* answered before its whole body went: the rest is not wanted */
+	if (c->body_up) {
+		upstream_cancel(c->stream);
+		c->body_up = 0;
+		conn_upstream_wait(c, 0);
+		body_release(c);
+	}
 	c->stream = 0;
 	c->res = RES_DONE;
 	conn_mark_dirty(c);
@@ -552,9 +572,13 @@ static void conn_reset(struct conn *c, int fd, const struct sockaddr *sa)
 
 static void conn_overflow(int fd)
 {
-	ssize_t n = send(fd, overflow_503, sizeof(overflow_503) - 1,
-	                 MSG_NOSIGNAL | MSG_DONTWAIT);
+	char page[sizeof(OVERFLOW_503) + SY_REQUEST_ID_LEN], id[32];
+	int len;
+	ssize_t n;
 
+	request_id_new(id);
+	len = snprintf(page, sizeof(page), OVERFLOW_503, id);
+	n = send(fd, page, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	/* Best effort: the connection is refused either way. */
 	if (n < 0)
 		log_debug("refused connection: send: %s", strerror(errno));

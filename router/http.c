@@ -8,8 +8,6 @@
 #include "router.h"
 #include "util.h"
 
-/* Headers per request; more is answered 431 like an over-long head. */
-#define MAX_FIELDS 512
 #define FIELDS_INIT 32
 /* Bytes of the request line besides method and target ("  HTTP/1.1\r\n")
  * and of the blank line, counted against max_header_bytes. */
@@ -18,10 +16,6 @@
 #define FIELD_OVERHEAD 4
 
 static llhttp_settings_t settings;
-
-/* Scratch for packing one Request: the router is single-threaded. */
-static Switchyard__Header pb_fields[MAX_FIELDS];
-static Switchyard__Header *pb_fieldp[MAX_FIELDS];
 
 static int fail_with(struct conn *c, int status, const char *text)
 {
@@ -55,6 +49,13 @@ static void head_nul(struct head *h)
 	h->data[h->len++] = '\0';
 }
 
+/* The id is made at the request's first byte: ids follow arrival. */
+static int on_message_begin(llhttp_t *p)
+{
+	request_id(p->data);
+	return 0;
+}
+
 static int on_url(llhttp_t *p, const char *at, size_t len)
 {
 	return head_add(p->data, at, len);
@@ -77,7 +78,7 @@ static int field_new(struct conn *c)
 	if (h->nfields == h->capfields) {
 		size_t ncap = h->capfields * 2;
 
-		if (ncap > MAX_FIELDS)
+		if (ncap > REQUEST_MAX_FIELDS)
 			return too_large(c);
 		f = realloc(h->fields, ncap * sizeof(*f));
 		if (f == NULL)
@@ -87,9 +88,17 @@ static int field_new(struct conn *c)
 	}
 	f = &h->fields[h->nfields++];
 	f->name = (uint32_t)h->len;
-	f->name_len = f->value = f->value_len = 0;
+	f->name_len = f->value = f->value_len = f->hop = 0;
 	h->raw += FIELD_OVERHEAD;
 	return 0;
+}
+
+/* Trailer fields (after a chunked body) are not merged into the head a
+ * worker sees (RFC 9110 6.5.1): only counted against max_header_bytes. */
+static int trailer(struct conn *c, size_t len)
+{
+	c->head.raw += len;
+	return c->head.raw > router.cfg.max_header_bytes ? too_large(c) : 0;
 }
 
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
@@ -97,6 +106,8 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 	struct conn *c = p->data;
 	int rc;
 
+	if (c->req != REQ_HEAD)
+		return trailer(c, len);
 	if (!c->head.in_field && (rc = field_new(c)) != 0)
 		return rc;
 	c->head.in_field = 1;
@@ -107,8 +118,11 @@ static int on_header_field_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
-	struct hfield *f = &h->fields[h->nfields - 1];
+	struct hfield *f;
 
+	if (c->req != REQ_HEAD)
+		return 0;
+	f = &h->fields[h->nfields - 1];
 	f->name_len = (uint32_t)(h->len - f->name);
 	/* llhttp's loose mode lets spaces and the like into names. */
 	if (!sy_http_token(h->data + f->name, f->name_len))
@@ -123,15 +137,24 @@ static int on_header_field_complete(llhttp_t *p)
 	return 0;
 }
 
+/* llhttp hands a value over in spans; one that goes on after a span that
+ * ended inside the bytes parsed (at a line end, not at the end of what was
+ * read) is an obs-fold, which RFC 9112 5.2 lets a server refuse. */
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
 
+	if (c->req != REQ_HEAD)
+		return trailer(c, len);
 	if (!h->in_value) {
 		h->fields[h->nfields - 1].value = (uint32_t)h->len;
 		h->in_value = 1;
+	} else if (!h->value_cut) {
+		return fail_with(c, 400, "bad request: a header folded over "
+		                 "lines (obs-fold) is not accepted\n");
 	}
+	h->value_cut = at + len == h->feed_end;
 	return head_add(c, at, len);
 }
 
@@ -139,10 +162,11 @@ static int on_header_value_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 	struct head *h = &c->head;
-	struct hfield *f = &h->fields[h->nfields - 1];
+	struct hfield *f;
 
-	if (!h->in_value)
+	if (c->req != REQ_HEAD || !h->in_value)
 		return 0;
+	f = &h->fields[h->nfields - 1];
 	while (h->len > f->value &&
 	       (h->data[h->len - 1] == ' ' || h->data[h->len - 1] == '\t'))
 		h->len--;
@@ -152,56 +176,6 @@ static int on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
-static const char *field_name(const struct conn *c, size_t i)
-{
-	return c->head.data + c->head.fields[i].name;
-}
-
-static const char *field_value(const struct conn *c, size_t i)
-{
-	return c->head.data + c->head.fields[i].value;
-}
-
-static int expects_continue(const struct conn *c)
-{
-	size_t i;
-
-	if (c->http10)
-		return 0;
-	for (i = 0; i < c->head.nfields; i++) {
-		if (sy_strcaseeq(field_name(c, i), "expect") &&
-		    sy_strcaseeq(field_value(c, i), "100-continue"))
-			return 1;
-	}
-	return 0;
-}
-
-static void http_send_request(struct conn *c, const char *method,
-                              uint64_t length, int chunked, int end)
-{
-	Switchyard__Request req = SWITCHYARD__REQUEST__INIT;
-	char meth[32];
-	size_t i;
-
-	snprintf(meth, sizeof(meth), "%s", method);
-	for (i = 0; i < c->head.nfields; i++) {
-		switchyard__header__init(&pb_fields[i]);
-		pb_fields[i].name = (char *)field_name(c, i);
-		pb_fields[i].value = (char *)field_value(c, i);
-		pb_fieldp[i] = &pb_fields[i];
-	}
-	req.method = meth;
-	req.url = c->head.data + c->head.url;
-	req.n_headers = c->head.nfields;
-	req.headers = pb_fieldp;
-	req.remote_addr = c->remote;
-	req.content_length = length;
-	req.chunked = chunked;
-	upstream_request(conn_stream_open(c), &req, end);
-	log_debug("%s: %s %s -> stream %u", c->remote, meth, req.url,
-	          c->stream);
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
@@ -209,6 +183,7 @@ static int on_headers_complete(llhttp_t *p)
 	const char *method = llhttp_method_name(p->method);
 	int chunked = (p->flags & F_CHUNKED) != 0;
 	uint64_t length = (p->flags & F_CONTENT_LENGTH) ? p->content_length : 0;
+	const char *why;
 
 	c->head.raw += strlen(method) + LINE_OVERHEAD;
 	if (c->head.raw > cfg->max_header_bytes)
@@ -220,60 +195,50 @@ static int on_headers_complete(llhttp_t *p)
 		                 "Transfer-Encoding\n");
 	if (length > cfg->max_body_bytes)
 		return fail_with(c, 413, "request body too large\n");
+	c->http10 = p->http_major == 1 && p->http_minor == 0;
+	if ((why = request_head(c, !c->http10)) != NULL)
+		return fail_with(c, 400, why);
 	/* Upgrade requests are served as plain HTTP requests. */
 	p->upgrade = 0;
 	c->keepalive = llhttp_should_keep_alive(p) != 0;
-	c->http10 = p->http_major == 1 && p->http_minor == 0;
 	c->is_head = p->method == HTTP_HEAD;
-	c->body_expect = length;
-	c->body_up = chunked || length > 0;
+	c->method = (uint8_t)p->method;
+	c->chunked = chunked;
 	c->nreq++;
-	http_send_request(c, method, length, chunked, !c->body_up);
+	/* the body is the router's to take (body.c), from now on against
+	 * body_timeout_ms: the client may send it at once */
 	c->req = REQ_BODY;
-	c->res = RES_WAIT;
-	if (c->body_up && expects_continue(c))
+	if ((chunked || length > 0) && request_expects_continue(c))
 		response_continue(c);
 	return 0;
 }
 
-/* Streams body bytes upstream as they arrive, in frames of at most one
- * body chunk; the frame holding the last declared byte carries END. */
+/* Body bytes are held until the whole request has arrived. */
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
 	struct conn *c = p->data;
 
-	c->body_seen += len;
-	if (c->body_seen > router.cfg.max_body_bytes)
+	if (len > router.cfg.max_body_bytes - c->body.len)
 		return fail_with(c, 413, "request body too large\n");
-	while (c->body_up && len > 0) {
-		size_t n = len < SY_BODY_CHUNK ? len : SY_BODY_CHUNK;
-		int end = c->body_expect > 0 && n == len &&
-		          c->body_seen == c->body_expect;
-
-		upstream_body(c->stream, at, n, end);
-		if (end)
-			c->body_up = 0;
-		at += n;
-		len -= n;
-	}
+	if (body_add(c, at, len) < 0)
+		return fail_with(c, 500, "request body could not be kept\n");
 	return 0;
 }
 
+/* The request is whole: http_parse sends it upstream once llhttp has
+ * returned. One request in flight: stop here and keep what follows. */
 static int on_message_complete(llhttp_t *p)
 {
 	struct conn *c = p->data;
 
-	if (c->body_up)
-		upstream_body(c->stream, NULL, 0, 1);
-	c->body_up = 0;
 	c->req = REQ_DONE;
-	/* One request in flight: stop here and keep what follows. */
 	return HPE_PAUSED;
 }
 
 void http_init(void)
 {
 	llhttp_settings_init(&settings);
+	settings.on_message_begin = on_message_begin;
 	settings.on_url = on_url;
 	settings.on_url_complete = on_url_complete;
 	settings.on_header_field = on_header_field;
@@ -311,13 +276,17 @@ static void http_clear(struct conn *c)
 	c->head.len = c->head.url = c->head.url_len = 0;
 	c->head.nfields = 0;
 	c->head.raw = 0;
-	c->head.in_field = c->head.in_value = 0;
+	c->head.in_field = c->head.in_value = c->head.value_cut = 0;
+	c->head.host = UINT32_MAX;
+	c->head.host_len = 0;
 	c->req = REQ_HEAD;
 	c->res = RES_NONE;
-	c->body_seen = c->body_expect = c->res_left = c->head_fed = 0;
+	c->res_left = c->head_fed = 0;
 	c->err_status = 0;
 	c->err_text = NULL;
-	c->is_head = c->no_body = c->body_up = 0;
+	c->is_head = c->no_body = c->body_up = c->chunked = 0;
+	body_release(c);
+	c->rid[0] = '\0';
 }
 
 void http_conn_reset(struct conn *c)
@@ -338,14 +307,16 @@ static int http_error(struct conn *c, llhttp_errno_t err)
 	char text[256];
 
 	if (c->err_status != 0) {
-		log_debug("%s: answering %d: %.*s", c->remote, c->err_status,
+		log_debug("%s: request %s: answering %d: %.*s", c->remote,
+		          request_id(c), c->err_status,
 		          (int)strcspn(c->err_text, "\n"), c->err_text);
 		conn_fail(c, c->err_status, c->err_text);
 		return -1;
 	}
 	snprintf(text, sizeof(text), "bad request: %s: %s\n",
 	         llhttp_errno_name(err), llhttp_get_error_reason(&c->parser));
-	log_debug("%s: %.*s", c->remote, (int)strcspn(text, "\n"), text);
+	log_debug("%s: request %s: %.*s", c->remote, request_id(c),
+	          (int)strcspn(text, "\n"), text);
 	conn_fail(c, 400, text);
 	return -1;
 }
@@ -356,7 +327,10 @@ static int http_execute(struct conn *c)
 	const char *p = c->in.data + c->in.start;
 	size_t n = sy_buf_len(&c->in), used = n;
 	int in_head = c->req == REQ_HEAD;
-	llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
+	llhttp_errno_t err;
+
+	c->head.feed_end = p + n;
+	err = llhttp_execute(&c->parser, p, n);
 
 	if (err == HPE_PAUSED)
 		used = (size_t)(llhttp_get_error_pos(&c->parser) - p);
@@ -393,6 +367,9 @@ int http_parse(struct conn *c)
 		    sy_buf_len(&c->out) > ROUTER_OUT_HIGH)
 			break;
 		if (http_execute(c) < 0)
+			return -1;
+		if (c->req == REQ_DONE && c->res == RES_NONE &&
+		    request_start(c) < 0)
 			return -1;
 	}
 	if (c->in.start == c->in.end)

@@ -66,10 +66,11 @@ static int signals_setup(void)
 }
 
 /* Raises the descriptor limit to what the connection limit needs (as far
- * as the hard limit allows) and returns the loop's table size. */
+ * as the hard limit allows: a connection and its body's file each) and
+ * returns the loop's table size. */
 static int fd_budget(void)
 {
-	uint64_t need = router.cfg.max_connections + 64 + FD_SLACK;
+	uint64_t need = 2 * router.cfg.max_connections + 64 + FD_SLACK;
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -109,10 +110,12 @@ int main(int argc, char *argv[])
 	log_setlevel(cfg->log_level);
 	sandbox_router_prepare();
 	privdrop(cfg->user);
+	body_init();
 	sigfd = signals_setup();
 	if ((router.loop = ev_new(fd_budget())) == NULL)
 		fatal("event loop");
 	http_init();
+	request_init();
 	conn_init();
 	upstream_init(cfg->upstream_fd);
 	egress_init();
@@ -131,6 +134,7 @@ int main(int argc, char *argv[])
 	admin_cleanup();
 	egress_cleanup();
 	upstream_cleanup();
+	body_cleanup();
 	ev_del(router.loop, sigfd);
 	close(sigfd);
 	ev_free(router.loop);

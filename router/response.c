@@ -29,7 +29,8 @@ static int forwardable(const struct conn *c, const Switchyard__Header *h)
 		if (sy_strcaseeq(h->name, hop_by_hop[i]))
 			return 0;
 	}
-	return 1;
+	/* the router's own: a worker cannot make a request look like another */
+	return !sy_strcaseeq(h->name, REQUEST_ID_HEADER);
 }
 
 static void put_status(struct sy_buf *b, int status)
@@ -49,12 +50,13 @@ static void put_header(struct sy_buf *b, const char *name, const char *value)
 	buf_add(b, "\r\n", 2);
 }
 
-/* Content-Length (unless the status forbids a body), the connection's
- * fate, and the blank line. */
+/* The request's id, Content-Length (unless the status forbids a body),
+ * the connection's fate, and the blank line. */
 static void put_end(struct conn *c, uint64_t len)
 {
 	struct sy_buf *b = &c->out;
 
+	put_header(b, REQUEST_ID_HEADER, request_id(c));
 	if (!c->no_body) {
 		buf_addstr(b, "Content-Length: ");
 		buf_adduint(b, len);
@@ -98,22 +100,22 @@ void response_continue(struct conn *c)
 	buf_addstr(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
 }
 
+/* A platform outcome: the page says only the outcome, the status and the
+ * request's id (proto/outcome.h); the worker and the reason are logged
+ * here at debug level, and by the supervisor under the same id. */
 static void response_outcome(struct conn *c, const Switchyard__Response *res)
 {
-	char page[1024];
-	const char *worker = res->worker ? res->worker : "";
-	const char *reason = res->reason ? res->reason : "";
+	char page[256];
 	int status = sy_outcome_status(res->outcome);
-	size_t len = sy_outcome_page(page, sizeof(page), res->outcome, worker,
-	                             reason);
+	size_t len = sy_outcome_page(page, sizeof(page), res->outcome,
+	                             request_id(c));
 	unsigned retry = 0;
 
 	if (res->outcome == SWITCHYARD__OUTCOME__LOAD_SHED)
 		retry = res->retry_after_s > 0 ? res->retry_after_s : 1;
-	log_debug("%s: stream %u: %s from %s: %s", c->remote, c->stream,
-	          sy_outcome_name(res->outcome), worker, reason);
-	if (len >= sizeof(page))
-		len = sizeof(page) - 1;
+	log_debug("%s: request %s: %s from %s: %s", c->remote, request_id(c),
+	          sy_outcome_name(res->outcome), res->worker ? res->worker : "",
+	          res->reason ? res->reason : "");
 	response_page(c, status, page, len, retry);
 }
 

@@ -7,6 +7,10 @@
  * A client connection carries at most one request in flight: the parser is
  * paused once a request is complete and resumed only after its response has
  * been queued, which keeps pipelined responses in order without bookkeeping.
+ *
+ * A request goes to the supervisor only once the router holds all of it,
+ * body included (body.c), as nginx buffers by default: no worker process
+ * ever waits on a slow client.
  */
 #ifndef SY_ROUTER_H
 #define SY_ROUTER_H
@@ -19,12 +23,17 @@
 
 #include "buf.h"
 #include "ev.h"
+#include "names.h"
 #include "switchyard.pb-c.h"
 
 #define ROUTER_MAX_LISTEN 16
 /* A client whose unsent output passes this is not read (nor its pipelined
  * requests started) until it catches up. */
 #define ROUTER_OUT_HIGH (1024u * 1024u)
+/* Headers per request; more is answered 431 like an over-long head. */
+#define REQUEST_MAX_FIELDS 512
+/* The response header that names the request (request.c). */
+#define REQUEST_ID_HEADER "Switchyard-Request-Id"
 
 /* ---- config.c: command-line flags ---- */
 
@@ -36,7 +45,13 @@ struct router_config {
 	const char *user;              /* drop to this user; NULL: none given */
 	uint64_t max_header_bytes;     /* request line + headers (431 over) */
 	uint64_t max_body_bytes;       /* request body (413 over) */
+	/* Of a request body, kept in memory; the rest in a file in body_dir */
+	uint64_t client_body_buffer_bytes;
 	uint64_t header_timeout_ms;    /* whole head must arrive within (408) */
+	uint64_t body_timeout_ms;      /* whole body must arrive within, from
+	                                * the end of the head (408) */
+	const char *body_dir;          /* where bodies over body_buffer_bytes
+	                                * are kept, in unnamed files */
 	uint64_t idle_timeout_ms;      /* keep-alive idle / stalled transfer */
 	uint64_t max_connections;      /* further connections get 503 */
 	int log_level;                 /* SY_LOG_* */
@@ -63,8 +78,8 @@ void buf_adduint(struct sy_buf *b, uint64_t v);
 
 enum req_state {
 	REQ_HEAD, /* reading the request line and headers */
-	REQ_BODY, /* request sent upstream, its body arriving */
-	REQ_DONE  /* whole request parsed; parser paused */
+	REQ_BODY, /* head read, its body arriving into c->body */
+	REQ_DONE  /* whole request read and sent upstream; parser paused */
 };
 
 enum res_state {
@@ -74,11 +89,14 @@ enum res_state {
 	RES_DONE  /* response complete */
 };
 
-enum tlist { TL_NONE = -1, TL_HEADER, TL_IDLE, TL_LINGER, TL_COUNT };
+enum tlist {
+	TL_NONE = -1, TL_HEADER, TL_BODY, TL_IDLE, TL_LINGER, TL_COUNT
+};
 
 /* One header of the request being read: offsets into head.data. */
 struct hfield {
 	uint32_t name, name_len, value, value_len;
+	uint32_t hop;           /* hop-by-hop: never passed to a worker */
 };
 
 /* The request head, copied out of the input buffer as llhttp hands it over
@@ -92,6 +110,24 @@ struct head {
 	uint64_t raw;           /* approximate wire bytes of the head so far */
 	int in_field;           /* inside a header name */
 	int in_value;           /* inside a header value */
+	/* obs-fold detection: a value continued after its span ended before
+	 * the end of the bytes being parsed, i.e. at a line end */
+	const char *feed_end;   /* end of the bytes llhttp is parsing */
+	int value_cut;          /* the last value span ended at feed_end */
+	/* The Host a worker sees when the target was in absolute form
+	 * (request.c): offset into data, or UINT32_MAX to keep the field. */
+	uint32_t host, host_len;
+};
+
+/* A request body while it arrives and until it has gone upstream
+ * (body.c): its first client_body_buffer_bytes in memory, the rest in a
+ * file that has no name (O_TMPFILE), so nothing is left if the router
+ * dies. */
+struct body {
+	struct sy_buf mem;
+	int fd;                 /* the file, or -1 */
+	uint64_t len;           /* bytes held */
+	uint64_t sent;          /* bytes sent upstream */
 };
 
 struct conn {
@@ -106,16 +142,19 @@ struct conn {
 	enum req_state req;
 	enum res_state res;
 	uint64_t nreq;          /* requests started on this connection */
-	uint64_t body_seen;     /* request body bytes received */
-	uint64_t body_expect;   /* Content-Length, or 0 */
+	struct body body;
 	uint64_t res_left;      /* response body bytes still to come */
 	uint64_t head_fed;      /* bytes fed to llhttp while in REQ_HEAD */
+	char rid[SY_REQUEST_ID_LEN + 1]; /* the request's id; "" until the
+	                        * first byte of a request or its answer */
 	int err_status;         /* status a callback asked to answer with */
 	const char *err_text;
+	uint8_t method;         /* llhttp's, of the request being read */
 	unsigned keepalive : 1;
 	unsigned is_head : 1;   /* HEAD request: no body bytes in the answer */
 	unsigned no_body : 1;   /* body bytes are dropped (HEAD, 204, 304) */
-	unsigned body_up : 1;   /* request body still flows upstream */
+	unsigned chunked : 1;   /* its body came chunked */
+	unsigned body_up : 1;   /* request body still to go upstream */
 	unsigned closing : 1;   /* no more requests; close once out drains */
 	unsigned wshut : 1;     /* write side shut down: lingering */
 	unsigned rdeof : 1;     /* the client shut its side down */
@@ -123,7 +162,7 @@ struct conn {
 	unsigned reject : 1;    /* over the connection limit */
 	unsigned in_use : 1;
 	unsigned dirty : 1;     /* on the flush list */
-	unsigned up_blocked : 1;/* reading paused for upstream congestion */
+	unsigned up_blocked : 1;/* body waits for upstream congestion */
 	enum tlist tlist;
 	uint64_t deadline;      /* ms, for the list it is on */
 	TAILQ_ENTRY(conn) tq;   /* timeout list */
@@ -156,7 +195,9 @@ void conn_abort(struct conn *c);
 void conn_response_done(struct conn *c);
 /* The supervisor is gone: 502 for every request still waiting. */
 void conn_upstream_lost(void);
-/* The upstream queue drained: resume clients paused for it. */
+/* c's body waits for the upstream queue to drain (on), or not (off). */
+void conn_upstream_wait(struct conn *c, int on);
+/* The upstream queue drained: send the bodies that waited for it. */
 void conn_upstream_drained(void);
 /* Recomputes the watched events and timeout after a state change. */
 void conn_update(struct conn *c, int progress);
@@ -174,6 +215,42 @@ void http_next(struct conn *c);
 /* Parses buffered input as far as state allows. Returns -1 if c was closed
  * (the pointer is then invalid), else 0. */
 int http_parse(struct conn *c);
+
+/* ---- request.c: the request a worker sees ---- */
+
+/* Seeds the request ids (before the seccomp filter). Fatal on error. */
+void request_init(void);
+/* A fresh request id, for an answer that belongs to no request. */
+void request_id_new(char id[SY_REQUEST_ID_LEN + 1]);
+/* c's current request's id, made on first use (c->rid). */
+const char *request_id(struct conn *c);
+/* Checks the complete head as RFC 9112 asks (one valid Host, required
+ * when host_required: HTTP/1.1; a path, "*" or an absolute http(s)
+ * target) and prepares what the worker sees of it (the target's path and
+ * authority, hop-by-hop fields marked). NULL, or why it is a 400. */
+const char *request_head(struct conn *c, int host_required);
+/* 1 if the head asks for 100 Continue before its body. */
+int request_expects_continue(const struct conn *c);
+/* c's whole request is read: sends its REQUEST on a fresh stream, then
+ * its body as far as upstream takes it. Returns -1 if c was failed (and
+ * may be closed: the pointer is then invalid), else 0. */
+int request_start(struct conn *c);
+
+/* ---- body.c: request bodies, held whole before they go upstream ---- */
+
+/* Opens body_dir and checks it takes unnamed files (before the seccomp
+ * filter, after the privilege drop). Fatal on error. */
+void body_init(void);
+void body_cleanup(void);
+/* Appends len bytes to c's body: memory first, then the file. 0, or -1
+ * when the file cannot be made or written (logged). */
+int body_add(struct conn *c, const char *p, size_t len);
+/* Sends c's body upstream on its stream until it is all gone (the last
+ * frame END; 1) or upstream is congested (0; conn_upstream_drained
+ * resumes it). -1 if the file cannot be read (logged). */
+int body_pump(struct conn *c);
+/* Forgets c's body: the file is closed, the memory given back. */
+void body_release(struct conn *c);
 
 /* ---- upstream.c: the channel to the supervisor ---- */
 

@@ -61,11 +61,14 @@ static Switchyard__Outcome err_outcome(int err)
 }
 
 /* Replaces out with the error page; best effort, as it reports a failure
- * already. */
+ * already. A dispatcher passes the page on to the client, so it names
+ * neither who failed nor why (proto/outcome.h): the caller's code learns
+ * that from ws_dispatch_reason(), the operator from the request's event
+ * and log lines under the id the page shows. */
 static void error_page(ws_response *out, Switchyard__Outcome o,
                        const char *who, uint32_t retry_after)
 {
-	char page[1024], num[16];
+	char page[256], num[16];
 	size_t n;
 
 	if (out == NULL)
@@ -77,7 +80,7 @@ static void error_page(ws_response *out, Switchyard__Outcome o,
 		snprintf(num, sizeof(num), "%u", retry_after ? retry_after : 1);
 		hdrs_add(&out->hdrs, "Retry-After", num);
 	}
-	n = sy_outcome_page(page, sizeof(page), o, who, last_reason);
+	n = sy_outcome_page(page, sizeof(page), o, shim_chan.rid);
 	sy_buf_add(&out->body, page, n);
 }
 

@@ -7,6 +7,8 @@
  * the supervisor can take that RESPONSE as "this process is free again".
  */
 
+#include <string.h>
+
 #include "shim.h"
 
 enum { NEXT_OK = 0, NEXT_EOF = 1 };
@@ -72,6 +74,9 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 		c->lim.subrequests = pb->limits->subrequests;
 	}
 	kv_cache_begin(&pb->kv_gens);
+	c->rid[0] = '\0';
+	if (sy_request_id_valid(pb->request_id, strlen(pb->request_id)))
+		memcpy(c->rid, pb->request_id, SY_REQUEST_ID_LEN + 1);
 	hint = pb->content_length;
 	switchyard__request__free_unpacked(pb, NULL);
 	/* Trust the declared length only as far as a moderate reservation. */

@@ -16,6 +16,7 @@
 
 #include "buf.h"
 #include "frame.h"
+#include "names.h"
 #include "switchyard.pb-c.h"
 #include "workershim.h"
 
@@ -115,6 +116,8 @@ struct shim_chan {
 	/* The request being handled, if in_handler. */
 	int in_handler;
 	uint32_t stream;
+	char rid[SY_REQUEST_ID_LEN + 1]; /* its id (Request.request_id) or "":
+	                                  * on ws_dispatch's error pages */
 	int canceled;           /* the supervisor sent CANCEL for it */
 	/* Its limits, as the supervisor told them (has_limits), and where
 	 * the clocks stood when the handler began: */

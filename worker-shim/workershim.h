@@ -184,8 +184,12 @@ typedef struct {
  *   WS_EOVERLOADED          the callee's queue is full; out is a 503 page
  *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
  *   WS_EIO / WS_EINVAL / WS_ENOMEM
- * The error pages name the callee and the outcome, so a dispatcher can pass
- * `out` on as its own response. ws_dispatch_reason() gives more detail.
+ * The error pages give the status, the outcome and the request's id (the
+ * one in the Switchyard-Request-Id header) and nothing else, so a
+ * dispatcher can pass `out` on to the client as its own response without
+ * telling it which worker failed or how. ws_dispatch_reason() gives the
+ * detail to the caller's code; the operator finds it in the request's
+ * events and the platform's log under that id.
  */
 int ws_dispatch(const char *ns, const char *worker, ws_request *req,
                 const ws_limits *lim, ws_response *out);

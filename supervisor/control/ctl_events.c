@@ -1,6 +1,7 @@
 /*
  * yardctl events: the request events kept (serve/events.c), filtered by
- * worker and outcome, and followed; and switching the ring on and off.
+ * worker, outcome and request id, and followed; and switching the ring on
+ * and off.
  */
 #include <stdio.h>
 #include <string.h>
@@ -8,6 +9,7 @@
 #include "control/ctl.h"
 #include "frame.h"
 #include "log.h"
+#include "names.h"
 #include "outcome.h"
 #include "serve/events.h"
 #include "serve/logring.h"
@@ -40,12 +42,47 @@ static void events_ring_set(const char *arg, struct ctl_reply *rep)
 	snprintf(rep->message, sizeof(rep->message), "events ring %s", arg);
 }
 
+/* The filter of `events [NS/NAME [OUTCOME [REQUEST_ID]]]` ("" for an
+ * OUTCOME that is not given). 0, or -1 once rep says why. */
+static int events_filter_of(const Switchyard__CtlRequest *req,
+                            struct events_filter *f, char *worker,
+                            size_t wsize, struct ctl_reply *rep)
+{
+	struct ctl_sel sel;
+	char safe[64];
+
+	if (ctl_parse_sel("events", req->n_args > 0 ? req->args[0] : NULL,
+	                  &sel, rep) == -1)
+		return -1;
+	if (sel.all_ns) {
+		ctl_fail(rep, CTL_BAD_INPUT, "events %s: name one worker or all",
+		         sel.text);
+		return -1;
+	}
+	snprintf(worker, wsize, "%s/%s", sel.ns, sel.name);
+	f->worker = sel.any ? NULL : worker;
+	f->outcome = req->n_args > 1 && *req->args[1] ? req->args[1] : NULL;
+	f->rid = req->n_args > 2 ? req->args[2] : NULL;
+	if (f->outcome != NULL && !outcome_known(f->outcome)) {
+		ctl_fail(rep, CTL_USAGE, "events: %s: not an outcome (ok, "
+		         "exception, exceededCpu, ...)",
+		         ctl_safe(f->outcome, safe, sizeof(safe)));
+		return -1;
+	}
+	if (f->rid != NULL && !sy_request_id_valid(f->rid, strlen(f->rid))) {
+		ctl_fail(rep, CTL_USAGE, "events: %s: not a request id (16 hex "
+		         "digits, as in the Switchyard-Request-Id header)",
+		         ctl_safe(f->rid, safe, sizeof(safe)));
+		return -1;
+	}
+	return 0;
+}
+
 void ctl_events(const Switchyard__CtlRequest *req, int fd,
                 struct ctl_reply *rep)
 {
-	const char *outcome = req->n_args > 1 ? req->args[1] : NULL;
-	char worker[2 * SY_NAME_MAX], safe[64];
-	struct ctl_sel sel;
+	char worker[2 * SY_NAME_MAX];
+	struct events_filter f;
 	size_t len;
 
 	(void)fd;
@@ -53,27 +90,14 @@ void ctl_events(const Switchyard__CtlRequest *req, int fd,
 		events_ring_set(req->args[1], rep);
 		return;
 	}
-	if (req->n_args > 2) {
-		ctl_fail(rep, CTL_USAGE, "events: expected [NS/NAME [OUTCOME]]");
+	if (req->n_args > 3) {
+		ctl_fail(rep, CTL_USAGE, "events: expected [NS/NAME [OUTCOME "
+		         "[REQUEST_ID]]]");
 		return;
 	}
-	if (ctl_parse_sel("events", req->n_args > 0 ? req->args[0] : NULL,
-	                  &sel, rep) == -1)
+	if (events_filter_of(req, &f, worker, sizeof(worker), rep) == -1)
 		return;
-	if (sel.all_ns) {
-		ctl_fail(rep, CTL_BAD_INPUT, "events %s: name one worker or all",
-		         sel.text);
-		return;
-	}
-	if (outcome != NULL && !outcome_known(outcome)) {
-		ctl_fail(rep, CTL_USAGE, "events: %s: not an outcome (ok, "
-		         "exception, exceededCpu, ...)",
-		         ctl_safe(outcome, safe, sizeof(safe)));
-		return;
-	}
-	snprintf(worker, sizeof(worker), "%s/%s", sel.ns, sel.name);
-	rep->output = (uint8_t *)events_dump(sel.any ? NULL : worker, outcome,
-	                                     SY_FRAME_MAX - 4096, &len);
+	rep->output = (uint8_t *)events_dump(&f, SY_FRAME_MAX - 4096, &len);
 	if (rep->output == NULL) {
 		ctl_fail(rep, CTL_FAIL, "events: out of memory");
 		return;

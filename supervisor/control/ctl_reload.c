@@ -216,7 +216,9 @@ static void rest_diff(struct diff *d, const struct sup_config *nc)
 		add(d, "[switchyard]: changed (applies at the next start)");
 	if (oc->max_header_bytes != nc->max_header_bytes ||
 	    oc->max_body_bytes != nc->max_body_bytes ||
+	    oc->client_body_buffer_bytes != nc->client_body_buffer_bytes ||
 	    oc->header_timeout_ms != nc->header_timeout_ms ||
+	    oc->body_timeout_ms != nc->body_timeout_ms ||
 	    oc->idle_timeout_ms != nc->idle_timeout_ms ||
 	    oc->max_connections != nc->max_connections)
 		add(d, "[router]: changed (applies at the next start)");

@@ -234,6 +234,8 @@ void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
                uint64_t cpu_us)
 {
 	pool_call_done(c->pool, o, wall_us, cpu_us, c->subrequests);
+	call_log_failed(c, c->pool != NULL ? pool_label(c->pool) : "", o,
+	                status, reason, violation);
 	events_call_done(c, o, status, reason, violation, wall_us, cpu_us,
 	                 c->subrequests);
 }
@@ -485,6 +487,8 @@ static void refuse(struct call *c, const Switchyard__Request *r,
                    Switchyard__Outcome o, const char *worker,
                    const char *reason, const char *violation)
 {
+	call_log_failed(c, worker, o, (uint32_t)sy_outcome_status(o), reason,
+	                violation);
 	events_refused(c, r, o, worker, reason, violation);
 	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
 	           0, ev_clock_us() - c->recv_us);
@@ -503,20 +507,25 @@ static void not_found(struct call *c, const Switchyard__Request *r,
 }
 
 /* Re-packs a subrequest with the callee's limits in place of those asked
- * for. 0, or -1 (ENOMEM). */
+ * for, and its caller's request id. 0, or -1 (ENOMEM). */
 static int subrequest_repack(struct call *c, Switchyard__Request *r)
 {
 	Switchyard__Limits l = SWITCHYARD__LIMITS__INIT, *asked = r->limits;
 	size_t len;
 
+	char *rid = r->request_id;
+
 	l.cpu_ms = c->lim.cpu_ms;
 	l.wall_ms = c->lim.wall_ms;
 	l.subrequests = c->lim.subrequests;
 	r->limits = &l;
+	/* the caller's id, whatever the worker wrote there */
+	r->request_id = c->rid;
 	len = switchyard__request__get_packed_size(r);
 	if ((c->req_owned = malloc(len ? len : 1)) != NULL)
 		switchyard__request__pack(r, c->req_owned);
 	r->limits = asked;
+	r->request_id = rid;
 	c->req = c->req_owned;
 	c->req_len = (uint32_t)len;
 	return c->req_owned != NULL ? 0 : -1;
@@ -529,6 +538,7 @@ static void subrequest(struct call *c, struct proc *op,
 	char why[96];
 	struct worker *w;
 
+	memcpy(c->rid, op->call->rid, sizeof(c->rid));
 	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
 		refuse(c, r, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
 		       op->worker, why, why);
@@ -596,6 +606,7 @@ static void fetch_or_bind(struct peer *from, const struct sy_frame *f,
 
 void call_request(struct peer *from, const struct sy_frame *f)
 {
+	char rid[SY_REQUEST_ID_LEN + 1] = "";
 	const struct sup_config *conf;
 	struct proc *op = from->owner;
 	Switchyard__Request *r = NULL;
@@ -609,6 +620,8 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		why = "protocol error: REQUEST on a stream already open";
 	else if (op != NULL && subrequest_allowed(op, &why))
 		r = subrequest_open(f, &why);
+	else if (op == NULL && call_router_request_id(f, rid) == -1)
+		why = "protocol error: malformed REQUEST or request_id";
 	if (why != NULL) {
 		blame(from, why);
 		return;
@@ -630,6 +643,7 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	}
 	c->req = f->payload;
 	c->req_len = f->len;
+	memcpy(c->rid, rid, sizeof(c->rid));
 	conf = serve_env.conf;
 	if ((w = registry_find(conf->dispatch_ns, conf->dispatch_name)) ==
 	    NULL) {

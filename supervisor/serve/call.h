@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "names.h"
 #include "serve/fetch.h"
 #include "serve/peer.h"
 #include "serve/pool.h"
@@ -42,6 +43,9 @@ struct call {
 	uint32_t subrequests;      /* subrequest tokens it spent */
 	struct limits lim;         /* effective: the plan's, lowered by the
 	                            * ws_dispatch caller's */
+	/* The request's id (Request.request_id): the router's, passed on to
+	 * every subrequest it makes; "" for the supervisor's own calls. */
+	char rid[SY_REQUEST_ID_LEN + 1];
 	uint64_t start_us;         /* when a process took it */
 	uint64_t limit_timer;      /* CPU and wall-time check, or 0 */
 	uint64_t cpu_us;           /* CPU measured when a limit stopped it */
@@ -104,6 +108,11 @@ void call_res_body(struct proc *p, const struct sy_frame *f);
 int call_internal(struct peer *origin, uint32_t stream, struct worker *w,
                   const uint8_t *req, uint32_t req_len, const uint8_t *body,
                   uint32_t body_len);
+
+/* call_id.c: " (request ID)" for c's request, to end a log line about
+ * it, in buf (CALL_RID_NOTE bytes); "" when c is NULL or has no id. */
+#define CALL_RID_NOTE (SY_REQUEST_ID_LEN + 16)
+const char *call_rid_note(const struct call *c, char buf[CALL_RID_NOTE]);
 
 /* Recycles the calls freed during this event. */
 void call_collect(void);

@@ -48,6 +48,7 @@ struct event {
 	char *json;              /* one line, no newline */
 	size_t len;
 	char worker[2 * SY_NAME_MAX];
+	char rid[SY_REQUEST_ID_LEN + 1];
 	Switchyard__Outcome outcome;
 };
 
@@ -307,15 +308,17 @@ static json_t *logs_json(struct pending *e, int64_t ts)
 }
 
 /* The event's bones: everything but the request, logs and exceptions. */
-static json_t *event_json(const char *worker, uint32_t version,
-                          Switchyard__Outcome o, int64_t ts, uint64_t cpu_us,
-                          uint64_t wall_us, uint32_t subrequests)
+static json_t *event_json(const struct call *c, const char *worker,
+                          uint32_t version, Switchyard__Outcome o, int64_t ts,
+                          uint64_t cpu_us, uint64_t wall_us,
+                          uint32_t subrequests)
 {
 	const char *slash = strchr(worker, '/');
 	size_t nslen = slash != NULL ? (size_t)(slash - worker) : 0;
 
-	return json_pack("{s:o, s:o, s:i, s:[], s:s, s:I, s:I, s:I, s:{}, "
+	return json_pack("{s:s, s:o, s:o, s:i, s:[], s:s, s:I, s:I, s:I, s:{}, "
 	                 "s:[], s:[], s:i, s:[]}",
+	                 "requestId", c->rid,
 	                 "scriptName", jcstr(worker),
 	                 "dispatchNamespace", jstr(worker, nslen),
 	                 "scriptVersion", (int)version,
@@ -379,8 +382,8 @@ static char *dump_capped(json_t *ev, size_t *len)
 	return s;
 }
 
-static void keep(const char *worker, Switchyard__Outcome o, char *json,
-                 size_t len)
+static void keep(const char *worker, const char *rid, Switchyard__Outcome o,
+                 char *json, size_t len)
 {
 	struct event *e = &ring[ring_next];
 
@@ -398,6 +401,7 @@ static void keep(const char *worker, Switchyard__Outcome o, char *json,
 	e->len = len;
 	e->outcome = o;
 	snprintf(e->worker, sizeof(e->worker), "%s", worker);
+	snprintf(e->rid, sizeof(e->rid), "%s", rid);
 	ring_next = (ring_next + 1) % EVENTS_MAX;
 	if (ring_count < EVENTS_MAX)
 		ring_count++;
@@ -406,6 +410,7 @@ static void keep(const char *worker, Switchyard__Outcome o, char *json,
 /* What an event says beyond its bones and request. */
 struct ending {
 	const char *worker;      /* "ns/name" */
+	const char *rid;         /* the request's id, or "" */
 	Switchyard__Outcome o;
 	uint32_t status;
 	const char *reason, *violation;
@@ -441,7 +446,7 @@ static void finish(json_t *ev, json_t *req, const struct ending *d,
 		if (d->tail != NULL)
 			tailcons_push(d->tail, s, len);
 		if (ring_on || listeners > 0)
-			keep(d->worker, d->o, s, len);
+			keep(d->worker, d->rid, d->o, s, len);
 		else
 			free(s);
 	}
@@ -454,7 +459,7 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
                       uint64_t cpu_us, uint32_t subrequests)
 {
 	struct pending *e = pending_take(c);
-	struct ending d = { NULL, o, status, reason, violation, NULL };
+	struct ending d = { NULL, c->rid, o, status, reason, violation, NULL };
 	int64_t ts = now_ms();
 	json_t *ev, *req;
 
@@ -467,7 +472,7 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
 		return;
 	}
 	d.worker = pool_label(c->pool);
-	if ((ev = event_json(d.worker, e ? e->version : 0, o, ts, cpu_us,
+	if ((ev = event_json(c, d.worker, e ? e->version : 0, o, ts, cpu_us,
 	                     wall_us, subrequests)) == NULL) {
 		pending_free(e);
 		return;
@@ -499,8 +504,8 @@ void events_refused(const struct call *c, const Switchyard__Request *r,
                     Switchyard__Outcome o, const char *worker,
                     const char *reason, const char *violation)
 {
-	struct ending d = { worker, o, (uint32_t)sy_outcome_status(o), reason,
-	                    violation, NULL };
+	struct ending d = { worker, c->rid, o, (uint32_t)sy_outcome_status(o),
+	                    reason, violation, NULL };
 	const struct worker *w;
 	int64_t ts = now_ms();
 	json_t *ev;
@@ -511,7 +516,7 @@ void events_refused(const struct call *c, const Switchyard__Request *r,
 		d.tail = w;
 	if (!ring_on && listeners <= 0 && d.tail == NULL)
 		return;
-	if ((ev = event_json(worker, 0, o, ts, 0, ev_clock_us() - c->recv_us,
+	if ((ev = event_json(c, worker, 0, o, ts, 0, ev_clock_us() - c->recv_us,
 	                     0)) == NULL)
 		return;
 	set_tags(ev, w, 0);
@@ -524,17 +529,16 @@ struct logring *events_stream(void)
 	return &stream;
 }
 
-static int matches(const struct event *e, const char *worker,
-                   const char *outcome)
+static int matches(const struct event *e, const struct events_filter *f)
 {
 	return e->json != NULL &&
-	       (worker == NULL || strcmp(e->worker, worker) == 0) &&
-	       (outcome == NULL ||
-	        strcmp(sy_outcome_name(e->outcome), outcome) == 0);
+	       (f->worker == NULL || strcmp(e->worker, f->worker) == 0) &&
+	       (f->outcome == NULL ||
+	        strcmp(sy_outcome_name(e->outcome), f->outcome) == 0) &&
+	       (f->rid == NULL || strcmp(e->rid, f->rid) == 0);
 }
 
-char *events_dump(const char *worker, const char *outcome, size_t max,
-                  size_t *len)
+char *events_dump(const struct events_filter *f, size_t max, size_t *len)
 {
 	size_t i, first, used = 0, idx;
 	char *buf;
@@ -542,7 +546,7 @@ char *events_dump(const char *worker, const char *outcome, size_t max,
 	/* the newest that fit, found backwards, then copied in order */
 	for (first = 0; first < ring_count; first++) {
 		idx = (ring_next + EVENTS_MAX - 1 - first) % EVENTS_MAX;
-		if (!matches(&ring[idx], worker, outcome))
+		if (!matches(&ring[idx], f))
 			continue;
 		if (used + ring[idx].len + 1 > max)
 			break;
@@ -553,7 +557,7 @@ char *events_dump(const char *worker, const char *outcome, size_t max,
 	*len = 0;
 	for (i = first; i-- > 0;) {
 		idx = (ring_next + EVENTS_MAX - 1 - i) % EVENTS_MAX;
-		if (!matches(&ring[idx], worker, outcome) ||
+		if (!matches(&ring[idx], f) ||
 		    *len + ring[idx].len + 1 > used)
 			continue;
 		memcpy(buf + *len, ring[idx].json, ring[idx].len);

@@ -49,12 +49,16 @@ int events_ring_on(void);
 
 /* The stream of every event, one JSON line each, for `events -f`. */
 struct logring *events_stream(void);
-/* Copies the newest events (oldest first) whose worker is worker ("ns/name",
- * or any when NULL) and outcome is outcome (any when NULL), one JSON line
+/* Which events events_dump copies; NULL fields match any. */
+struct events_filter {
+	const char *worker;      /* "ns/name" */
+	const char *outcome;     /* "exception", ... */
+	const char *rid;         /* a request id */
+};
+/* Copies the newest events (oldest first) that f matches, one JSON line
  * each, into a malloc'd buffer of at most max bytes. *len its length;
  * NULL when out of memory. */
-char *events_dump(const char *worker, const char *outcome, size_t max,
-                  size_t *len);
+char *events_dump(const struct events_filter *f, size_t max, size_t *len);
 
 
 #endif

@@ -40,6 +40,7 @@ struct fetch {
 	int answered;              /* the RESPONSE went to the worker */
 	int req_end;               /* the worker sent its END */
 	char label[NP_HOST_MAX + 16]; /* "host:port": Response.worker */
+	char rid[SY_REQUEST_ID_LEN + 1]; /* the calling request's id */
 	struct fetch *next;
 };
 
@@ -117,8 +118,8 @@ static void answer(struct peer *to, uint32_t stream, Switchyard__Outcome o,
 static void fetch_fail(struct fetch *fe, Switchyard__Outcome o,
                        const char *reason)
 {
-	log_debug("fetch %s for %s: %s", fe->label, fe->origin_proc->worker,
-	          reason);
+	log_debug("request %s: fetch %s for %s: %s", fe->rid, fe->label,
+	          fe->origin_proc->worker, reason);
 	if (!fe->answered)
 		answer(fe->origin, fe->origin_stream, o, fe->label, reason, "");
 	else
@@ -159,14 +160,15 @@ static int fetch_admit(struct proc *op, uint32_t stream, const char *url,
 }
 
 /* The Request the router gets: the worker's method, headers and body,
- * the URL rebuilt from what the policy checked, and the bounds. NULL, or
+ * the URL rebuilt from what the policy checked, the bounds, and the
+ * calling request's id. NULL, or
  * why it cannot be sent (nothing was). */
 static const char *forward(struct fetch *fe, Switchyard__Request *r,
                            const struct np_target *t, uint8_t flags)
 {
 	Switchyard__Fetch fo = SWITCHYARD__FETCH__INIT, *asked = r->fetch;
 	Switchyard__Limits *lim = r->limits;
-	char *ns = r->ns, *worker = r->worker, *url = r->url, *ra;
+	char *ns = r->ns, *worker = r->worker, *url = r->url, *ra, *rid;
 	char full[16 + NP_HOST_MAX + 8192];
 	const char *why = NULL;
 	const struct netpolicy *pol = serve_env.conf->egress;
@@ -198,6 +200,8 @@ static const char *forward(struct fetch *fe, Switchyard__Request *r,
 		fo.ca_pem.len = calen;
 	}
 	ra = r->remote_addr;
+	rid = r->request_id;
+	r->request_id = fe->rid;
 	r->fetch = &fo;
 	r->limits = NULL;
 	r->ns = r->worker = r->url = r->remote_addr = (char *)"";
@@ -213,6 +217,7 @@ static const char *forward(struct fetch *fe, Switchyard__Request *r,
 	r->worker = worker;
 	r->url = url;
 	r->remote_addr = ra;
+	r->request_id = rid;
 	return why;
 }
 
@@ -248,9 +253,11 @@ void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
 	fe->origin_stream = stream;
 	fe->req_end = (flags & SY_FLAG_END) != 0;
 	snprintf(fe->label, sizeof(fe->label), "%s:%u", t.host, t.port);
+	memcpy(fe->rid, op->call->rid, sizeof(fe->rid));
 	fe->next = fetches;
 	fetches = fe;
-	log_debug("fetch %s for %s: to %s", fe->label, op->worker, t.addr);
+	log_debug("request %s: fetch %s for %s: to %s", fe->rid, fe->label,
+	          op->worker, t.addr);
 	if ((why = forward(fe, r, &t, flags & SY_FLAG_END)) != NULL) {
 		answer(&op->peer, stream, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		       op->worker, why, "");

@@ -188,8 +188,10 @@ static void arm(struct call *c, uint64_t ms)
 /* Stops c for a limit: the process is killed, the origin answered. */
 static void stop(struct call *c, Switchyard__Outcome o, const char *why)
 {
-	log_info("worker %s[%d]: %s; killed", c->proc->worker,
-	         (int)c->proc->pid, why);
+	char note[CALL_RID_NOTE];
+
+	log_info("worker %s[%d]: %s; killed%s", c->proc->worker,
+	         (int)c->proc->pid, why, call_rid_note(c, note));
 	call_fail(c, o, why, 0);
 }
 

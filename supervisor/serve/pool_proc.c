@@ -274,7 +274,7 @@ static void kill_now(struct proc *p, const struct proc_input *in)
 	const char *why = in->why;
 	struct pool *pl = p->pool;
 	struct call *c = p->call;
-	char violation[192] = "";
+	char violation[192] = "", note[CALL_RID_NOTE];
 
 	sigkill(p);
 	if (in->blame == BLAME_PROTOCOL) {
@@ -284,8 +284,8 @@ static void kill_now(struct proc *p, const struct proc_input *in)
 		pool_violation(p, violation);
 	}
 	if (in->blame) {
-		log_warnx("worker %s[%d]: %s; killed", p->worker, (int)p->pid,
-		          why);
+		log_warnx("worker %s[%d]: %s; killed%s", p->worker,
+		          (int)p->pid, why, call_rid_note(c, note));
 		snprintf(p->why, sizeof(p->why), "%s", why);
 		if (pl != NULL)
 			pool_backoff(pl);
@@ -405,11 +405,13 @@ static void startup_failed(struct proc *p, const char *how)
 static void reap_finish(struct proc *p, const struct reap_info *r)
 {
 	struct pool *pl = p->pool;
+	char note[CALL_RID_NOTE];
 
 	if (p->stopped || p->why[0] != '\0')
 		log_debug("worker %s[%d] %s", p->worker, (int)p->pid, r->how);
 	else
-		log_warnx("worker %s[%d] %s", p->worker, (int)p->pid, r->how);
+		log_warnx("worker %s[%d] %s%s", p->worker, (int)p->pid,
+		          r->how, call_rid_note(p->call, note));
 	if (p->call != NULL)
 		call_violated(p->call, r->ex.outcome, r->why, r->ex.violation);
 	startup_failed(p, r->how);

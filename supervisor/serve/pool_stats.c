@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "serve/call.h"
 #include "serve/pool.h"
 #include "serve/pool_state.h"
 #include "serve/serve.h"
@@ -31,19 +32,21 @@ static enum viol_kind viol_kind(const char *what)
 	return VIOL_OTHER;
 }
 
-/* Every broken platform rule is counted and logged with whom it was. */
+/* Every broken platform rule is counted and logged with whom it was,
+ * and the request it served (docs/events.md, "Request ids"). */
 void pool_violation(struct proc *p, const char *what)
 {
 	struct worker *w = p->pool != NULL ? p->pool->w : NULL;
+	char note[CALL_RID_NOTE];
 
 	if (p->pool != NULL) {
 		p->pool->violations++;
 		p->pool->m.violations[viol_kind(what)]++;
 	}
 	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
-	          "%s", w != NULL ? w->ns : p->worker,
+	          "%s%s", w != NULL ? w->ns : p->worker,
 	          w != NULL ? w->name : "?", p->version, (int)p->pid,
-	          (unsigned)p->uid, what);
+	          (unsigned)p->uid, what, call_rid_note(p->call, note));
 }
 
 void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,

@@ -3,9 +3,16 @@
  * listening sockets on fds 4.., settings as flags. It drops privileges
  * itself. If it dies or breaks protocol the platform stops: it is our own
  * program, so that is a bug to fix, not a tenant to survive.
+ *
+ * It gets a directory of its own, run_dir/router-body (router_user's,
+ * mode 0700), for the request bodies it holds over
+ * client_body_buffer_bytes: files without a name, so the directory is
+ * always empty and is removed once the router has exited.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +20,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -32,6 +40,7 @@ extern char **environ;
 static struct peer *router_chan;
 static struct peer chan = { .fd = -1 };
 static pid_t router_pid = -1;
+static char body_dir[PATH_MAX]; /* "" when there is none to remove */
 static uint64_t kill_timer;
 static int stopping;      /* routerproc_stop ran: its end is expected */
 
@@ -140,17 +149,17 @@ static const char *level_name(int level)
  * of the n descriptors is the admin listener when one is configured. */
 static char **make_argv(const struct sup_config *c, size_t n)
 {
-	size_t nargs = 3 + 2 * n + 16 + 1, i, k = 0, s = 0;
+	size_t nargs = 3 + 2 * n + 22 + 1, i, k = 0, s = 0;
 	size_t npub = c->admin_listen != NULL && n > 0 ? n - 1 : n;
 	size_t plen = strlen(c->seccomp_dir) + sizeof("/router.policy");
 	char **argv, (*num)[24], *policy;
 
-	argv = calloc(1, nargs * sizeof(*argv) + (n + 6) * sizeof(*num) +
+	argv = calloc(1, nargs * sizeof(*argv) + (n + 8) * sizeof(*num) +
 	              plen);
 	if (argv == NULL)
 		return NULL;
 	num = (char (*)[24])(argv + nargs);
-	policy = (char *)(num + n + 6);
+	policy = (char *)(num + n + 8);
 	snprintf(policy, plen, "%s/router.policy", c->seccomp_dir);
 #define NUM(v) (snprintf(num[s], sizeof(num[s]), "%llu", \
                          (unsigned long long)(v)), num[s++])
@@ -171,8 +180,14 @@ static char **make_argv(const struct sup_config *c, size_t n)
 	argv[k++] = NUM(c->max_header_bytes);
 	argv[k++] = (char *)"--max-body-bytes";
 	argv[k++] = NUM(c->max_body_bytes);
+	argv[k++] = (char *)"--client-body-buffer-bytes";
+	argv[k++] = NUM(c->client_body_buffer_bytes);
+	argv[k++] = (char *)"--body-dir";
+	argv[k++] = body_dir;
 	argv[k++] = (char *)"--header-timeout-ms";
 	argv[k++] = NUM(c->header_timeout_ms);
+	argv[k++] = (char *)"--body-timeout-ms";
+	argv[k++] = NUM(c->body_timeout_ms);
 	argv[k++] = (char *)"--idle-timeout-ms";
 	argv[k++] = NUM(c->idle_timeout_ms);
 	argv[k++] = (char *)"--max-connections";
@@ -183,6 +198,46 @@ static char **make_argv(const struct sup_config *c, size_t n)
 	argv[k++] = policy;
 #undef NUM
 	return argv;
+}
+
+/* run_dir/router-body, router_user's alone. One left by a supervisor
+ * that was killed is taken over (it holds nothing: its files had no
+ * names). Not root (a test), there is no one to give it to. 0, or -1
+ * with err. */
+static int body_dir_make(const struct sup_config *c, char *err,
+                         size_t errlen)
+{
+	struct passwd *pw = NULL;
+	int fd = -1, rv = -1;
+
+	snprintf(body_dir, sizeof(body_dir), "%s/router-body", c->run_dir);
+	errno = 0;
+	if (geteuid() == 0 && (pw = getpwnam(c->router_user)) == NULL) {
+		snprintf(err, errlen, "router: router_user %s: %s",
+		         c->router_user, errno ? strerror(errno) : "no such user");
+		body_dir[0] = '\0';
+		return -1;
+	}
+	if ((mkdir(body_dir, 0700) == -1 && errno != EEXIST) ||
+	    (fd = open(body_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	                         O_CLOEXEC)) == -1 ||
+	    (pw != NULL && fchown(fd, pw->pw_uid, pw->pw_gid) == -1) ||
+	    fchmod(fd, 0700) == -1)
+		snprintf(err, errlen, "router: body directory %s: %s",
+		         body_dir, strerror(errno));
+	else
+		rv = 0;
+	if (fd != -1)
+		close(fd);
+	return rv;
+}
+
+/* The router is gone: so are its files, and the directory goes too. */
+static void body_dir_remove(void)
+{
+	if (body_dir[0] != '\0' && rmdir(body_dir) == -1 && errno != ENOENT)
+		log_warn("router: body directory %s: rmdir", body_dir);
+	body_dir[0] = '\0';
 }
 
 static int wait_exec(pid_t pid, int fd, char *err, size_t errlen)
@@ -240,6 +295,8 @@ int routerproc_start(const struct peer_ops *ops, const int *lfds, size_t n,
 	int sv[2] = { -1, -1 }, st[2] = { -1, -1 }, rv = -1;
 	pid_t pid;
 
+	if (body_dir_make(c, err, errlen) == -1)
+		goto out;
 	rc.argv = make_argv(c, n);
 	rc.parked = calloc(n + 1, sizeof(int));
 	if (rc.argv == NULL || rc.parked == NULL) {
@@ -283,6 +340,8 @@ out:
 		close(st[0]);
 	if (st[1] >= 0)
 		close(st[1]);
+	if (rv == -1 && router_pid <= 0)
+		body_dir_remove();
 	return rv;
 }
 
@@ -337,6 +396,7 @@ int routerproc_reaped(pid_t pid, int status)
 	if (kill_timer != 0)
 		ev_timer_del(serve_env.loop, kill_timer);
 	kill_timer = 0;
+	body_dir_remove();
 	sy_wait_status(status, how, sizeof(how));
 	if (!stopping) {
 		log_warnx("router %s unexpectedly; stopping the platform", how);

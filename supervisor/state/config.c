@@ -330,6 +330,11 @@ static int key_router(struct parse *p, const char *name, const char *value)
 		                &c->max_header_bytes);
 	if (strcmp(name, "max_body_bytes") == 0)
 		return set_size(p, name, value, 0, 1ull << 30, &c->max_body_bytes);
+	if (strcmp(name, "client_body_buffer_bytes") == 0)
+		return set_size(p, name, value, 0, 1ull << 30,
+		                &c->client_body_buffer_bytes);
+	if (strcmp(name, "body_timeout_ms") == 0)
+		return set_u32(p, name, value, 1, 3600000, &c->body_timeout_ms);
 	if (strcmp(name, "header_timeout_ms") == 0)
 		return set_u32(p, name, value, 1, 3600000, &c->header_timeout_ms);
 	if (strcmp(name, "idle_timeout_ms") == 0)
@@ -603,7 +608,9 @@ static int config_defaults(struct sup_config *c)
 	c->uid_max = DEFAULT_UID_MAX;
 	c->max_header_bytes = 16 * 1024;
 	c->max_body_bytes = 16 * 1024 * 1024;
+	c->client_body_buffer_bytes = 64 * 1024;
 	c->header_timeout_ms = 10000;
+	c->body_timeout_ms = 10000;
 	c->idle_timeout_ms = 60000;
 	c->max_connections = 1024;
 	return c->state_dir && c->run_dir && c->router_user &&

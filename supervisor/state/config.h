@@ -83,7 +83,9 @@ struct sup_config {
 	uint32_t kv_max_mb;    /* the KV store's map size (state/kv.h) */
 	/* [router] */
 	uint64_t max_header_bytes, max_body_bytes;
+	uint64_t client_body_buffer_bytes; /* of a body kept in memory */
 	uint32_t header_timeout_ms, idle_timeout_ms, max_connections;
+	uint32_t body_timeout_ms;  /* a whole request body, from its head */
 	struct plan *plans;
 	size_t nplans;
 	struct boot_deploy *boot;

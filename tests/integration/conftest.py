@@ -14,6 +14,7 @@ sanitizer report in its log.
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -431,6 +432,57 @@ class Platform:
 
     def raw(self, timeout=10):
         return socket.create_connection(("127.0.0.1", self.port), timeout)
+
+
+# ---- request ids: what a client is told, and where the details live ----
+
+REQUEST_ID_HEADER = "Switchyard-Request-Id"
+REQUEST_ID = re.compile(r"^[0-9a-f]{16}$")
+# What an error page may not tell a client (docs/security.md).
+PAGE_SECRETS = ("SIGSEGV", "SIGSYS", "signal", "memory cap", "MiB",
+                "CPU time", "wall time", "used ", " ms", "killed", "pid",
+                "violation", "protocol", "syscall")
+
+
+def request_id(resp):
+    """The id in a response's Switchyard-Request-Id header (an
+    http.client response or a RawResponse), checked for its shape."""
+    rid = (resp.getheader(REQUEST_ID_HEADER) if hasattr(resp, "getheader")
+           else resp.header(REQUEST_ID_HEADER))
+    assert rid is not None and REQUEST_ID.match(rid), \
+        f"{REQUEST_ID_HEADER}: {rid!r}"
+    return rid
+
+
+def error_page(resp, body, status, outcome, errno=None):
+    """Checks a platform error page: exactly the status, the outcome, its
+    error number and the request id of the header, nothing else (no
+    worker, signal, cap or CPU figure). Returns the request id."""
+    rid = request_id(resp)
+    text = body.decode(errors="replace") if isinstance(body, bytes) \
+        else body
+    num = f" (error {errno})" if errno else ""
+    reason = {499: "Client Closed Request"}.get(
+        status, http.client.responses.get(status))
+    want = f"{status} {reason}: {outcome}{num}\nrequest id: {rid}\n"
+    assert text == want, f"error page {text!r}, want {want!r}"
+    for secret in PAGE_SECRETS + ("/",):
+        assert secret not in text, f"{secret!r} on the error page {text!r}"
+    return rid
+
+
+def request_log(p, rid, timeout=5.0):
+    """The supervisor's log line about failed request rid: "request RID:
+    worker NS/NAME: OUTCOME (STATUS): reason[; violation: V]"."""
+    deadline = time.monotonic() + timeout
+    pat = re.compile(rf"^.*: request {rid}: (worker .*)$", re.M)
+    while True:
+        m = pat.search(p.log_text())
+        if m or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert m, f"no log line about request {rid}\n" + p.log_tail()
+    return m.group(1)
 
 
 # ---- raw HTTP parsing for pipelining and malformed-request tests ----

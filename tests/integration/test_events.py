@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, EXAMPLES, platform_fixture
+from conftest import BUILD, EXAMPLES, error_page, platform_fixture, request_id
 
 LIMITS = EXAMPLES / "limits"
 PLANS = {"cpu10": (1, 64, 10000, 60, {"cpu_ms": 10}),
@@ -89,6 +89,28 @@ def test_ok_request_gives_one_event_per_worker(p):
     assert d["subrequests"] >= 1
 
 
+def test_request_id_ties_the_response_to_its_events(p):
+    """The id a client gets in its Switchyard-Request-Id header is the
+    requestId of every event of its request: the dispatcher's and its
+    subrequest's, and `events --request-id` shows exactly those."""
+    status, resp, _ = p.get("/events-id", host="alice.example.com")
+    assert status == 200
+    rid = request_id(resp)
+    wait_events(p, "tenants/alice", "/events-id")
+    mine = events(p, "--request-id", rid)
+    assert sorted(e["scriptName"] for e in mine) == \
+        ["platform/dispatcher", "tenants/alice"], mine
+    assert all(e["requestId"] == rid for e in mine)
+    others = [e for e in events(p) if e["event"]["request"].get("url") !=
+              "/events-id"]
+    assert others and all(e["requestId"] != rid for e in others)
+    r = p.ctl_ok("events", "--request-id", rid, "tenants/alice")
+    [line] = r.stdout.splitlines()
+    assert f"Z {rid} tenants/alice ok 200 cpu " in line, line
+    r = p.ctl("events", "--request-id", "not-an-id")
+    assert r.returncode == 2 and "not a request id" in r.stderr, r
+
+
 def test_exception_outcome_and_reason(p):
     assert get(p, "crash", "/exception") == 500
     [e] = wait_events(p, "tenants/crash", "/exception")
@@ -97,10 +119,15 @@ def test_exception_outcome_and_reason(p):
 
 
 def test_crash_carries_its_log_line(p):
-    assert get(p, "crash", "/crash") == 500
+    """What the client's page leaves out is in the event: the reason (the
+    signal) and the worker's own log lines."""
+    status, resp, body = p.get("/crash", host="crash.example.com")
+    assert status == 500
+    rid = error_page(resp, body, 500, "exception", 1101)
     [e] = wait_events(p, "tenants/crash", "/crash")
+    assert e["requestId"] == rid
     assert e["outcome"] == "exception"
-    assert e["exceptions"] and e["exceptions"][0]["message"]
+    assert "killed by signal" in e["exceptions"][0]["message"], e
     msgs = [(l["level"], l["message"][0]) for l in e["logs"]]
     assert ("error", "crashing on purpose") in msgs, e["logs"]
 

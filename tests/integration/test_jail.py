@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (BUILD, EXAMPLES, HOSTILE, REPO, Platform,
-                      descendants)
+                      descendants, error_page, request_log)
 
 FAMILIES = ("files", "network", "signals", "kernel", "channel", "hog")
 # The hostile tenants' plan: one process each (a kill visibly replaces it).
@@ -206,20 +206,32 @@ def assert_errno(body, name, err):
     assert got == want, f"{name}: got {got!r}, want {want!r}"
 
 
-def violation(p, family, pid, body):
+def violation(p, family, pid, failure):
     """The violation recorded for process pid: the supervisor logs it with
-    the tenant, worker, pid and uid, and the error page's reason line
-    carries the same text to the client."""
+    the tenant, worker, pid, uid and the request it served, and its log
+    line about the failed request carries the same text. failure: the
+    request's id and that line (failed())."""
+    rid, line = failure
     m = re.search(rf"violation: tenant tenants worker {family} version \d+ "
-                  rf"pid {pid} uid \d+: (.*)$", p.log_text(), re.M)
-    assert m, f"no violation logged for tenants/{family}[{pid}]\n" + \
-        p.log_tail()
+                  rf"pid {pid} uid \d+: (.*) \(request {rid}\)$",
+                  p.log_text(), re.M)
+    assert m, f"no violation logged for tenants/{family}[{pid}] and " \
+        f"request {rid}\n" + p.log_tail()
     v = m.group(1)
-    # The page's reason says "protocol error: ..." where the violation
-    # says "protocol: ...".
-    assert v in body or v.replace("protocol: ", "protocol error: ", 1) \
-        in body, f"violation {v!r} not on the error page {body!r}"
+    assert line.endswith(f"; violation: {v}"), \
+        f"violation {v!r} not in the request's log line {line!r}"
     return v
+
+
+def failed(p, family, resp, body, status, outcome, errno):
+    """The client's page says only the outcome (error_page checks that);
+    the supervisor's log line under its request id names the worker.
+    Returns the id and that line."""
+    rid = error_page(resp, body, status, outcome, errno)
+    line = request_log(p, rid)
+    assert line.startswith(f"worker tenants/{family}: {outcome} "
+                           f"({status}): "), line
+    return rid, line
 
 
 def assert_killed(p, family, path, syscall):
@@ -230,11 +242,11 @@ def assert_killed(p, family, path, syscall):
     before = live_pid(p, family)
     assert_confined(before, f"tenants/{family}[{before}]")
     scene = Scene(p)
-    status, _, body = attack(p, family, path)
+    status, resp, body = attack(p, family, path)
     assert status == 500, f"{path}: {status} {body!r} (want killed)"
-    assert "exception" in body and f"tenants/{family}" in body, body
-    assert "SIGSYS" in body, body
-    v = violation(p, family, before, body)
+    failure = failed(p, family, resp, body, 500, "exception", 1101)
+    assert "SIGSYS" in failure[1], failure
+    v = violation(p, family, before, failure)
     killed_count[family] = killed_count.get(family, 0) + 1
     if v == UNKNOWN:
         named["unknown"] += 1
@@ -549,9 +561,11 @@ def assert_refused_by_kernel(p, family, path):
     (seccomp saw nothing), and harms nobody."""
     before = live_pid(p, family)
     scene = Scene(p)
-    status, _, body = attack(p, family, path)
+    status, resp, body = attack(p, family, path)
     assert status == 500, f"{path}: {status} {body!r} (want a crash)"
-    assert "SIGSEGV" in body and "SIGSYS" not in body, body
+    _, line = failed(p, family, resp, body, 500, "exception", 1101)
+    assert "SIGSEGV" in line and "SIGSYS" not in line, line
+    assert "violation" not in line, line
     assert not re.search(rf"violation: tenant tenants worker {family} "
                          rf"version \d+ pid {before} ", p.log_text())
     scene.check()
@@ -596,9 +610,10 @@ def test_only_descriptors_0_to_3(p):
 def test_broken_frames_cost_only_the_sender(p, path):
     before = live_pid(p, "channel")
     scene = Scene(p)
-    status, _, body = attack(p, "channel", path)
-    assert status == 500 and "exception" in body, body
-    v = violation(p, "channel", before, body)
+    status, resp, body = attack(p, "channel", path)
+    assert status == 500, body
+    v = violation(p, "channel", before,
+                  failed(p, "channel", resp, body, 500, "exception", 1101))
     assert v.startswith("protocol: malformed frame"), v
     killed_count["channel"] = killed_count.get("channel", 0) + 1
     scene.check()
@@ -649,8 +664,8 @@ def test_memory_cap_is_exceeded_memory(p):
     scene = Scene(p)
     status, resp, body = attack(p, "hog", "/memory?256")
     assert status == 503, body
-    assert "exceededMemory" in body and "tenants/hog" in body, body
-    assert violation(p, "hog", pid, body) == "memory cap 64 MiB"
+    failure = failed(p, "hog", resp, body, 503, "exceededMemory", 1102)
+    assert violation(p, "hog", pid, failure) == "memory cap 64 MiB"
     killed_count["hog"] = killed_count.get("hog", 0) + 1
     scene.check()
     assert live_pid(p, "hog") != pid

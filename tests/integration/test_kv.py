@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from conftest import (BUILD, EXAMPLES, HOSTILE, pb_str, platform_fixture,
-                      raw_ctl)
+from conftest import (BUILD, EXAMPLES, HOSTILE, error_page, pb_str,
+                      platform_fixture, raw_ctl, request_log)
 
 platform = platform_fixture()
 HOST = "kvapp.example.com"
@@ -278,18 +278,24 @@ def test_hostile_kv_streams(p):
     host = "kvstream.example.com"
     for path, want in KV_LIES.items():
         assert p.get("/", host=host)[0] == 200
-        status, _, body = p.get(path, host=host)
-        assert status == 500 and want.replace("protocol:", "protocol "
-                                              "error:") in body.decode(), \
-            (path, status, body)
+        status, resp, body = p.get(path, host=host)
+        assert status == 500, (path, status, body)
+        line = request_log(p, error_page(resp, body, 500, "exception",
+                                         1101))
+        assert line.startswith("worker tenants/kvstream: exception (500): "
+                               + want.replace("protocol:",
+                                              "protocol error:")), line
+        assert line.endswith(f"; violation: {want}"), line
         assert f"worker kvstream version 1 " in p.log_text()
         assert want in p.log_text(), p.log_tail()
         assert p.get("/", host="alice.example.com")[0] == 200
         assert kv_get(p, "CACHE", "greeting")[0] in (200, 404)
     # a value left half sent, then a second one announced over it
     assert p.get("/stall", host=host)[:1] == (200,)
-    status, _, body = p.get("/stall", host=host)
-    assert status == 500 and b"still being sent" in body
+    status, resp, body = p.get("/stall", host=host)
+    assert status == 500
+    line = request_log(p, error_page(resp, body, 500, "exception", 1101))
+    assert "still being sent" in line, line
     assert p.get("/", host=host)[0] == 200
     assert p.ctl("kv", "get", "hostile", "k").returncode == 4
     assert p.workers()["tenants/kvstream"]["violations"] >= 6

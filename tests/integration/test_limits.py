@@ -16,7 +16,8 @@ import sys
 
 import pytest
 
-from conftest import EXAMPLES, platform_fixture
+from conftest import (EXAMPLES, error_page, platform_fixture, request_id,
+                      request_log)
 
 LIMITS = EXAMPLES / "limits"
 
@@ -51,6 +52,16 @@ def get(p, name, path):
     return status, body.decode(errors="replace")
 
 
+def get_failed(p, name, path, status, outcome):
+    """A request that ends with a platform error page: checks the page,
+    returns the supervisor's log line about it (found by its request id),
+    where the worker, the reason and the figures now are."""
+    st, resp, body = p.get(path, host=f"{name}.example.com")
+    assert st == status, body
+    rid = error_page(resp, body, status, outcome, errno=1102)
+    return request_log(p, rid)
+
+
 def report(capsys, line):
     """Prints past pytest's capture: the numbers belong in the output."""
     with capsys.disabled():
@@ -63,12 +74,11 @@ def alice_answers(p):
 
 
 def test_spinning_worker_is_stopped_with_exceeded_cpu(p, capsys):
-    status, body = get(p, "spin10", "/spin?ms=200")
-    assert status == 503, body
-    assert "tenants/spin10" in body and "exceededCpu" in body, body
-    assert "1102" in body, body
-    m = USED.search(body)
-    assert m and m.group(1) == "10", body
+    line = get_failed(p, "spin10", "/spin?ms=200", 503, "exceededCpu")
+    assert line.startswith("worker tenants/spin10: exceededCpu (503): "), \
+        line
+    m = USED.search(line)
+    assert m and m.group(1) == "10", line
     report(capsys, f"cpu_ms=10: stopped at {m.group(2)} ms of CPU "
            f"(overshoot {float(m.group(2)) - 10:.3f} ms)")
     alice_answers(p)
@@ -119,10 +129,11 @@ def test_back_to_back_requests_are_charged_only_their_own_cpu(p, capsys):
 
 
 def test_sleeping_worker_hits_exceeded_wall_time(p):
-    status, body = get(p, "sleepy", "/sleep?ms=5000")
-    assert status == 503, body
-    assert "tenants/sleepy" in body and "exceededWallTime" in body, body
-    assert "1102" in body and "wall time limit of 300 ms" in body, body
+    line = get_failed(p, "sleepy", "/sleep?ms=5000", 503,
+                      "exceededWallTime")
+    assert line.startswith("worker tenants/sleepy: exceededWallTime (503): "),\
+        line
+    assert "wall time limit of 300 ms" in line, line
     # sleeping costs no CPU: the same plan's CPU budget is not what stops it
     status, body = get(p, "sleepy", "/sleep?ms=100")
     assert status == 200 and body == "slept 100 ms\n", body
@@ -144,21 +155,31 @@ def test_sixth_subrequest_is_refused_and_counted(p):
     assert status == 200 and "succeeded 5, first error: none" in body, body
 
 
-def call(p, target, limits, path):
+def call(p, target, limits, path, with_id=False):
     q = "&".join(f"{k}={v}" for k, v in limits.items())
-    status, body = get(p, "caller", f"/call?target={target}&{q}&path={path}")
+    status, resp, body = p.get(f"/call?target={target}&{q}&path={path}",
+                               host="caller.example.com")
+    body = body.decode(errors="replace")
     assert status == 200, body
-    return body
+    return (body, request_id(resp)) if with_id else body
 
 
 def test_caller_lowers_the_cpu_limit(p, capsys):
-    body = call(p, "spin50", {"cpu_ms": 5}, "/spin?ms=20")
+    body, rid = call(p, "spin50", {"cpu_ms": 5}, "/spin?ms=20", True)
     assert body.startswith("rc=-3 "), body
     m = USED.search(body)
     assert m and m.group(1) == "5", body
     report(capsys, f"cpu_ms=5 (asked by the caller): stopped at "
            f"{m.group(2)} ms of CPU")
-    assert "exceededCpu" in body and "tenants/spin50" in body, body
+    # the callee's page, passed on by the caller, names no worker; the
+    # subrequest is logged under the client's request id
+    page = body[body.index("\n") + 1:]
+    assert page == f"503 Service Unavailable: exceededCpu (error 1102)\n" \
+                   f"request id: {rid}\n", body
+    line = request_log(p, rid)
+    assert line.startswith("worker tenants/spin50: exceededCpu (503): "), \
+        line
+    assert USED.search(line).group(1) == "5", line
 
 
 def test_caller_cannot_raise_the_cpu_limit(p):

@@ -754,6 +754,12 @@ static void test_router_protocol_error(void **state)
 	expect_router_lost("HELLO from the router");
 	send_raw(SY_MSG_REQUEST, SY_FLAG_ABORT, 1, NULL, 0);
 	expect_router_lost("REQUEST flagged ABORT");
+	/* a request_id (field 12, a string) that is not one, and a Request
+	 * the supervisor cannot even read its id from */
+	send_raw(SY_MSG_REQUEST, SY_FLAG_END, 1, "\x62\x03" "ABC", 5);
+	expect_router_lost("REQUEST with an invalid request_id");
+	send_raw(SY_MSG_REQUEST, SY_FLAG_END, 1, "\x62\x7f" "AB", 4);
+	expect_router_lost("REQUEST cut short");
 
 	/* a second REQUEST on a stream still open; the call in flight is
 	 * canceled with the channel */

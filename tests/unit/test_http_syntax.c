@@ -57,6 +57,32 @@ static void test_value_edges(void **state)
 	assert_false(sy_http_value("a\nb", 3));
 }
 
+static void test_host(void **state)
+{
+	static const char *const good[] = {
+		"", "example.com", "EXAMPLE.com.", "a", "alice.example.com:8080",
+		"127.0.0.1", "127.0.0.1:80", "[::1]", "[::1]:443",
+		"[v1.fe80::a+en1]", "xn--bcher-kva.example", "a%20b", "a_b~c",
+		"host:", "sub-delims!$&'()*+,;=",
+	};
+	static const char *const bad[] = {
+		"user@example.com", "example.com/path", "exa mple.com",
+		"example.com:80:80", "example.com:123456", "example.com:8o",
+		":80", "[::1", "[]", "[::1]x", "a%2", "a%zz", "a\tb", "a\rb",
+		"\"quoted\"", "a<b", "a\\b", "a?b", "a#b", "\xc3\xa9.example",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		if (!sy_http_host(good[i], strlen(good[i])))
+			fail_msg("\"%s\" refused", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (sy_http_host(bad[i], strlen(bad[i])))
+			fail_msg("\"%s\" accepted", bad[i]);
+	assert_false(sy_http_host("a\0b", 3));
+	assert_true(sy_http_host("example.com/x", 11)); /* only the span */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -64,6 +90,7 @@ int main(void)
 		cmocka_unit_test(test_token_edges),
 		cmocka_unit_test(test_value_every_byte),
 		cmocka_unit_test(test_value_edges),
+		cmocka_unit_test(test_host),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,6 +97,19 @@ static void test_kv_key(void **state)
 	assert_false(sy_kv_key_valid(s, SY_KV_KEY_MAX + 1));
 }
 
+static void test_request_id(void **state)
+{
+	assert_true(sy_request_id_valid("0123456789abcdef", 16));
+	assert_true(sy_request_id_valid("ffffffffffffffff", 16));
+	assert_false(sy_request_id_valid(NULL, 0));
+	assert_false(sy_request_id_valid("", 0));
+	assert_false(sy_request_id_valid("0123456789abcde", 15));
+	assert_false(sy_request_id_valid("0123456789abcdef0", 17));
+	assert_false(sy_request_id_valid("0123456789ABCDEF", 16));
+	assert_false(sy_request_id_valid("0123456789abcdeg", 16));
+	assert_false(sy_request_id_valid("0123456789abcde\0", 16));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +118,7 @@ int main(void)
 		cmocka_unit_test(test_tag),
 		cmocka_unit_test(test_kv_binding),
 		cmocka_unit_test(test_kv_key),
+		cmocka_unit_test(test_request_id),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -346,6 +346,37 @@ static int p_open_write(void)
 	                        O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 }
 
+/* A request body's file (router/body.c): made without a name, written,
+ * read back, closed. */
+static int p_body_file(void)
+{
+	char got[4];
+	long fd = syscall(SYS_openat, AT_FDCWD, fx.dir,
+	                  O_RDWR | O_TMPFILE | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errno;
+	if (write((int)fd, "body", 4) != 4 ||
+	    syscall(SYS_pread64, fd, got, 4, 0) != 4 ||
+	    memcmp(got, "body", 4) != 0)
+		return EIO;
+	return errno_of(close((int)fd));
+}
+
+/* The same with a mode a file with a name would want, or without
+ * O_CLOEXEC: only the exact call body.c makes is allowed. */
+static int p_body_file_other_mode(void)
+{
+	return errno_of(syscall(SYS_openat, AT_FDCWD, fx.dir,
+	                        O_RDWR | O_TMPFILE | O_CLOEXEC, 0644));
+}
+
+static int p_body_file_inherited(void)
+{
+	return errno_of(syscall(SYS_openat, AT_FDCWD, fx.dir,
+	                        O_RDWR | O_TMPFILE, 0600));
+}
+
 static int p_execve(void)
 {
 	char *argv[] = { "true", NULL };
@@ -585,6 +616,7 @@ static const struct probe router_serves[] = {
 	OK("fcntl F_GETFL/F_SETFL", p_fcntl_flags),
 	OK("getpid/gettid", p_ids),
 	OK("close", p_close),
+	OK("openat O_TMPFILE, write, pread64 (a request body)", p_body_file),
 	{ "abort", p_abort, SIGABRT, 0 },
 };
 
@@ -598,6 +630,8 @@ static const struct probe router_refuses[] = {
 	KILLED("setsockopt SO_REUSEADDR", p_reuseaddr),
 	KILLED("epoll_create1 after start-up", p_epoll_create),
 	KILLED("openat for writing", p_open_write),
+	KILLED("openat O_TMPFILE mode 0644", p_body_file_other_mode),
+	KILLED("openat O_TMPFILE without O_CLOEXEC", p_body_file_inherited),
 	KILLED("execveat", p_execveat),
 	KILLED("clone without LSan's flags", p_clone),
 	KILLED("mmap PROT_EXEC", p_mmap_exec),

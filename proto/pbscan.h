@@ -1,0 +1,26 @@
+/*
+ * Reading one field of a packed protobuf message without unpacking it:
+ * the supervisor relays the router's Request bytes unread and learns only
+ * its request_id this way (docs/DESIGN.md, "Request path").
+ *
+ * Pure functions over caller-owned bytes: they never allocate or log.
+ */
+#ifndef SY_PBSCAN_H
+#define SY_PBSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Finds the top-level length-delimited field (string, bytes or message)
+ * numbered field in msg[0, len). Returns 1 with *val and *vlen pointing
+ * into msg at its last occurrence (the one protobuf's merge keeps), 0 when
+ * msg has none, or -1 when msg is not a well-formed message (a truncated
+ * or over-long varint, a length past the end, a group, or field with a
+ * wire type other than length-delimited).
+ * O(len): every field before it is skipped, not decoded.
+ */
+int sy_pb_find_bytes(const uint8_t *msg, size_t len, uint32_t field,
+                     const uint8_t **val, size_t *vlen);
+
+#endif
