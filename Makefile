@@ -31,7 +31,7 @@ LLHTTP_DIR ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
-PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c \
+PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c proto/pbwire.c \
 	proto/http_syntax.c
 LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c lib/buf.c \
 	lib/seccomp_filter.c lib/seccomp_load.c
