@@ -48,8 +48,11 @@ SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
 	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
 	supervisor/jail/spawn.c
 SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
+	supervisor/state/bindings.c \
 	supervisor/state/deploy_spec.c supervisor/state/registry.c \
-	supervisor/state/store.c supervisor/state/secrets.c \
+	supervisor/state/registry_deploy.c \
+	supervisor/state/store.c supervisor/state/store_json.c \
+	supervisor/state/secrets.c \
 	supervisor/state/kv.c supervisor/state/kvstore.c
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
@@ -237,6 +240,7 @@ TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.
 $(B)/tests/test_pool: $(B)/examples/echo
 TEST_LAYERS_test_registry = state jail
+TEST_LAYERS_test_bindings = state jail
 TEST_LAYERS_test_store = state jail
 TEST_LAYERS_test_call = serve state jail
 # test_call runs these example workers.

@@ -161,13 +161,19 @@ static void boot_changes(const struct boot_deploy *a,
 	         !sy_strv_equal(x->tail_consumers, x->ntail_consumers,
 	                    y->tail_consumers, y->ntail_consumers),
 	         "tail_consumer");
+	key_note(buf, size, !sy_strv_equal(x->services, x->nservices,
+	                                   y->services, y->nservices),
+	         "service");
+	key_note(buf, size, !sy_strv_equal(x->dispatch_ns, x->ndispatch_ns,
+	                                   y->dispatch_ns, y->ndispatch_ns),
+	         "dispatch_namespace");
 }
 
 static void boots_diff(struct diff *d, const struct sup_config *nc)
 {
 	const struct sup_config *oc = control_env.conf;
 	const struct boot_deploy *o;
-	char keys[128];
+	char keys[192];
 	size_t i;
 
 	for (i = 0; i < nc->nboot; i++) {
