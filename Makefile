@@ -56,7 +56,8 @@ SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/kv.c supervisor/state/kvstore.c
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
-	supervisor/serve/call_answer.c supervisor/serve/fetch.c \
+	supervisor/serve/call_answer.c supervisor/serve/subrequest.c \
+	supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
 	supervisor/serve/pool_proc.c supervisor/serve/pool_ops.c \
 	supervisor/serve/pool_stats.c \

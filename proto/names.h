@@ -52,6 +52,7 @@ int sy_kv_key_valid(const char *key, size_t len);
 int sy_service_name_valid(const char *name, size_t len);
 
 /* Request.context: what a dispatch worker tells the worker it calls. */
+#define SY_REQUEST_CONTEXT_FIELD 13 /* its number in switchyard.proto */
 #define SY_CONTEXT_MAX 32          /* entries per request */
 #define SY_CONTEXT_KEY_MAX 64      /* bytes of a key, NUL included */
 #define SY_CONTEXT_VALUE_MAX 1024  /* bytes of a value */

@@ -185,8 +185,9 @@ void pool_plan_changed(struct worker *w);
 #define POOL_NBUCKETS (POOL_NBOUNDS + 1)
 #define POOL_NOUTCOMES 16
 
+/* WorkerStats.violations is indexed by these: new kinds go last. */
 enum viol_kind { VIOL_SYSCALL, VIOL_MEMORY, VIOL_PROTOCOL, VIOL_SUBREQUESTS,
-	         VIOL_EGRESS, VIOL_OTHER, VIOL_COUNT };
+	         VIOL_EGRESS, VIOL_OTHER, VIOL_BINDING, VIOL_COUNT };
 
 struct pool_metrics {
 	uint64_t outcomes[POOL_NOUTCOMES]; /* by Switchyard__Outcome */
@@ -206,7 +207,8 @@ extern const uint64_t pool_bounds_us[POOL_NBOUNDS];
 void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us);
 
 /* p broke a platform rule (what: "protocol: ...", "subrequests: limit of
- * 50 reached"): counted in its pool's violations and logged. */
+ * 50 reached", "binding: ..."): counted in its pool's violations, by the
+ * kind what's first word names, and logged. */
 void pool_violation(struct proc *p, const char *what);
 /* Adds to pl's request and error counts (pl may be NULL). */
 void pool_account(struct pool *pl, unsigned requests, unsigned errors);

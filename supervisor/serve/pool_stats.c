@@ -12,17 +12,21 @@
 #include "serve/stats.h"
 
 /* The kind is the first word of the text ("syscall ptrace(101)",
- * "memory cap 128 MiB", "protocol: ...", "subrequests: ...", "egress:"). */
+ * "memory cap 128 MiB", "protocol: ...", "subrequests: ...", "egress:",
+ * "binding: ..."). */
 static enum viol_kind viol_kind(const char *what)
 {
-	static const char *const kinds[] = {
+	static const char *const kinds[VIOL_COUNT] = {
 		[VIOL_SYSCALL] = "syscall", [VIOL_MEMORY] = "memory",
 		[VIOL_PROTOCOL] = "protocol",
 		[VIOL_SUBREQUESTS] = "subrequests", [VIOL_EGRESS] = "egress",
+		[VIOL_BINDING] = "binding",
 	};
 	size_t i, n;
 
-	for (i = 0; i < VIOL_OTHER; i++) {
+	for (i = 0; i < VIOL_COUNT; i++) {
+		if (kinds[i] == NULL)
+			continue;
 		n = strlen(kinds[i]);
 		if (strncmp(what, kinds[i], n) == 0 &&
 		    (what[n] == ' ' || what[n] == ':' || what[n] == '\0'))
