@@ -73,7 +73,7 @@ SUP_LAYERS = jail state serve control
 SUPERVISOR_SRCS = supervisor/main.c $(SUP_JAIL_SRCS) $(SUP_STATE_SRCS) \
 	$(SUP_SERVE_SRCS) $(SUP_CONTROL_SRCS)
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
-	ctl/shell.c ctl/deploy.c
+	ctl/shell.c ctl/deploy.c ctl/kv.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c

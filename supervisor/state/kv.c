@@ -450,6 +450,13 @@ int kv_namespaces(struct kv *kv, struct kv_keys *out)
 	return rc;
 }
 
+int kv_has_ns(struct kv *kv, const char *ns)
+{
+	MDB_dbi dbi;
+
+	return find_dbi(kv, ns, 0, &dbi) == 0;
+}
+
 int kv_drop(struct kv *kv, const char *ns)
 {
 	MDB_txn *txn;
