@@ -120,6 +120,39 @@ int ws_req_set_url(ws_request *req, const char *url);
 /* Replaces the body with a copy of buf[0..len). */
 int ws_req_set_body(ws_request *req, const void *buf, size_t len);
 
+/* ---- context (docs/dispatch.md, "Context") ----
+ *
+ * What the platform's dispatch worker tells the worker it calls: the
+ * customer, the plan, the result of its authentication, anything it
+ * attaches. Only the platform writes a request's context, from what a
+ * dispatch worker set on its ws_dispatch: no client (whose headers stay
+ * headers) and no other tenant can, so a worker may trust what it reads
+ * here, and should trust no header for it. Keys are 1-63 of [a-z0-9_.-],
+ * starting with a letter or digit; values at most WS_CONTEXT_VALUE_MAX
+ * bytes without control characters; at most WS_CONTEXT_MAX entries and
+ * WS_CONTEXT_BYTES of keys and values in all.
+ */
+#define WS_CONTEXT_MAX 32
+#define WS_CONTEXT_VALUE_MAX 1024
+#define WS_CONTEXT_BYTES 8192
+
+/* The value of req's context entry key ("customer_id"), or NULL. */
+const char *ws_req_context(const ws_request *req, const char *key);
+/* The i-th entry of req's context (0-based, in the order set). 0, or
+ * WS_EINVAL when i is out of range. */
+int ws_req_context_at(const ws_request *req, int i, const char **key,
+                      const char **value);
+/*
+ * Sets req's context entry key to a copy of value (NULL removes it), for
+ * the callee of a ws_dispatch of req. The platform passes it on only when
+ * the caller is a dispatch worker calling a worker of one of the dispatch
+ * namespaces its deployment binds (yardctl deploy --dispatch-namespace);
+ * any other call, through a service binding or ws_fetch, reaches its
+ * callee without context. 0, WS_EINVAL (key or value out of the rules
+ * above, or too many), WS_ENOMEM.
+ */
+int ws_req_set_context(ws_request *req, const char *key, const char *value);
+
 /* A new request owned by the caller, e.g. to build a subrequest. url is
  * origin form for ws_dispatch, absolute ("http://host/path") for ws_fetch;
  * ws_req_path() of an absolute URL is everything before its '?'.
