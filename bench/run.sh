@@ -42,6 +42,7 @@ idle_timeout_s = 300
 
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
+dispatch_namespace = tenants
 
 [deploy tenants/hello]
 exe = $B/examples/hello

@@ -163,8 +163,12 @@ def tls():
 
 
 PLANS = {"sub5": (1, 64, 10000, 60, {"subrequests": 5})}
+# http://NAME.worker/ reaches only the service binding NAME; one binding
+# names a worker that is not deployed
 DEPLOYS = {
-    "tenants/fetch": (EXAMPLES / "fetch", "default", []),
+    "tenants/fetch": (EXAMPLES / "fetch", "default", [], [],
+                      {"service": ["hello=tenants/hello",
+                                   "NOBODY-HERE=tenants/nobody-here"]}),
     "tenants/sub5": (EXAMPLES / "fetch", "sub5", []),
     "tenants/hello": (EXAMPLES / "hello", "default", []),
     "tenants/alice": (EXAMPLES / "alice", "default", []),
@@ -394,8 +398,19 @@ def test_service_binding_reaches_another_worker(p):
 
 
 def test_service_binding_to_missing_worker(p):
+    # bound (its name without case), but nothing is deployed there
     status, h, body = fetch(p, "http://nobody-here.worker/")
     assert status == 404 and h["x-fetch-rc"] == "-1", (h, body)
+
+
+def test_unbound_name_is_denied(p):
+    # alice is deployed, in the caller's own namespace: no binding, no call
+    before = p.workers()["tenants/fetch"]["violations"]
+    status, h, body = fetch(p, "http://alice.worker/")
+    assert status == 403 and h["x-fetch-rc"] == "-7", (h, body)
+    assert h["x-fetch-reason"] == "binding: tenants/fetch has no service " \
+        "binding called alice (http://alice.worker/)", h
+    assert p.workers()["tenants/fetch"]["violations"] == before + 1
 
 
 def test_other_tenant_keeps_answering(p):

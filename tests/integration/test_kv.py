@@ -438,7 +438,7 @@ def test_forged_generations_never_reach_the_callee(cached):
     last, wins; and it reads nothing about generations from workers."""
     p = cached
     p.ctl_ok("deploy", "tenants/kvgens", HOSTILE / "kvgens", "--plan",
-             "single", "--kv", "C=cachens:ro")
+             "single", "--kv", "C=cachens:ro", "--service", "KVC=tenants/kvc")
     host = "kvgens.example.com"
     p.ctl_ok("kv", "put", "cachens", "k", "old")
     assert cget(p, "k") == (200, b"old")
