@@ -271,9 +271,10 @@ static void ctl_kv_drop(struct kv *kv, const char *ns, struct ctl_reply *rep)
 
 	if ((n = registry_kv_users(ns, users, sizeof(users))) > 0) {
 		ctl_fail(rep, CTL_BAD_INPUT, "kv drop %s: bound by the current "
-		         "version of %s%s: deploy %s without it first", ns,
-		         users, strlen(users) + 1 >= sizeof(users) ? "..." : "",
-		         n == 1 ? "it" : "them");
+		         "version of %s%s (%zu worker%s): first deploy versions "
+		         "that do not bind it", ns, users,
+		         strlen(users) + 1 >= sizeof(users) ? "..." : "", n,
+		         n == 1 ? "" : "s");
 		return;
 	}
 	if ((rc = kv_drop(kv, ns)) == -ENOENT) {
