@@ -2,7 +2,8 @@
  * Re-reading the configuration file (yardctl reread, update; SIGHUP).
  * Only what can change under running workers is applied: plans (new
  * limits reach new requests and new processes; fewer instances stop idle
- * processes above the number) and [deploy] sections (deployed as at
+ * processes above the number), the egress policy (the next fetch is
+ * checked against the new one) and [deploy] sections (deployed as at
  * start). The rest takes effect at the next start, and reread says so.
  */
 #include <stdarg.h>
@@ -200,6 +201,30 @@ static int str_differ(const char *a, const char *b)
 	return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
 }
 
+/* The egress policy: its file named, added or removed, or its content
+ * (or its ca_file's) changed since it was read; doit says it is applied
+ * (apply() takes it), else that update would. */
+static void egress_diff(struct diff *d, const struct sup_config *nc,
+                        int doit)
+{
+	const struct sup_config *oc = control_env.conf;
+	const char *when = doit ? "applied" : "yardctl update applies it";
+
+	if (oc->egress_policy == NULL && nc->egress_policy == NULL)
+		return;
+	if (oc->egress_policy == NULL)
+		add(d, "egress_policy %s: added (%s)", nc->egress_policy, when);
+	else if (nc->egress_policy == NULL)
+		add(d, "egress_policy %s: removed, every fetch is denied (%s)",
+		    oc->egress_policy, when);
+	else if (strcmp(oc->egress_policy, nc->egress_policy) != 0)
+		add(d, "egress_policy: %s -> %s (%s)", oc->egress_policy,
+		    nc->egress_policy, when);
+	else if (!netpolicy_same(oc->egress, nc->egress))
+		add(d, "egress_policy %s: changed (%s)", nc->egress_policy,
+		    when);
+}
+
 /* What only a restart applies: said, never applied. */
 static void rest_diff(struct diff *d, const struct sup_config *nc)
 {
@@ -286,6 +311,7 @@ static int reload_config(int doit, char ***lines, size_t *nlines, char *err,
 	if ((nc = config_load(control_env.conf->path, err, errlen)) == NULL)
 		return -1;
 	rc = plans_diff(&d, nc, err, errlen);
+	egress_diff(&d, nc, doit && rc == 0);
 	boots_diff(&d, nc);
 	rest_diff(&d, nc);
 	if (rc == 0 && doit) {
