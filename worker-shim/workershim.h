@@ -210,7 +210,14 @@ typedef struct {
  * Sends req to worker `worker` in dispatch namespace `ns` and waits for its
  * answer, which replaces the contents of `out` (status, headers, body).
  * req is not modified or taken over. lim may be NULL (plan defaults).
+ * A worker may call only what its deployment binds (docs/security.md):
+ * any worker of a dispatch namespace it binds (yardctl deploy
+ * --dispatch-namespace NS; the callee then also gets the context set on
+ * req, ws_req_set_context), or the target of one of its service bindings
+ * (--service NAME=NS/WORKER; no context).
  * Returns 0 when the callee answered (whatever its HTTP status), or:
+ *   WS_EDENIED              no binding names ns/worker (whether or not it
+ *                           exists); out is a 403 error page
  *   WS_ENOTFOUND            no such worker; out is a 404 error page
  *   WS_EEXCEPTION           the callee failed; out is the platform's 500 page
  *   WS_EEXCEEDED_CPU/_MEMORY/_WALL  a limit was hit; out is a 503 page
@@ -236,9 +243,11 @@ const char *ws_dispatch_reason(void);
  * URL against its egress policy (docs/fetch.md): the host must be an IP
  * address or a name the policy maps to one, and that address and port must
  * be allowed; loopback, link-local and private addresses only when listed.
- * A host "NAME.worker" is a service binding: the request goes straight to
- * worker NAME in this worker's own dispatch namespace, as with ws_dispatch,
- * with the URL's path and query as its URL.
+ * A host "NAME.worker" (http, port 80) is a service binding: the request
+ * goes straight to the worker this deployment's service binding NAME
+ * names (yardctl deploy --service NAME=NS/WORKER; NAME without case), as
+ * with ws_dispatch but without context, with the URL's path and query as
+ * its URL; a NAME no binding has is WS_EDENIED.
  * Redirects (301, 302, 303, 307, 308 with a Location; http and https either
  * way) are followed, at most 5, each one checked against the policy again
  * and costing a subrequest; a
@@ -247,7 +256,8 @@ const char *ws_dispatch_reason(void);
  * one of the request's subrequests, shared with ws_dispatch.
  * Returns 0 when a response arrived (whatever its HTTP status), or:
  *   WS_EDENIED              the egress policy refuses the URL (also for a
- *                           redirect); out is a 403 page
+ *                           redirect), or NAME.worker is no service
+ *                           binding of this worker's; out is a 403 page
  *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
  *   WS_EFETCH               the origin could not be reached, timed out,
  *                           failed TLS, broke HTTP, answered with more than
