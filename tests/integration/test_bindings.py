@@ -276,3 +276,26 @@ def test_reload_diffs_and_applies_bindings(make_platform):
     out = q.ctl_ok("reread").stdout
     assert "deploy platform/dispatcher: changed (dispatch_namespace)" \
         in out, out
+
+
+def test_dispatcher_without_binding_reaches_no_tenant(make_platform):
+    """Bindings hold for the dispatch worker too: deployed without a
+    dispatch namespace (as one deployed before bindings existed) it can
+    call nothing, and the supervisor says so at start."""
+    def unbound(q):
+        q.config.write_text(q.config.read_text().replace(
+            "dispatch_namespace = tenants\n", "", 1))
+
+    q = make_platform(prepare=unbound, deploys={
+        "tenants/alice": (EXAMPLES / "alice", "default", [])})
+    assert "dispatch worker platform/dispatcher version 1 binds no " \
+        "dispatch namespace: it can call no worker" in q.log_text()
+    status, _, body = q.get("/", host="alice.example.com")
+    assert status == 403 and b"denied" in body, body
+    assert b"binding: platform/dispatcher may not call tenants/alice" \
+        in body, body
+    assert q.workers()["platform/dispatcher"]["violations"] == 1
+    q.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "dispatcher",
+             "--kv", "ROUTES=routes:ro", "--dispatch-namespace", "tenants")
+    status, _, body = q.get("/", host="alice.example.com")
+    assert status == 200 and body.startswith(b"Hello from alice!"), body
