@@ -32,6 +32,7 @@ LLHTTP_INC ?= /usr/share/include/llhttp
 
 # --- shared code -----------------------------------------------------------
 PROTO_SRCS = proto/frame.c proto/outcome.c proto/names.c proto/pbscan.c \
+	proto/pbwire.c \
 	proto/http_syntax.c
 LIB_SRCS = lib/ev.c lib/log.c lib/util.c lib/notify.c lib/buf.c \
 	lib/seccomp_filter.c lib/seccomp_load.c
@@ -49,12 +50,16 @@ SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
 	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
 	supervisor/jail/spawn.c
 SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
+	supervisor/state/bindings.c \
 	supervisor/state/deploy_spec.c supervisor/state/registry.c \
-	supervisor/state/store.c supervisor/state/secrets.c \
+	supervisor/state/registry_deploy.c \
+	supervisor/state/store.c supervisor/state/store_json.c \
+	supervisor/state/secrets.c \
 	supervisor/state/kv.c supervisor/state/kvstore.c
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
 	supervisor/serve/call_answer.c supervisor/serve/call_id.c \
+	supervisor/serve/subrequest.c \
 	supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
 	supervisor/serve/pool_proc.c supervisor/serve/pool_ops.c \
@@ -71,7 +76,7 @@ SUP_LAYERS = jail state serve control
 SUPERVISOR_SRCS = supervisor/main.c $(SUP_JAIL_SRCS) $(SUP_STATE_SRCS) \
 	$(SUP_SERVE_SRCS) $(SUP_CONTROL_SRCS)
 CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
-	ctl/shell.c ctl/deploy.c
+	ctl/shell.c ctl/deploy.c ctl/kv.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c
@@ -239,6 +244,7 @@ TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.
 $(B)/tests/test_pool: $(B)/examples/echo
 TEST_LAYERS_test_registry = state jail
+TEST_LAYERS_test_bindings = state jail
 TEST_LAYERS_test_store = state jail
 TEST_LAYERS_test_call = serve state jail
 # test_call runs these example workers.

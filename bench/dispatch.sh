@@ -53,6 +53,7 @@ idle_timeout_s = 300
 
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
+dispatch_namespace = tenants
 kv = ROUTES=routes:ro
 ${KV_CACHE_MB:+env = WS_KV_CACHE_MB=$KV_CACHE_MB}
 

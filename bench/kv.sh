@@ -39,6 +39,7 @@ cpu_ms = 60000
 
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
+dispatch_namespace = tenants
 EOF
 } >"$T/switchyard.ini"
 CTL=("$B/yardctl" -s "$T/run/control.sock")

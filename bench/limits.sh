@@ -51,6 +51,7 @@ queue = 1024
 
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
+dispatch_namespace = tenants
 
 [deploy tenants/plain]
 exe = $B/examples/limits

@@ -145,6 +145,7 @@ idle_timeout_s = 1
 [deploy platform/dispatcher]
 exe = $B/examples/dispatcher
 plan = platform
+dispatch_namespace = tenants
 env = DISPATCH_MODE=$2
 env = DECISION_CACHE_S=$3
 

@@ -20,8 +20,8 @@
 
 struct deploy_args {
 	const char *worker, *exe, *plan;
-	char **env, **kv, **tags, **tails, **secrets;
-	size_t nenv, nkv, ntags, ntails, nsecrets;
+	char **env, **kv, **tags, **tails, **secrets, **services, **dns;
+	size_t nenv, nkv, ntags, ntails, nsecrets, nservices, ndns;
 	int stdin_used; /* one --secret may read stdin */
 };
 
@@ -134,6 +134,18 @@ static int deploy_opt(struct yc_opts *o, int argc, char **argv, int *i,
 			return yc_usage("deploy",
 					"--tail-consumer needs NS/NAME");
 		d->tails[d->ntails++] = (char *)v;
+	} else if ((r = yc_take_opt(argc, argv, i, "--service", "-S",
+				    &v)) != 0) {
+		if (r == -1 || strchr(v, '=') == NULL || v[0] == '=')
+			return yc_usage("deploy",
+					"--service needs NAME=NS/WORKER");
+		d->services[d->nservices++] = (char *)v;
+	} else if ((r = yc_take_opt(argc, argv, i, "--dispatch-namespace",
+				    "-D", &v)) != 0) {
+		if (r == -1 || v[0] == '\0')
+			return yc_usage("deploy",
+					"--dispatch-namespace needs NS");
+		d->dns[d->ndns++] = (char *)v;
 	} else if ((r = yc_take_opt(argc, argv, i, "--secret-file",
 				    "--secret-file",
 				    &v)) != 0) {
@@ -231,6 +243,8 @@ static void deploy_args_free(struct deploy_args *d)
 	free(d->kv);
 	free(d->tags);
 	free(d->tails);
+	free(d->services);
+	free(d->dns);
 }
 
 int cmd_deploy(struct yc_opts *o, int argc, char **argv)
@@ -247,6 +261,8 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 	    (d.kv = calloc(n, sizeof(char *))) == NULL ||
 	    (d.tags = calloc(n, sizeof(char *))) == NULL ||
 	    (d.tails = calloc(n, sizeof(char *))) == NULL ||
+	    (d.services = calloc(n, sizeof(char *))) == NULL ||
+	    (d.dns = calloc(n, sizeof(char *))) == NULL ||
 	    (d.secrets = calloc(n, sizeof(char *))) == NULL) {
 		deploy_args_free(&d);
 		return print_error(o, CTL_FAIL, "out of memory");
@@ -270,6 +286,10 @@ int cmd_deploy(struct yc_opts *o, int argc, char **argv)
 		req.tags = d.tags;
 		req.n_tail_consumers = d.ntails;
 		req.tail_consumers = d.tails;
+		req.n_services = d.nservices;
+		req.services = d.services;
+		req.n_dispatch_namespaces = d.ndns;
+		req.dispatch_namespaces = d.dns;
 		req.n_secrets = d.nsecrets;
 		req.secrets = d.secrets;
 		rc = yc_call(o, &req, fd, print_response);
@@ -384,23 +404,35 @@ int cmd_delete(struct yc_opts *o, int argc, char **argv)
 	return tag_command(o, argc, argv, "delete", 1, print_response);
 }
 
+static json_t *strv_json(char *const *v, size_t n)
+{
+	json_t *a = json_array();
+	size_t i;
+
+	for (i = 0; a != NULL && i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
 static json_t *versions_json(const Switchyard__CtlResponse *res)
 {
 	const Switchyard__VersionInfo *v;
-	json_t *a = json_array(), *tags;
-	size_t i, j;
+	json_t *a = json_array();
+	size_t i;
 
 	for (i = 0; a != NULL && i < res->n_versions; i++) {
 		v = res->versions[i];
-		tags = json_array();
-		for (j = 0; tags != NULL && j < v->n_tags; j++)
-			json_array_append_new(tags, json_string(v->tags[j]));
 		json_array_append_new(
-		    a, json_pack("{s:i, s:b, s:I, s:s?, s:s?, s:o}", "number",
-				 (int)v->number, "current", (int)v->current,
-				 "deployed_at", (json_int_t)v->deployed_at,
-				 "sha256", v->sha256, "plan", v->plan, "tags",
-				 tags));
+		    a, json_pack("{s:i, s:b, s:I, s:s?, s:s?, s:o, s:o, s:o}",
+				 "number", (int)v->number, "current",
+				 (int)v->current, "deployed_at",
+				 (json_int_t)v->deployed_at, "sha256",
+				 v->sha256, "plan", v->plan, "tags",
+				 strv_json(v->tags, v->n_tags), "services",
+				 strv_json(v->services, v->n_services),
+				 "dispatch_namespaces",
+				 strv_json(v->dispatch_namespaces,
+					   v->n_dispatch_namespaces)));
 	}
 	return a;
 }

@@ -98,6 +98,11 @@ static json_t *deploy_json(const Switchyard__WorkerStatus *ws, json_t *j)
 	json_object_set_new(j, "tail_consumers",
 			    strv_json(ws->tail_consumers,
 				      ws->n_tail_consumers));
+	json_object_set_new(j, "services",
+			    strv_json(ws->services, ws->n_services));
+	json_object_set_new(j, "dispatch_namespaces",
+			    strv_json(ws->dispatch_namespaces,
+				      ws->n_dispatch_namespaces));
 	return j;
 }
 
@@ -374,7 +379,7 @@ static void long_list(const char *label, char *const *v, size_t n)
 }
 
 /* Under the -l table: per worker, what its deploy set (secret names
- * only). */
+ * only), whom it may call included. */
 static void print_deploy_details(const Switchyard__CtlResponse *res)
 {
 	const Switchyard__WorkerStatus *ws;
@@ -383,7 +388,8 @@ static void print_deploy_details(const Switchyard__CtlResponse *res)
 
 	for (i = 0; i < res->n_workers; i++) {
 		ws = res->workers[i];
-		if (ws->n_tags + ws->n_secret_names + ws->n_tail_consumers == 0)
+		if (ws->n_tags + ws->n_secret_names + ws->n_tail_consumers +
+		    ws->n_services + ws->n_dispatch_namespaces == 0)
 			continue;
 		safe_copy(ns, sizeof(ns), ws->ns);
 		safe_copy(name, sizeof(name), ws->name);
@@ -392,6 +398,9 @@ static void print_deploy_details(const Switchyard__CtlResponse *res)
 		long_list("secrets", ws->secret_names, ws->n_secret_names);
 		long_list("tail consumers", ws->tail_consumers,
 			  ws->n_tail_consumers);
+		long_list("services", ws->services, ws->n_services);
+		long_list("dispatch namespaces", ws->dispatch_namespaces,
+			  ws->n_dispatch_namespaces);
 	}
 }
 

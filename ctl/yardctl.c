@@ -25,6 +25,7 @@ static int cmd_help(struct yc_opts *o, int argc, char **argv);
 const struct yc_cmd yc_commands[] = {
     {"deploy", "NS/NAME EXECUTABLE [--plan PLAN] [--env KEY=VALUE]... "
      "[--kv B=KVNS[:ro]]... [--tag T]... [--tail-consumer NS/NAME]... "
+     "[--service NAME=NS/WORKER]... [--dispatch-namespace NS]... "
      "[--secret KEY] [--secret-file KEY=PATH]...",
      "deploy EXECUTABLE as the next version of worker NS/NAME",
      "Copies EXECUTABLE into the supervisor's store and makes it the\n"
@@ -40,6 +41,13 @@ const struct yc_cmd yc_commands[] = {
      "                       _ . : -); at most 8; see list, delete --tag\n"
      "  -T, --tail-consumer NS/NAME  a worker fed this worker's request\n"
      "                       events; repeat; never the worker itself\n"
+     "  -S, --service NAME=NS/WORKER  service binding: the worker may call\n"
+     "                       NS/WORKER, as http://NAME.worker/ or with\n"
+     "                       ws_dispatch; repeat (at most 32). A worker\n"
+     "                       calls nothing it has no binding for.\n"
+     "  -D, --dispatch-namespace NS  the worker may call every worker of\n"
+     "                       NS and give them context, as a dispatch\n"
+     "                       worker; repeat (at most 8)\n"
      "  --secret KEY         secret read from stdin (one trailing newline\n"
      "                       dropped); at most one --secret\n"
      "  --secret-file KEY=PATH  secret read from PATH; repeat\n"
@@ -144,7 +152,7 @@ const struct yc_cmd yc_commands[] = {
      "and the host's load and memory. q quits. Not on a terminal, or\n"
      "with -n, prints COUNT (default 1) snapshots and exits.\n",
      cmd_top},
-    {"kv", "get|put|delete|list|import KVNS [KEY [VALUE|--file F]]",
+    {"kv", "get|put|delete|list|import|drop KVNS [KEY [VALUE|--file F]]",
      "read and write the platform's KV namespaces",
      "  kv get KVNS KEY              print the value (exit 4: no such key)\n"
      "  kv put KVNS KEY VALUE        or --file F; --ttl S expires it\n"
@@ -154,7 +162,11 @@ const struct yc_cmd yc_commands[] = {
      "  kv import KVNS FILE          bulk load: JSON lines {\"key\",\n"
      "                               \"value\", \"expiration\"} or\n"
      "                               KEY<TAB>VALUE lines, sent in batches\n"
-     "                               (one transaction each)\n",
+     "                               (one transaction each)\n"
+     "  kv drop KVNS                 delete the namespace and every key in\n"
+     "                               it, freeing its place among the 256;\n"
+     "                               refused while a worker's current\n"
+     "                               version binds it\n",
      cmd_kv},
     {"help", "[COMMAND]", "show this help, or one command's", NULL, cmd_help},
 };

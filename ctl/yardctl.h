@@ -57,7 +57,8 @@ int cmd_simple(struct yc_opts *o, int argc, char **argv);
 int cmd_tail(struct yc_opts *o, int argc, char **argv);
 /* events [-f] [--json] [--outcome X] [NS/NAME] (docs/events.md) */
 int cmd_events(struct yc_opts *o, int argc, char **argv);
-/* kv get|put|delete|list|import (docs/kv.md) */
+
+/* ---- kv.c: kv get|put|delete|list|import|drop (docs/kv.md) ---- */
 int cmd_kv(struct yc_opts *o, int argc, char **argv);
 
 /* ---- deploy.c: deploy, list, delete, versions, rollback, secret ---- */

@@ -6,6 +6,10 @@
 
 #include "names.h"
 
+/* A limit's number in a message, from its one definition. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
 static int is_alnum(char c)
 {
 	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
@@ -88,4 +92,69 @@ int sy_request_id_valid(const char *id, size_t len)
 			return 0;
 	}
 	return 1;
+}
+
+int sy_service_name_valid(const char *name, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len >= SY_NAME_MAX || !is_alnum(name[0]))
+		return 0;
+	for (i = 0; i < len; i++) {
+		if (!is_alnum(name[i]) && name[i] != '_' && name[i] != '-')
+			return 0;
+	}
+	return 1;
+}
+
+int sy_context_key_valid(const char *key)
+{
+	size_t i;
+
+	if (key == NULL || !name_char(key[0], 1))
+		return 0;
+	for (i = 0; key[i] != '\0'; i++) {
+		if (i >= SY_CONTEXT_KEY_MAX - 1 ||
+		    (!name_char(key[i], 0) && key[i] != '.'))
+			return 0;
+	}
+	return 1;
+}
+
+int sy_context_value_valid(const char *value)
+{
+	size_t i;
+
+	if (value == NULL)
+		return 0;
+	for (i = 0; value[i] != '\0'; i++) {
+		if (i >= SY_CONTEXT_VALUE_MAX ||
+		    (unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+const char *sy_context_problem(Switchyard__Header *const *ctx, size_t n)
+{
+	size_t i, j, bytes = 0;
+
+	if (n > SY_CONTEXT_MAX)
+		return "more than " STR(SY_CONTEXT_MAX) " context entries";
+	for (i = 0; i < n; i++) {
+		if (!sy_context_key_valid(ctx[i]->name))
+			return "invalid context key (1-63 of [a-z0-9_.-], starting "
+			       "with a letter or digit)";
+		if (!sy_context_value_valid(ctx[i]->value))
+			return "invalid context value (at most "
+			       STR(SY_CONTEXT_VALUE_MAX) " bytes, no control "
+			       "characters)";
+		for (j = 0; j < i; j++) {
+			if (strcmp(ctx[i]->name, ctx[j]->name) == 0)
+				return "a context key given twice";
+		}
+		bytes += strlen(ctx[i]->name) + strlen(ctx[i]->value);
+	}
+	return bytes > SY_CONTEXT_BYTES ? "context over "
+	       STR(SY_CONTEXT_BYTES) " bytes" : NULL;
 }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 
 #include "kv_wire.h"
+#include "switchyard.pb-c.h"
 
 /* Bytes of a namespace, worker, plan or KV namespace name, NUL included
  * (sy_valid_name). */
@@ -47,5 +48,33 @@ int sy_kv_key_valid(const char *key, size_t len);
 /* 1 if id[0, len) is a request id: exactly SY_REQUEST_ID_LEN of
  * [0-9a-f]. id may be NULL (not valid). */
 int sy_request_id_valid(const char *id, size_t len);
+
+/* Bindings a deploy declares (docs/security.md, "What a tenant can
+ * reach"): the dispatch namespaces whose workers it may call, and its
+ * service bindings, NAME=NS/WORKER. */
+#define SY_MAX_DISPATCH_NS 8   /* dispatch namespaces per version */
+#define SY_MAX_SERVICES 32     /* service bindings per version */
+/* 1 if name[0, len) is a service binding's name, the NAME of
+ * http://NAME.worker/: 1..63 of [A-Za-z0-9_-], starting with a letter or
+ * digit. Names are compared without case, as host names are. */
+int sy_service_name_valid(const char *name, size_t len);
+
+/* Request.context: what a dispatch worker tells the worker it calls. */
+#define SY_REQUEST_CONTEXT_FIELD 13 /* its number in switchyard.proto */
+#define SY_CONTEXT_MAX 32          /* entries per request */
+#define SY_CONTEXT_KEY_MAX 64      /* bytes of a key, NUL included */
+#define SY_CONTEXT_VALUE_MAX 1024  /* bytes of a value */
+#define SY_CONTEXT_BYTES 8192      /* keys and values of every entry */
+/* 1 if key is a context key: 1..63 of [a-z0-9_.-], starting with a letter
+ * or digit. key may be NULL (not valid). */
+int sy_context_key_valid(const char *key);
+/* 1 if value is a context value: at most SY_CONTEXT_VALUE_MAX bytes, no
+ * control character (so it can become a header or a log line as it is).
+ * value may be NULL (not valid). */
+int sy_context_value_valid(const char *value);
+/* NULL if the n entries of ctx (name: key, value: value) are a valid
+ * context: at most SY_CONTEXT_MAX, each key and value valid, no key twice,
+ * at most SY_CONTEXT_BYTES of keys and values; else why not. */
+const char *sy_context_problem(Switchyard__Header *const *ctx, size_t n);
 
 #endif

@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <string.h>
 
 #include "outcome.h"
 
@@ -123,4 +124,31 @@ size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
 	if (n < 0)
 		return 0;
 	return (size_t)n < size ? (size_t)n : size - 1;
+}
+
+static const char *const viol_names[SY_VIOL_COUNT] = {
+	[SY_VIOL_SYSCALL] = "syscall", [SY_VIOL_MEMORY] = "memory",
+	[SY_VIOL_PROTOCOL] = "protocol", [SY_VIOL_SUBREQUESTS] = "subrequests",
+	[SY_VIOL_EGRESS] = "egress", [SY_VIOL_OTHER] = "other",
+	[SY_VIOL_BINDING] = "binding",
+};
+
+const char *sy_viol_name(unsigned kind)
+{
+	return kind < SY_VIOL_COUNT ? viol_names[kind]
+	                            : viol_names[SY_VIOL_OTHER];
+}
+
+enum sy_viol sy_viol_kind(const char *what)
+{
+	size_t n;
+	unsigned i;
+
+	for (i = 0; i < SY_VIOL_COUNT; i++) {
+		n = strlen(viol_names[i]);
+		if (i != SY_VIOL_OTHER && strncmp(what, viol_names[i], n) == 0 &&
+		    (what[n] == ' ' || what[n] == ':' || what[n] == '\0'))
+			return (enum sy_viol)i;
+	}
+	return SY_VIOL_OTHER;
 }

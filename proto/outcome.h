@@ -36,4 +36,21 @@ const char *sy_status_text(int status);
 size_t sy_outcome_page(char *buf, size_t size, Switchyard__Outcome o,
                        const char *request_id);
 
+/*
+ * Kinds of platform rules a worker can break, in the order of
+ * WorkerStats.violations: the supervisor counts by them, the router's
+ * /metrics labels them. A violation's text starts with its kind's name
+ * ("syscall ptrace(101)", "memory cap 128 MiB", "protocol: ...",
+ * "subrequests: ...", "egress: ...", "binding: ...").
+ */
+enum sy_viol {
+	SY_VIOL_SYSCALL, SY_VIOL_MEMORY, SY_VIOL_PROTOCOL, SY_VIOL_SUBREQUESTS,
+	SY_VIOL_EGRESS, SY_VIOL_OTHER, SY_VIOL_BINDING, SY_VIOL_COUNT
+};
+/* "syscall", ... for a kind; "other" out of range. Never NULL. */
+const char *sy_viol_name(unsigned kind);
+/* The kind a violation's text names (its first word); SY_VIOL_OTHER
+ * when none. */
+enum sy_viol sy_viol_kind(const char *what);
+
 #endif

@@ -142,9 +142,6 @@ static void admin_text(struct aconn *a, int status, const char *text)
 
 /* ---- rendering ---- */
 
-static const char *const viol_kinds[] = { "syscall", "memory", "protocol",
-	                                  "subrequests", "egress", "other" };
-#define NVIOL (sizeof(viol_kinds) / sizeof(viol_kinds[0]))
 
 static uint64_t at(const uint64_t *v, size_t n, size_t i)
 {
@@ -349,12 +346,12 @@ static void prom_violations(struct sy_buf *b, const Switchyard__Stats *s)
 	for (i = 0; i < s->n_workers; i++) {
 		const Switchyard__WorkerStats *w = s->workers[i];
 
-		for (k = 0; k < NVIOL; k++) {
+		for (k = 0; k < SY_VIOL_COUNT; k++) {
 			v = at(w->violations, w->n_violations, k);
-			if (k == NVIOL - 1 && v == 0)
+			if (k == SY_VIOL_OTHER && v == 0)
 				continue;
 			snprintf(extra, sizeof(extra), ",kind=\"%s\"",
-			         viol_kinds[k]);
+			         sy_viol_name(k));
 			prom_u64(b, "switchyard_violations_total", w, extra, v);
 		}
 	}

@@ -261,6 +261,22 @@ static void boot_deploys(void)
 		fatalx("%s", err);
 }
 
+/* A dispatch worker deployed before bindings existed (or without one)
+ * can call no tenant: every request it forwards is denied. Said once, at
+ * start, naming the fix. */
+static void check_dispatch_bindings(void)
+{
+	const struct worker *w = registry_find(sup.conf->dispatch_ns,
+	                                       sup.conf->dispatch_name);
+
+	if (w != NULL && worker_version(w)->ndispatch_ns == 0)
+		log_warnx("dispatch worker %s/%s version %u binds no dispatch "
+		          "namespace: it can call no worker (deploy it with "
+		          "--dispatch-namespace NS, or dispatch_namespace = NS "
+		          "in its [deploy] section)", w->ns, w->name,
+		          worker_version(w)->number);
+}
+
 /* Room for many workers' descriptors; children inherit the raised limit. */
 static int loop_size(void)
 {
@@ -390,6 +406,7 @@ static void start(void)
 		fatalx("%s", err);
 	start_state();
 	boot_deploys();
+	check_dispatch_bindings();
 	start_router();
 	if (control_listen(sup.loop, sup.conf, &ctl_hooks, err,
 	                   sizeof(err)) == -1)

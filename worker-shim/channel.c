@@ -138,11 +138,12 @@ static int chan_body(uint8_t type, uint32_t stream, const char *p, size_t len)
 	return 0;
 }
 
-/* Points the scratch Header messages at h's strings (no copies). */
-static int chan_pack_hdrs(const struct ws_hdrs *h)
+/* Points the scratch Header messages at h's strings (no copies), then at
+ * ctx's (NULL: none) after them. */
+static int chan_pack_hdrs(const struct ws_hdrs *h, const struct ws_hdrs *ctx)
 {
 	struct shim_chan *c = &shim_chan;
-	size_t i, n = (size_t)h->n;
+	size_t i, nh = (size_t)h->n, n = nh + (ctx ? (size_t)ctx->n : 0);
 
 	if (n > c->pbh_cap) {
 		Switchyard__Header *v;
@@ -157,9 +158,12 @@ static int chan_pack_hdrs(const struct ws_hdrs *h)
 		c->pbh_cap = n;
 	}
 	for (i = 0; i < n; i++) {
+		const struct ws_hdrs *from = i < nh ? h : ctx;
+		int j = (int)(i < nh ? i : i - nh);
+
 		switchyard__header__init(&c->pbh[i]);
-		c->pbh[i].name = (char *)hdrs_name(h, (int)i);
-		c->pbh[i].value = (char *)hdrs_value(h, (int)i);
+		c->pbh[i].name = (char *)hdrs_name(from, j);
+		c->pbh[i].value = (char *)hdrs_value(from, j);
 		c->pbhp[i] = &c->pbh[i];
 	}
 	return 0;
@@ -195,7 +199,7 @@ int chan_send_response(uint32_t stream, const struct ws_response *res)
 	size_t blen = sy_buf_len(&res->body);
 	int rc;
 
-	if (chan_pack_hdrs(&res->hdrs) < 0)
+	if (chan_pack_hdrs(&res->hdrs, NULL) < 0)
 		return chan_send_exception(stream);
 	r.status = (uint32_t)ws_res_get_status(res);
 	r.n_headers = (size_t)res->hdrs.n;
@@ -220,12 +224,15 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 	size_t blen = sy_buf_len(&req->body);
 	int rc;
 
-	if ((rc = chan_pack_hdrs(&req->hdrs)) < 0)
+	if ((rc = chan_pack_hdrs(&req->hdrs, &req->ctx)) < 0)
 		return rc;
 	r.method = (char *)ws_req_method(req);
 	r.url = (char *)ws_req_url(req);
 	r.n_headers = (size_t)req->hdrs.n;
 	r.headers = r.n_headers ? shim_chan.pbhp : NULL;
+	/* asked for: the supervisor decides whether the callee gets it */
+	r.n_context = (size_t)req->ctx.n;
+	r.context = r.n_context ? shim_chan.pbhp + r.n_headers : NULL;
 	r.content_length = blen;
 	r.ns = (char *)ns;
 	r.worker = (char *)worker;
@@ -249,7 +256,7 @@ int chan_send_fetch(uint32_t stream, const struct ws_request *req)
 	size_t blen = sy_buf_len(&req->body);
 	int rc;
 
-	if ((rc = chan_pack_hdrs(&req->hdrs)) < 0)
+	if ((rc = chan_pack_hdrs(&req->hdrs, NULL)) < 0)
 		return rc;
 	r.method = (char *)ws_req_method(req);
 	fe.url = (char *)ws_req_url(req);

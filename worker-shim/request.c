@@ -1,11 +1,20 @@
 /*
  * Requests: the one a handler is given (filled from the supervisor's
- * Request message) and the ones a worker builds for ws_dispatch.
+ * Request message) and the ones a worker builds for ws_dispatch; and
+ * their context, which only the supervisor writes into a Request.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "names.h"
 #include "shim.h"
+
+/* workershim.h states the limits on its own, to stay self-contained. */
+#define SAME_AS_WIRE(ws, sy) \
+	_Static_assert((ws) == (sy), #ws " differs from proto/names.h")
+SAME_AS_WIRE(WS_CONTEXT_MAX, SY_CONTEXT_MAX);
+SAME_AS_WIRE(WS_CONTEXT_VALUE_MAX, SY_CONTEXT_VALUE_MAX);
+SAME_AS_WIRE(WS_CONTEXT_BYTES, SY_CONTEXT_BYTES);
 
 /* Origin form ("/a?b"), plus "*" for OPTIONS when from the platform, or
  * an absolute http(s) URL in a request the worker builds for ws_fetch: no
@@ -69,6 +78,7 @@ void req_reset(struct ws_request *req)
 	sy_buf_reset(&req->line, SHIM_KEEP_MAX);
 	req->url = req->path = req->query = 0;
 	hdrs_reset(&req->hdrs);
+	hdrs_reset(&req->ctx);
 	sy_buf_reset(&req->body, SHIM_KEEP_MAX);
 	req->remote[0] = '\0';
 }
@@ -77,6 +87,7 @@ void req_release(struct ws_request *req)
 {
 	sy_buf_free(&req->line);
 	hdrs_free(&req->hdrs);
+	hdrs_free(&req->ctx);
 	sy_buf_free(&req->body);
 }
 
@@ -106,6 +117,12 @@ int req_from_pb(struct ws_request *req, const Switchyard__Request *pb)
 		if ((rc = hdrs_add_checked(&req->hdrs, h->name, h->value)) < 0)
 			return rc;
 	}
+	if (sy_context_problem(pb->context, pb->n_context) != NULL)
+		return WS_EINVAL;
+	for (i = 0; i < pb->n_context; i++)
+		if (hdrs_add(&req->ctx, pb->context[i]->name,
+		             pb->context[i]->value) < 0)
+			return WS_ENOMEM;
 	return 0;
 }
 
@@ -152,6 +169,51 @@ int ws_req_header_at(const ws_request *req, int i, const char **name,
                      const char **value)
 {
 	return hdrs_at(&req->hdrs, i, name, value);
+}
+
+const char *ws_req_context(const ws_request *req, const char *key)
+{
+	int i;
+
+	if (key == NULL || (i = hdrs_find(&req->ctx, key)) < 0)
+		return NULL;
+	return hdrs_value(&req->ctx, i);
+}
+
+int ws_req_context_at(const ws_request *req, int i, const char **key,
+                      const char **value)
+{
+	return hdrs_at(&req->ctx, i, key, value);
+}
+
+/* Bytes of keys and values in h, but for key's entry. */
+static size_t ctx_bytes_but(const struct ws_hdrs *h, const char *key)
+{
+	size_t n = 0;
+	int i;
+
+	for (i = 0; i < h->n; i++)
+		if (strcmp(hdrs_name(h, i), key) != 0)
+			n += strlen(hdrs_name(h, i)) + strlen(hdrs_value(h, i));
+	return n;
+}
+
+int ws_req_set_context(ws_request *req, const char *key, const char *value)
+{
+	struct ws_hdrs *h = &req->ctx;
+
+	if (!sy_context_key_valid(key))
+		return WS_EINVAL;
+	if (value == NULL) {
+		hdrs_del(h, key);
+		return 0;
+	}
+	if (!sy_context_value_valid(value) ||
+	    (hdrs_find(h, key) < 0 && h->n >= SY_CONTEXT_MAX) ||
+	    ctx_bytes_but(h, key) + strlen(key) + strlen(value) >
+	    SY_CONTEXT_BYTES)
+		return WS_EINVAL;
+	return hdrs_set(h, key, value);
 }
 
 const void *ws_req_body(const ws_request *req, size_t *len)

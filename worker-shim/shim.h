@@ -79,6 +79,7 @@ struct ws_request {
 	struct sy_buf line;
 	size_t url, path, query;
 	struct ws_hdrs hdrs;
+	struct ws_hdrs ctx; /* Request.context: key -> value */
 	struct sy_buf body;
 	char remote[64]; /* the client's "ip:port" from the router, or "" */
 	int shim_owned; /* the handler's request: ws_request_free ignores it */

@@ -120,6 +120,39 @@ int ws_req_set_url(ws_request *req, const char *url);
 /* Replaces the body with a copy of buf[0..len). */
 int ws_req_set_body(ws_request *req, const void *buf, size_t len);
 
+/* ---- context (docs/dispatch.md, "Context") ----
+ *
+ * What the platform's dispatch worker tells the worker it calls: the
+ * customer, the plan, the result of its authentication, anything it
+ * attaches. Only the platform writes a request's context, from what a
+ * dispatch worker set on its ws_dispatch: no client (whose headers stay
+ * headers) and no other tenant can, so a worker may trust what it reads
+ * here, and should trust no header for it. Keys are 1-63 of [a-z0-9_.-],
+ * starting with a letter or digit; values at most WS_CONTEXT_VALUE_MAX
+ * bytes without control characters; at most WS_CONTEXT_MAX entries and
+ * WS_CONTEXT_BYTES of keys and values in all.
+ */
+#define WS_CONTEXT_MAX 32
+#define WS_CONTEXT_VALUE_MAX 1024
+#define WS_CONTEXT_BYTES 8192
+
+/* The value of req's context entry key ("customer_id"), or NULL. */
+const char *ws_req_context(const ws_request *req, const char *key);
+/* The i-th entry of req's context (0-based, in the order set). 0, or
+ * WS_EINVAL when i is out of range. */
+int ws_req_context_at(const ws_request *req, int i, const char **key,
+                      const char **value);
+/*
+ * Sets req's context entry key to a copy of value (NULL removes it), for
+ * the callee of a ws_dispatch of req. The platform passes it on only when
+ * the caller is a dispatch worker calling a worker of one of the dispatch
+ * namespaces its deployment binds (yardctl deploy --dispatch-namespace);
+ * any other call, through a service binding or ws_fetch, reaches its
+ * callee without context. 0, WS_EINVAL (key or value out of the rules
+ * above, or too many), WS_ENOMEM.
+ */
+int ws_req_set_context(ws_request *req, const char *key, const char *value);
+
 /* A new request owned by the caller, e.g. to build a subrequest. url is
  * origin form for ws_dispatch, absolute ("http://host/path") for ws_fetch;
  * ws_req_path() of an absolute URL is everything before its '?'.
@@ -177,7 +210,14 @@ typedef struct {
  * Sends req to worker `worker` in dispatch namespace `ns` and waits for its
  * answer, which replaces the contents of `out` (status, headers, body).
  * req is not modified or taken over. lim may be NULL (plan defaults).
+ * A worker may call only what its deployment binds (docs/security.md):
+ * any worker of a dispatch namespace it binds (yardctl deploy
+ * --dispatch-namespace NS; the callee then also gets the context set on
+ * req, ws_req_set_context), or the target of one of its service bindings
+ * (--service NAME=NS/WORKER; no context).
  * Returns 0 when the callee answered (whatever its HTTP status), or:
+ *   WS_EDENIED              no binding names ns/worker (whether or not it
+ *                           exists); out is a 403 error page
  *   WS_ENOTFOUND            no such worker; out is a 404 error page
  *   WS_EEXCEPTION           the callee failed; out is the platform's 500 page
  *   WS_EEXCEEDED_CPU/_MEMORY/_WALL  a limit was hit; out is a 503 page
@@ -207,9 +247,11 @@ const char *ws_dispatch_reason(void);
  * URL against its egress policy (docs/fetch.md): the host must be an IP
  * address or a name the policy maps to one, and that address and port must
  * be allowed; loopback, link-local and private addresses only when listed.
- * A host "NAME.worker" is a service binding: the request goes straight to
- * worker NAME in this worker's own dispatch namespace, as with ws_dispatch,
- * with the URL's path and query as its URL.
+ * A host "NAME.worker" (http, port 80) is a service binding: the request
+ * goes straight to the worker this deployment's service binding NAME
+ * names (yardctl deploy --service NAME=NS/WORKER; NAME without case), as
+ * with ws_dispatch but without context, with the URL's path and query as
+ * its URL; a NAME no binding has is WS_EDENIED.
  * Redirects (301, 302, 303, 307, 308 with a Location; http and https either
  * way) are followed, at most 5, each one checked against the policy again
  * and costing a subrequest; a
@@ -218,7 +260,8 @@ const char *ws_dispatch_reason(void);
  * one of the request's subrequests, shared with ws_dispatch.
  * Returns 0 when a response arrived (whatever its HTTP status), or:
  *   WS_EDENIED              the egress policy refuses the URL (also for a
- *                           redirect); out is a 403 page
+ *                           redirect), or NAME.worker is no service
+ *                           binding of this worker's; out is a 403 page
  *   WS_ETOOMANYSUBREQUESTS  this request has no subrequests left
  *   WS_EFETCH               the origin could not be reached, timed out,
  *                           failed TLS, broke HTTP, answered with more than

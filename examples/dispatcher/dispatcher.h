@@ -2,7 +2,8 @@
  * dispatcher.h: the pieces of the dispatch worker (main.c describes it).
  * One file per step of a request: route.c picks the tenant, meta.c reads
  * a host's JSON metadata, plan.c turns its plan into limits, auth.c checks
- * the credential, edit.c rewrites the request and the response.
+ * the credential, edit.c rewrites the request (its context included) and
+ * the response.
  */
 #ifndef DISPATCHER_H
 #define DISPATCHER_H
@@ -39,10 +40,14 @@ struct meta {
 	enum auth_kind auth;
 };
 
-/* Where a request goes: the worker, and the metadata when its Host had a
- * KV entry (has_meta). */
+/* How a route was found (route.c), in order of the rules. */
+enum route_by { BY_KV, BY_HEADER, BY_SUBDOMAIN, BY_PATH };
+
+/* Where a request goes: the worker, how it was picked, and the metadata
+ * when its Host had a KV entry (has_meta). */
 struct route {
 	char worker[NAME_MAX_LEN + 1];
+	enum route_by by;
 	struct meta meta;
 	int has_meta;
 };
@@ -65,8 +70,10 @@ void meta_free(struct meta *m);
 
 /* plan.c */
 /* The limits of a plan (NULL: "free"); an unknown plan gets the most
- * restrictive ones and a warning naming host. Never NULL. */
-const ws_limits *plan_limits(const char *plan, const char *host);
+ * restrictive ones and a warning naming host. Never NULL; *applied (may
+ * be NULL) names the plan whose limits they are. */
+const ws_limits *plan_limits(const char *plan, const char *host,
+                             const char **applied);
 
 /* auth.c */
 /* Checks the credential m asks for and removes it from req: 0 let the
@@ -75,10 +82,12 @@ int auth_check(ws_request *req, const struct meta *m, const char *host,
                ws_response *res);
 
 /* edit.c */
-/* Removes what the tenant must not trust from the client and adds what
- * the metadata says (m NULL: a fallback route). 0 or a WS_E* code. */
-int edit_request(ws_request *req, const struct meta *m,
-                 const struct settings *s);
+/* Removes what the tenant must not believe of the client's headers, and
+ * sets the request's context (what the platform tells the tenant, which
+ * no client can write): how rt was routed, for host, and, for a KV route,
+ * its customer_id, plan (the one applied) and auth. 0 or a WS_E* code. */
+int edit_request(ws_request *req, const struct route *rt, const char *host,
+                 const char *plan, const struct settings *s);
 /* The platform's face on every answer; the metadata's Cache-Control only
  * when the tenant answered (tenant_answered) without one. */
 int edit_response(ws_response *res, const struct meta *m,

@@ -1,8 +1,13 @@
 /*
- * edit.c: the headers between client and tenant. A tenant trusts what the
- * platform adds (X-Customer-Id, X-Plan) only because the client's copies
- * of them are removed first; the client sees the platform's face
- * (Server: switchyard) rather than the tenant's stack.
+ * edit.c: what passes between client and tenant. What the platform tells
+ * the tenant (the customer, the plan, how the request was authenticated
+ * and routed) goes in the request's context, which only the platform can
+ * write: a client's headers are the client's word, whatever their names.
+ * Headers tenants used to be told to trust (X-Customer-Id, X-Plan,
+ * X-Switchyard-*) are still removed from the client's request, so a
+ * tenant written before context cannot be fooled by them. The client
+ * sees the platform's face (Server: switchyard) rather than the tenant's
+ * stack.
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,7 +17,7 @@
 #include "dispatcher.h"
 
 /* Headers of the client's that the tenant must not believe: the platform
- * sets them, or reserves the prefix for itself. */
+ * once set them, or reserves the prefix for itself. */
 static const char *const untrusted[] = { "X-Customer-Id", "X-Plan" };
 #define RESERVED_PREFIX "X-Switchyard-"
 
@@ -49,10 +54,43 @@ static int del_prefixed(ws_request *req, const char *prefix)
 	return 0;
 }
 
-/* ws_req_set_header, for a value that may be absent. */
-static int set_opt(ws_request *req, const char *name, const char *value)
+/* ws_req_set_context, for a value that may be absent. */
+static int set_opt(ws_request *req, const char *key, const char *value)
 {
-	return value != NULL ? ws_req_set_header(req, name, value) : 0;
+	return value != NULL ? ws_req_set_context(req, key, value) : 0;
+}
+
+static const char *const route_names[] = {
+	[BY_KV] = "kv", [BY_HEADER] = "header", [BY_SUBDOMAIN] = "subdomain",
+	[BY_PATH] = "path",
+};
+
+static const char *const auth_names[] = {
+	[AUTH_NONE] = "none", [AUTH_BEARER] = "bearer",
+	[AUTH_API_KEY] = "api_key",
+};
+
+/* What the platform tells the tenant (docs/dispatch.md, "Context"): how
+ * it was routed, for which host; for a KV route also the customer, the
+ * plan whose limits apply and the credential auth_check accepted. */
+static int set_context(ws_request *req, const struct route *rt,
+                       const char *host, const char *plan)
+{
+	const struct meta *m = rt->has_meta ? &rt->meta : NULL;
+	int rc;
+
+	if ((rc = ws_req_set_context(req, "route", route_names[rt->by])) < 0)
+		return rc;
+	/* a Host the context cannot hold (a tab in it) is left out */
+	if (host[0] != '\0' &&
+	    (rc = ws_req_set_context(req, "host", host)) < 0 && rc != WS_EINVAL)
+		return rc;
+	if (m == NULL)
+		return 0;
+	if ((rc = set_opt(req, "customer_id", m->customer_id)) < 0 ||
+	    (rc = set_opt(req, "plan", plan)) < 0)
+		return rc;
+	return ws_req_set_context(req, "auth", auth_names[m->auth]);
 }
 
 /* The tenant sees no socket of the client's: X-Real-IP is the address
@@ -87,9 +125,10 @@ static int client_addr(ws_request *req)
 	return rc;
 }
 
-int edit_request(ws_request *req, const struct meta *m,
-                 const struct settings *s)
+int edit_request(ws_request *req, const struct route *rt, const char *host,
+                 const char *plan, const struct settings *s)
 {
+	const struct meta *m = rt->has_meta ? &rt->meta : NULL;
 	const json_t *h;
 	size_t i;
 	int rc;
@@ -100,14 +139,12 @@ int edit_request(ws_request *req, const struct meta *m,
 		return rc;
 	if (s->tenant_header != NULL)
 		ws_req_del_header(req, s->tenant_header);
-	if ((rc = del_prefixed(req, RESERVED_PREFIX)) < 0 || m == NULL)
+	if ((rc = del_prefixed(req, RESERVED_PREFIX)) < 0)
 		return rc;
-	if (m->strip != NULL)
+	if (m != NULL && m->strip != NULL)
 		json_array_foreach(m->strip, i, h)
 			ws_req_del_header(req, json_string_value(h));
-	if ((rc = set_opt(req, "X-Customer-Id", m->customer_id)) < 0)
-		return rc;
-	return set_opt(req, "X-Plan", m->plan);
+	return set_context(req, rt, host, plan);
 }
 
 int edit_response(ws_response *res, const struct meta *m,

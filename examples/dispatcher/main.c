@@ -30,16 +30,23 @@
  *   - auth: "bearer" needs Authorization: Bearer TOKEN, "api_key" needs
  *     X-Api-Key: TOKEN, with KV key token:TOKEN -> {"customer_id": ...}
  *     of the host's customer; no credential: 401, any other: 403
- *   - headers: X-Customer-Id and X-Plan come from the metadata
+ * The tenant learns what the platform knows from the request's context,
+ * which no client can write (ws_req_context): route (kv, header,
+ * subdomain, path) and host always; for a KV route also customer_id, plan
+ * (the one whose limits apply) and auth (none, bearer, api_key: the
+ * credential checked). The platform passes context only because this
+ * worker is deployed with --dispatch-namespace tenants.
  * Every request loses the client's X-Customer-Id, X-Plan, X-Switchyard-*
  * and TENANT_HEADER headers (and, KV-routed, the credential and the
  * metadata's strip_headers). Every answer gets Server: switchyard and
- * X-Dispatched-To: tenants/NAME and loses X-Powered-By; a tenant's answer
- * (below 400) without Cache-Control gets the metadata's cache_control.
- * Fallback routes have no metadata: the tenant's own plan applies.
+ * loses X-Powered-By; one a tenant gave (or failed to: exception, limits)
+ * gets X-Dispatched-To: tenants/NAME; a tenant's answer (below 400)
+ * without Cache-Control gets the metadata's cache_control. Fallback routes
+ * have no metadata: the tenant's own plan applies.
  *
  * Deploy it with its settings, e.g.
  *   yardctl deploy platform/dispatcher ./dispatcher --kv ROUTES=routes:ro \
+ *       --dispatch-namespace tenants \
  *       --env BASE_DOMAIN=example.com --env TENANT_HEADER=X-Tenant
  * and route a host with
  *   yardctl kv put routes host:shop.test '{"worker":"alice","plan":"pro"}'
@@ -53,20 +60,36 @@
 
 static struct settings settings = { "example.com", NULL, 1 };
 
-/* Forwards req to rt's tenant; res gets its answer or the platform's
- * error page. 1 when the tenant answered. */
+/* 1 when ws_dispatch's rc says the tenant was reached: it answered, or
+ * failed itself (not: missing, refused, or never called). */
+static int reached(int rc)
+{
+	return rc == 0 || rc == WS_EEXCEPTION || rc == WS_EEXCEEDED_CPU ||
+	       rc == WS_EEXCEEDED_MEMORY || rc == WS_EEXCEEDED_WALL ||
+	       rc == WS_EOVERLOADED;
+}
+
+/* Forwards req to rt's tenant under the limits (and context) of its plan;
+ * res gets its answer or the platform's error page, *rc ws_dispatch's
+ * result. 0, or -1 when the request could not be prepared. */
 static int forward(ws_request *req, const struct route *rt, const char *host,
-                   ws_response *res)
+                   ws_response *res, int *rc)
 {
 	const ws_limits *lim = NULL;
-	int rc;
+	const char *plan = NULL;
+	char to[sizeof(TENANT_NS) + NAME_MAX_LEN + 1];
 
 	if (rt->has_meta)
-		lim = plan_limits(rt->meta.plan, host);
-	rc = ws_dispatch(TENANT_NS, rt->worker, req, lim, res);
-	if (rc == WS_ENOTFOUND)
+		lim = plan_limits(rt->meta.plan, host, &plan);
+	if (edit_request(req, rt, host, plan, &settings) < 0)
+		return -1;
+	*rc = ws_dispatch(TENANT_NS, rt->worker, req, lim, res);
+	if (*rc == WS_ENOTFOUND)
 		answer(res, 404, "Worker not found: %s\n", rt->worker);
-	return rc == 0;
+	snprintf(to, sizeof(to), "%s/%s", TENANT_NS, rt->worker);
+	if (reached(*rc) && ws_res_set_header(res, "X-Dispatched-To", to) < 0)
+		return -1;
+	return 0;
 }
 
 /* Routes, checks and forwards: 0, or -1 for the platform's 500. */
@@ -74,7 +97,6 @@ static int handle(ws_request *req, ws_response *res, const char *host,
                   struct route *rt)
 {
 	const struct meta *m;
-	char to[sizeof(TENANT_NS) + NAME_MAX_LEN + 1];
 	int rc, answered = 0;
 
 	if ((rc = route_request(req, &settings, host, rt, res)) < 0)
@@ -90,14 +112,11 @@ static int handle(ws_request *req, ws_response *res, const char *host,
 	if (m != NULL && (rc = auth_check(req, m, host, res)) != 0) {
 		if (rc < 0)
 			return -1;
-	} else {
-		if (edit_request(req, m, &settings) < 0)
-			return -1;
-		answered = forward(req, rt, host, res);
-	}
-	snprintf(to, sizeof(to), "%s/%s", TENANT_NS, rt->worker);
-	if (ws_res_set_header(res, "X-Dispatched-To", to) < 0)
+	} else if (forward(req, rt, host, res, &rc) == -1) {
 		return -1;
+	} else {
+		answered = rc == 0;
+	}
 	return edit_response(res, m, answered) < 0 ? -1 : 0;
 }
 

@@ -12,11 +12,12 @@
 #define STRIP_MAX 32   /* strip_headers entries */
 #define FIELD_MAX 1024 /* bytes of a string that becomes a header */
 
-/* Header values we forward: printable ASCII and tabs, no CR/LF. */
+/* Values that become headers or context: no control characters (a
+ * context value may hold none, not even a tab). */
 static int header_safe(const char *s)
 {
 	for (; *s; s++)
-		if ((*s < 0x20 && *s != '\t') || *s == 0x7f)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			return 0;
 	return 1;
 }

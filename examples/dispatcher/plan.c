@@ -22,16 +22,27 @@ static const struct plan_limits plans[] = {
 	{ "enterprise", { 0, 0, 0 } },
 };
 
-const ws_limits *plan_limits(const char *plan, const char *host)
+/* The entry of plan (NULL: the first), warning of an unknown one. */
+static const struct plan_limits *plan_find(const char *plan, const char *host)
 {
 	size_t i;
 
 	if (plan == NULL)
-		return &plans[0].lim;
+		return &plans[0];
 	for (i = 0; i < sizeof(plans) / sizeof(plans[0]); i++)
 		if (strcmp(plans[i].name, plan) == 0)
-			return &plans[i].lim;
+			return &plans[i];
 	ws_log(WS_LOG_WARN, "host %s: unknown plan \"%s\", given the limits "
 	       "of \"%s\"", host, plan, plans[0].name);
-	return &plans[0].lim;
+	return &plans[0];
+}
+
+const ws_limits *plan_limits(const char *plan, const char *host,
+                             const char **applied)
+{
+	const struct plan_limits *p = plan_find(plan, host);
+
+	if (applied != NULL)
+		*applied = p->name;
+	return &p->lim;
 }

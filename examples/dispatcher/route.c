@@ -146,10 +146,15 @@ int route_request(ws_request *req, const struct settings *s,
 	int rc;
 
 	memset(rt, 0, sizeof(*rt));
+	rt->by = BY_KV;
 	if ((rc = by_kv(host, rt, res)) != 0 || !s->fallbacks)
 		return rc;
-	if (by_header(req, s->tenant_header, rt->worker) ||
-	    by_subdomain(host, s->base_domain, rt->worker))
+	rt->by = BY_HEADER;
+	if (by_header(req, s->tenant_header, rt->worker))
 		return 1;
+	rt->by = BY_SUBDOMAIN;
+	if (by_subdomain(host, s->base_domain, rt->worker))
+		return 1;
+	rt->by = BY_PATH;
 	return by_path(req, rt->worker);
 }

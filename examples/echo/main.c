@@ -1,7 +1,9 @@
 /*
  * echo: answers with the request body, byte for byte, under the request's
  * Content-Type. GET /headers lists the request headers instead, one
- * "name: value" line each, in the order they arrived.
+ * "name: value" line each, in the order they arrived; GET /context lists
+ * the request's context the same way: what the platform's dispatch worker
+ * told it (customer_id, plan, auth), which no client can set.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +24,18 @@ static int list_headers(ws_request *req, ws_response *res)
 	return 0;
 }
 
+static int list_context(ws_request *req, ws_response *res)
+{
+	const char *key, *value;
+	int i;
+
+	ws_res_header(res, "Content-Type", "text/plain; charset=utf-8");
+	for (i = 0; ws_req_context_at(req, i, &key, &value) == 0; i++)
+		if (ws_res_printf(res, "%s: %s\n", key, value) < 0)
+			return -1;
+	return 0;
+}
+
 static int echo(ws_request *req, ws_response *res, void *ctx)
 {
 	const char *type = ws_req_header(req, "Content-Type");
@@ -36,6 +50,9 @@ static int echo(ws_request *req, ws_response *res, void *ctx)
 	if (strcmp(ws_req_method(req), "GET") == 0 &&
 	    strcmp(ws_req_path(req), "/headers") == 0)
 		return list_headers(req, res);
+	if (strcmp(ws_req_method(req), "GET") == 0 &&
+	    strcmp(ws_req_path(req), "/context") == 0)
+		return list_context(req, res);
 	ws_res_header(res, "Content-Type",
 	              type ? type : "application/octet-stream");
 	return ws_res_write(res, body, n) < 0 ? -1 : 0;

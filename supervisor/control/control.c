@@ -145,6 +145,9 @@ static void ctl_reply_free(struct ctl_reply *rep)
 		free(rep->lines[i]);
 	free(rep->lines);
 	free(rep->output);
+	for (i = 0; i < rep->nowned; i++)
+		free(rep->owned[i]);
+	free(rep->owned);
 	memset(rep, 0, sizeof(*rep));
 }
 

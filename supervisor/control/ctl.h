@@ -47,6 +47,8 @@ struct ctl_reply {
 	char **lines;       /* res.lines, each malloc'd */
 	size_t nlines, alines;
 	uint8_t *output;    /* res.output.data, malloc'd */
+	void **owned;       /* blocks res points into (ctl_own) */
+	size_t nowned;
 	uid_t uid;          /* the client's, for the log */
 	ctl_poll_fn *poll;  /* set: answer later */
 	void *poll_arg;     /* free()d once answered or closed */
@@ -64,6 +66,12 @@ typedef void ctl_cmd_fn(const Switchyard__CtlRequest *req, int fd,
 
 void ctl_fail(struct ctl_reply *rep, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A zeroed block of size bytes that lives as long as rep (what res points
+ * to that nothing else keeps), or NULL with rep failed. */
+void *ctl_own(struct ctl_reply *rep, size_t size);
+/* v's service bindings as "NAME=NS/WORKER" strings kept with rep, for
+ * WorkerStatus and VersionInfo; NULL when none (or out of memory). */
+char **ctl_service_texts(struct ctl_reply *rep, const struct version *v);
 /* Printable ASCII copy of a client's string, bounded. */
 const char *ctl_safe(const char *s, char *buf, size_t size);
 /* Appends one line to rep->lines. 0 or -1 (out of memory, rep failed). */

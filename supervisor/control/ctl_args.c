@@ -83,6 +83,39 @@ size_t ctl_sel_count(const char *cmd, const struct ctl_sel *sel,
 	return n;
 }
 
+void *ctl_own(struct ctl_reply *rep, size_t size)
+{
+	void **grown, *b;
+
+	if ((grown = realloc(rep->owned, (rep->nowned + 1) *
+	                     sizeof(*grown))) == NULL ||
+	    (b = calloc(1, size)) == NULL) {
+		if (grown != NULL)
+			rep->owned = grown;
+		ctl_fail(rep, CTL_FAIL, "out of memory");
+		return NULL;
+	}
+	rep->owned = grown;
+	rep->owned[rep->nowned++] = b;
+	return b;
+}
+
+char **ctl_service_texts(struct ctl_reply *rep, const struct version *v)
+{
+	enum { TEXT = 3 * SY_NAME_MAX };
+	char **p;
+	size_t i;
+
+	if (v->nservices == 0 ||
+	    (p = ctl_own(rep, v->nservices * (sizeof(*p) + TEXT))) == NULL)
+		return NULL;
+	for (i = 0; i < v->nservices; i++) {
+		p[i] = (char *)(p + v->nservices) + i * TEXT;
+		registry_service_text(&v->services[i], p[i], TEXT);
+	}
+	return p;
+}
+
 int ctl_line(struct ctl_reply *rep, const char *fmt, ...)
 {
 	va_list ap;

@@ -38,6 +38,10 @@ static int spec_from(const Switchyard__CtlRequest *req, const char *safe,
 	s->ntags = req->n_tags;
 	s->tail_consumers = req->tail_consumers;
 	s->ntail_consumers = req->n_tail_consumers;
+	s->services = req->services;
+	s->nservices = req->n_services;
+	s->dispatch_ns = req->dispatch_namespaces;
+	s->ndispatch_ns = req->n_dispatch_namespaces;
 	return 0;
 }
 
@@ -181,6 +185,11 @@ void ctl_versions(const Switchyard__CtlRequest *req, int fd,
 		vi[i].plan = w->versions[i].plan;
 		vi[i].tags = w->versions[i].tags;
 		vi[i].n_tags = w->versions[i].ntags;
+		vi[i].services = ctl_service_texts(rep, &w->versions[i]);
+		vi[i].n_services = vi[i].services ? w->versions[i].nservices
+		                                  : 0;
+		vi[i].dispatch_namespaces = w->versions[i].dispatch_ns;
+		vi[i].n_dispatch_namespaces = w->versions[i].ndispatch_ns;
 		vi[i].current = i == w->current;
 		vip[i] = &vi[i];
 	}
@@ -301,8 +310,9 @@ static struct del_wait *delete_select(const Switchyard__CtlRequest *req,
 			continue;
 		if (is_dispatch(w)) {
 			ctl_fail(rep, CTL_BAD_INPUT, "delete %s/%s: it is the "
-				 "dispatch worker ([switchyard] dispatch in %s)",
-				 w->ns, w->name, control_env.conf->path);
+				 "dispatch worker ([switchyard] dispatch_worker "
+				 "in %s)", w->ns, w->name,
+				 control_env.conf->path);
 			free(dw);
 			return NULL;
 		}

@@ -1,5 +1,5 @@
 /*
- * yardctl kv get|put|delete|list|import: the supervisor's store
+ * yardctl kv get|put|delete|list|import|drop: the supervisor's store
  * (state/kvstore.c) reached by the operator, with no bindings in between.
  * yardctl, whose socket carries one frame each way, passes a value larger
  * than a frame as a file descriptor.
@@ -16,6 +16,7 @@
 #include "frame.h"
 #include "log.h"
 #include "state/kvstore.h"
+#include "state/registry.h"
 #include "util.h"
 
 static char list_cursor[SY_KV_KEY_MAX + 1]; /* kv list's answer, until sent */
@@ -47,6 +48,22 @@ static void ctl_kv_fail(struct ctl_reply *rep, const char *what,
 	else
 		ctl_fail(rep, CTL_FAIL, "kv %s %s: %s", what, ns,
 		         rc == -ENOMEM ? strerror(ENOMEM) : "store failed");
+}
+
+/* A write that would create namespace ns must leave room for those the
+ * current versions bind (their first write creates them): 0, or -1 with
+ * rep failed. */
+static int ctl_kv_room(struct kv *kv, const char *what, const char *ns,
+                       struct ctl_reply *rep)
+{
+	char why[512];
+	size_t bad;
+
+	if (kv_has_ns(kv, ns) || registry_kv_room(&ns, 1, &bad, why,
+	                                          sizeof(why)) == 0)
+		return 0;
+	ctl_fail(rep, CTL_FAIL, "kv %s %s: %s", what, ns, why);
+	return -1;
 }
 
 /* A value too large for the CtlResponse frame goes into the descriptor
@@ -179,7 +196,7 @@ static void ctl_kv_import(struct kv *kv, const Switchyard__CtlRequest *req,
 	size_t i, bad = 0;
 	int rc;
 
-	if (req->n_kv_pairs == 0)
+	if (req->n_kv_pairs == 0 || ctl_kv_room(kv, "import", ns, rep) == -1)
 		return;
 	if ((items = calloc(req->n_kv_pairs, sizeof(*items))) == NULL) {
 		ctl_kv_fail(rep, "import", ns, -ENOMEM);
@@ -217,6 +234,8 @@ static void ctl_kv_write(struct kv *kv, const char *op,
 
 	if (req->kv_expiration != 0)
 		exp = req->kv_expiration;
+	if (strcmp(op, "put") == 0 && ctl_kv_room(kv, op, ns, rep) == -1)
+		return;
 	if (strcmp(op, "put") == 0 && fd >= 0) {
 		if (req->kv_value.len > 0) {
 			ctl_fail(rep, CTL_USAGE, "kv put %s: both a value and a "
@@ -239,6 +258,38 @@ static void ctl_kv_write(struct kv *kv, const char *op,
 	}
 	kvstore_written(ns);
 	log_debug("control: uid %u: kv %s %s", (unsigned)rep->uid, op, ns);
+}
+
+/* drop: the namespace and its keys go, unless a current version binds it
+ * (its worker would find it gone); its generation changes, so no cache
+ * keeps what it held. */
+static void ctl_kv_drop(struct kv *kv, const char *ns, struct ctl_reply *rep)
+{
+	char users[512];
+	size_t n;
+	int rc;
+
+	if ((n = registry_kv_users(ns, users, sizeof(users))) > 0) {
+		ctl_fail(rep, CTL_BAD_INPUT, "kv drop %s: bound by the current "
+		         "version of %s%s (%zu worker%s): first deploy versions "
+		         "that do not bind it", ns, users,
+		         strlen(users) + 1 >= sizeof(users) ? "..." : "", n,
+		         n == 1 ? "" : "s");
+		return;
+	}
+	if ((rc = kv_drop(kv, ns)) == -ENOENT) {
+		ctl_fail(rep, CTL_UNKNOWN_WORKER, "kv drop %s: no such KV "
+		         "namespace", ns);
+		return;
+	}
+	if (rc != 0) {
+		ctl_kv_fail(rep, "drop", ns, rc);
+		return;
+	}
+	kvstore_written(ns);
+	snprintf(rep->message, sizeof(rep->message), "kv drop %s: dropped",
+	         ns);
+	log_info("control: uid %u: kv drop %s", (unsigned)rep->uid, ns);
 }
 
 void ctl_kv(const Switchyard__CtlRequest *req, int fd, struct ctl_reply *rep)
@@ -269,6 +320,8 @@ void ctl_kv(const Switchyard__CtlRequest *req, int fd, struct ctl_reply *rep)
 		ctl_kv_import(kv, req, ns, rep);
 	else if (strcmp(op, "put") == 0 || strcmp(op, "delete") == 0)
 		ctl_kv_write(kv, op, req, fd, ns, rep);
+	else if (strcmp(op, "drop") == 0)
+		ctl_kv_drop(kv, ns, rep);
 	else
 		ctl_fail(rep, CTL_USAGE, "kv: unknown operation %s", op);
 }

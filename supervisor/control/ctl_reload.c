@@ -2,7 +2,8 @@
  * Re-reading the configuration file (yardctl reread, update; SIGHUP).
  * Only what can change under running workers is applied: plans (new
  * limits reach new requests and new processes; fewer instances stop idle
- * processes above the number) and [deploy] sections (deployed as at
+ * processes above the number), the egress policy (the next fetch is
+ * checked against the new one) and [deploy] sections (deployed as at
  * start). The rest takes effect at the next start, and reread says so.
  */
 #include <stdarg.h>
@@ -161,13 +162,19 @@ static void boot_changes(const struct boot_deploy *a,
 	         !sy_strv_equal(x->tail_consumers, x->ntail_consumers,
 	                    y->tail_consumers, y->ntail_consumers),
 	         "tail_consumer");
+	key_note(buf, size, !sy_strv_equal(x->services, x->nservices,
+	                                   y->services, y->nservices),
+	         "service");
+	key_note(buf, size, !sy_strv_equal(x->dispatch_ns, x->ndispatch_ns,
+	                                   y->dispatch_ns, y->ndispatch_ns),
+	         "dispatch_namespace");
 }
 
 static void boots_diff(struct diff *d, const struct sup_config *nc)
 {
 	const struct sup_config *oc = control_env.conf;
 	const struct boot_deploy *o;
-	char keys[128];
+	char keys[192];
 	size_t i;
 
 	for (i = 0; i < nc->nboot; i++) {
@@ -192,6 +199,30 @@ static void boots_diff(struct diff *d, const struct sup_config *nc)
 static int str_differ(const char *a, const char *b)
 {
 	return strcmp(a != NULL ? a : "", b != NULL ? b : "") != 0;
+}
+
+/* The egress policy: its file named, added or removed, or its content
+ * (or its ca_file's) changed since it was read; doit says it is applied
+ * (apply() takes it), else that update would. */
+static void egress_diff(struct diff *d, const struct sup_config *nc,
+                        int doit)
+{
+	const struct sup_config *oc = control_env.conf;
+	const char *when = doit ? "applied" : "yardctl update applies it";
+
+	if (oc->egress_policy == NULL && nc->egress_policy == NULL)
+		return;
+	if (oc->egress_policy == NULL)
+		add(d, "egress_policy %s: added (%s)", nc->egress_policy, when);
+	else if (nc->egress_policy == NULL)
+		add(d, "egress_policy %s: removed, every fetch is denied (%s)",
+		    oc->egress_policy, when);
+	else if (strcmp(oc->egress_policy, nc->egress_policy) != 0)
+		add(d, "egress_policy: %s -> %s (%s)", oc->egress_policy,
+		    nc->egress_policy, when);
+	else if (!netpolicy_same(oc->egress, nc->egress))
+		add(d, "egress_policy %s: changed (%s)", nc->egress_policy,
+		    when);
 }
 
 /* What only a restart applies: said, never applied. */
@@ -282,6 +313,7 @@ static int reload_config(int doit, char ***lines, size_t *nlines, char *err,
 	if ((nc = config_load(control_env.conf->path, err, errlen)) == NULL)
 		return -1;
 	rc = plans_diff(&d, nc, err, errlen);
+	egress_diff(&d, nc, doit && rc == 0);
 	boots_diff(&d, nc);
 	rest_diff(&d, nc);
 	if (rc == 0 && doit) {

@@ -120,9 +120,14 @@ int ctl_reserve(struct ctl_reply *rep, size_t n)
 
 void ctl_add_worker(struct ctl_reply *rep, struct worker *w)
 {
+	const struct version *v = worker_version(w);
 	size_t i = rep->res.n_workers++;
 
 	ctl_worker_status(w, &rep->ws[i], &rep->pids[i * CTL_MAX_PIDS]);
+	rep->ws[i].services = ctl_service_texts(rep, v);
+	rep->ws[i].n_services = rep->ws[i].services ? v->nservices : 0;
+	rep->ws[i].dispatch_namespaces = v->dispatch_ns;
+	rep->ws[i].n_dispatch_namespaces = v->ndispatch_ns;
 	ctl_worker_outcomes(w, &rep->ws[i], &rep->oc[i * POOL_NOUTCOMES],
 	                    &rep->ocp[i * POOL_NOUTCOMES]);
 }

@@ -7,9 +7,8 @@
  * (call_answer.c),
  * because the supervisor fills in the outcome, the worker's name and its
  * CPU and wall time. A Request from the router gets the call's limits
- * appended as its `limits` field (limits.c); a subrequest's Request is
- * unpacked to learn its target and the limits asked, and re-packed with the
- * call's limits.
+ * appended as its `limits` field (limits.c), and loses any `context`; a
+ * subrequest's Request is checked and rebuilt by subrequest.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,6 +18,7 @@
 
 #include "log.h"
 #include "outcome.h"
+#include "pbwire.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
 #include "serve/events.h"
@@ -30,7 +30,6 @@
 #include "util.h"
 
 #define HASH_MIN 256
-#define SUBCALLS_MAX 16     /* open ws_dispatch calls per process */
 #define FREE_MAX 4096       /* call structs kept for reuse */
 
 /* A REQ_BODY frame kept while its call waits for a process. */
@@ -216,7 +215,7 @@ void call_unbind(struct call *c)
 
 /* A protocol error by whoever sent a frame: the router is our own, so its
  * mistakes stop the platform; a worker's kill only that worker. */
-static void blame(struct peer *from, const char *why)
+void call_blame(struct peer *from, const char *why)
 {
 	struct proc *op = from->owner;
 
@@ -387,6 +386,20 @@ int call_keep(struct call *c)
 	return 0;
 }
 
+/* Copies c's REQUEST into buf: as it is when the supervisor packed it
+ * (call_pack_request), else without any `context` (the router's, a tail
+ * delivery's: only the supervisor gives a worker context). Its length,
+ * or -1 when it is no message. */
+static long copy_request(const struct call *c, uint8_t *buf)
+{
+	if (c->req_packed) {
+		memcpy(buf, c->req, c->req_len);
+		return (long)c->req_len;
+	}
+	return sy_pb_strip_field(c->req, c->req_len,
+	                         SY_REQUEST_CONTEXT_FIELD, buf);
+}
+
 /* Sends c's REQUEST to p, with the limits appended if it lacks them, and
  * always the generations of p's KV bindings (kv_gens_append). */
 static void send_request(struct call *c, struct proc *p)
@@ -394,8 +407,8 @@ static void send_request(struct call *c, struct proc *p)
 	static uint8_t *scratch;
 	static size_t cap;
 	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX + KV_GENS_WIRE_MAX;
-	size_t n = c->req_len;
 	uint8_t *grown;
+	long n;
 
 	if (need > cap) {
 		if ((grown = realloc(scratch, need)) == NULL) {
@@ -406,17 +419,21 @@ static void send_request(struct call *c, struct proc *p)
 		scratch = grown;
 		cap = need;
 	}
-	memcpy(scratch, c->req, c->req_len);
+	if ((n = copy_request(c, scratch)) < 0) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "malformed request", 0);
+		return;
+	}
 	if (c->add_limits)
-		n += limits_append(c, scratch + n);
-	n += kv_gens_append(p, scratch + n);
-	if (n > SY_FRAME_MAX) {
+		n += (long)limits_append(c, scratch + n);
+	n += (long)kv_gens_append(p, scratch + n);
+	if (n > (long)SY_FRAME_MAX) {
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		          "request head too large", 0);
 		return;
 	}
 	peer_send_raw(&p->peer, SY_MSG_REQUEST, c->req_flags, c->id, scratch,
-	              n);
+	              (size_t)n);
 }
 
 void call_start(struct call *c, struct proc *p)
@@ -445,122 +462,36 @@ void call_start(struct call *c, struct proc *p)
 
 /* ---- frames from an origin ---- */
 
-/* Unpacks a subrequest and checks its target; the rest of the Request is
- * the callee's business. The Request, or NULL with why. */
-static Switchyard__Request *subrequest_open(const struct sy_frame *f,
-                                            const char **why)
-{
-	Switchyard__Request *r;
-
-	r = switchyard__request__unpack(NULL, f->len, f->payload);
-	if (r == NULL) {
-		*why = "protocol error: malformed subrequest";
-		return NULL;
-	}
-	if (r->fetch == NULL &&
-	    (!sy_valid_name(r->ns) || !sy_valid_name(r->worker))) {
-		*why = "protocol error: subrequest names an invalid worker";
-		switchyard__request__free_unpacked(r, NULL);
-		return NULL;
-	}
-	return r;
-}
-
-/* A worker may only call others while it serves a call of its own. */
-static int subrequest_allowed(struct proc *op, const char **why)
-{
-	if (op->call == NULL || (op->state != PROC_BUSY &&
-	                         op->state != PROC_DRAINING)) {
-		*why = "protocol error: subrequest outside a request";
-		return 0;
-	}
-	if (op->nsubcalls >= SUBCALLS_MAX) {
-		*why = "protocol error: too many subrequests at once";
-		return 0;
-	}
-	return 1;
-}
-
-/* Answers c, which no worker will see, with a platform outcome; its
- * event shows r (NULL: c->req). */
-static void refuse(struct call *c, const Switchyard__Request *r,
-                   Switchyard__Outcome o, const char *worker,
-                   const char *reason, const char *violation)
+void call_deny(struct call *c, Switchyard__Outcome o, const char *worker,
+               const char *reason, const char *violation)
 {
 	call_log_failed(c, worker, o, (uint32_t)sy_outcome_status(o), reason,
 	                violation);
-	events_refused(c, r, o, worker, reason, violation);
 	send_error(c->origin, c->origin_stream, o, worker, reason, violation,
 	           0, ev_clock_us() - c->recv_us);
 	c->answered = c->done = 1;
 	call_settle(c);
 }
 
-static void not_found(struct call *c, const Switchyard__Request *r,
-                      const char *ns, const char *name)
+void call_refuse(struct call *c, const Switchyard__Request *r,
+                 Switchyard__Outcome o, const char *worker,
+                 const char *reason, const char *violation)
+{
+	events_refused(c, r, o, worker, reason, violation);
+	call_deny(c, o, worker, reason, violation);
+}
+
+void call_not_found(struct call *c, const Switchyard__Request *r,
+                    const char *ns, const char *name)
 {
 	char worker[2 * SY_NAME_MAX];
 
 	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
-	refuse(c, r, SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
-	       "Worker not found", "");
+	call_refuse(c, r, SWITCHYARD__OUTCOME__SCRIPT_NOT_FOUND, worker,
+	            "Worker not found", "");
 }
 
-/* Re-packs a subrequest with the callee's limits in place of those asked
- * for, and its caller's request id. 0, or -1 (ENOMEM). */
-static int subrequest_repack(struct call *c, Switchyard__Request *r)
-{
-	Switchyard__Limits l = SWITCHYARD__LIMITS__INIT, *asked = r->limits;
-	size_t len;
-
-	char *rid = r->request_id;
-
-	l.cpu_ms = c->lim.cpu_ms;
-	l.wall_ms = c->lim.wall_ms;
-	l.subrequests = c->lim.subrequests;
-	r->limits = &l;
-	/* the caller's id, whatever the worker wrote there */
-	r->request_id = c->rid;
-	len = switchyard__request__get_packed_size(r);
-	if ((c->req_owned = malloc(len ? len : 1)) != NULL)
-		switchyard__request__pack(r, c->req_owned);
-	r->limits = asked;
-	r->request_id = rid;
-	c->req = c->req_owned;
-	c->req_len = (uint32_t)len;
-	return c->req_owned != NULL ? 0 : -1;
-}
-
-/* The rest of call_request for a subrequest r from op. */
-static void subrequest(struct call *c, struct proc *op,
-                       Switchyard__Request *r)
-{
-	char why[96];
-	struct worker *w;
-
-	memcpy(c->rid, op->call->rid, sizeof(c->rid));
-	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
-		refuse(c, r, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
-		       op->worker, why, why);
-		return;
-	}
-	if ((w = registry_find(r->ns, r->worker)) == NULL) {
-		not_found(c, r, r->ns, r->worker);
-		return;
-	}
-	limits_set(c, w->plan, r->limits);
-	if (subrequest_repack(c, r) == -1 ||
-	    c->req_len > SY_FRAME_MAX) {
-		refuse(c, r, SWITCHYARD__OUTCOME__INTERNAL_ERROR, op->worker,
-		       c->req == NULL ? "out of memory"
-		                      : "subrequest head too large", "");
-		return;
-	}
-	pool_submit(w, c);
-}
-
-/* A new call for the REQUEST f from `from`, or NULL once answered. */
-static struct call *call_open(struct peer *from, const struct sy_frame *f)
+struct call *call_open(struct peer *from, const struct sy_frame *f)
 {
 	struct call *c;
 
@@ -575,41 +506,10 @@ static struct call *call_open(struct peer *from, const struct sy_frame *f)
 	return c;
 }
 
-/* A ws_fetch r: goes to the router, or, for a service binding, is made a
- * ws_dispatch in place. r stays the caller's. */
-static void fetch_or_bind(struct peer *from, const struct sy_frame *f,
-                          Switchyard__Request *r)
-{
-	char ns[SY_NAME_MAX], name[SY_NAME_MAX], url[8192];
-	char *saved[3] = { r->ns, r->worker, r->url };
-	Switchyard__Fetch *fe = r->fetch;
-	struct proc *op = from->owner;
-	struct call *c;
-
-	if (!fetch_binding(op, r, ns, name, url, sizeof(url))) {
-		fetch_request(op, f->stream, f->flags, r);
-		return;
-	}
-	if ((c = call_open(from, f)) == NULL)
-		return;
-	/* the unpacked strings are free_unpacked's: ours only meanwhile */
-	r->ns = ns;
-	r->worker = name;
-	r->url = url;
-	r->fetch = NULL;
-	subrequest(c, op, r);
-	r->ns = saved[0];
-	r->worker = saved[1];
-	r->url = saved[2];
-	r->fetch = fe;
-}
-
 void call_request(struct peer *from, const struct sy_frame *f)
 {
 	char rid[SY_REQUEST_ID_LEN + 1] = "";
 	const struct sup_config *conf;
-	struct proc *op = from->owner;
-	Switchyard__Request *r = NULL;
 	const char *why = NULL;
 	struct worker *w;
 	struct call *c;
@@ -618,36 +518,26 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		why = "protocol error: REQUEST flagged ABORT";
 	else if (call_find(from, f->stream) != NULL)
 		why = "protocol error: REQUEST on a stream already open";
-	else if (op != NULL && subrequest_allowed(op, &why))
-		r = subrequest_open(f, &why);
-	else if (op == NULL && call_router_request_id(f, rid) == -1)
+	else if (from->owner == NULL && call_router_request_id(f, rid) == -1)
 		why = "protocol error: malformed REQUEST or request_id";
 	if (why != NULL) {
-		blame(from, why);
+		call_blame(from, why);
 		return;
 	}
-	if (r != NULL && r->fetch != NULL) {
-		fetch_or_bind(from, f, r);
-		switchyard__request__free_unpacked(r, NULL);
+	if (from->owner != NULL) {
+		subrequest_request(from->owner, f);
 		return;
 	}
-	if ((c = call_open(from, f)) == NULL) {
-		if (r != NULL)
-			switchyard__request__free_unpacked(r, NULL);
+	if ((c = call_open(from, f)) == NULL)
 		return;
-	}
-	if (r != NULL) {
-		subrequest(c, op, r);
-		switchyard__request__free_unpacked(r, NULL);
-		return;
-	}
 	c->req = f->payload;
 	c->req_len = f->len;
 	memcpy(c->rid, rid, sizeof(c->rid));
 	conf = serve_env.conf;
 	if ((w = registry_find(conf->dispatch_ns, conf->dispatch_name)) ==
 	    NULL) {
-		not_found(c, NULL, conf->dispatch_ns, conf->dispatch_name);
+		call_not_found(c, NULL, conf->dispatch_ns,
+		               conf->dispatch_name);
 		return;
 	}
 	/* the router's requests are far smaller than a frame: its
@@ -655,8 +545,8 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	limits_set(c, w->plan, NULL);
 	c->add_limits = 1;
 	if (c->req_len + LIMITS_WIRE_MAX > SY_FRAME_MAX) {
-		refuse(c, NULL, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
-		       "request head too large", "");
+		call_refuse(c, NULL, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
+		            "request head too large", "");
 		return;
 	}
 	pool_submit(w, c);
@@ -716,7 +606,7 @@ void call_req_body(struct peer *from, const struct sy_frame *f)
 		return;
 	}
 	if (c->req_end) {
-		blame(from, "protocol error: REQ_BODY after the request's END");
+		call_blame(from, "protocol error: REQ_BODY after the request's END");
 		return;
 	}
 	if (f->flags & SY_FLAG_ABORT) {

@@ -62,6 +62,9 @@ struct call {
 	unsigned queued : 1;
 	unsigned freed : 1;
 	unsigned add_limits : 1;   /* req lacks the limits: append them */
+	unsigned req_packed : 1;   /* req is call_pack_request's: its context
+	                            * is the supervisor's (otherwise any is
+	                            * stripped before a worker sees it) */
 	struct call *hnext;        /* (origin, origin_stream) hash chain */
 	struct call *qnext, *qprev; /* its pool's queue */
 	struct call *snext, *sprev; /* origin_proc's subcalls */
@@ -95,6 +98,21 @@ void call_router_gone(void);
 
 /* Frames from an origin (router or worker process). */
 void call_request(struct peer *from, const struct sy_frame *f);
+
+/* subrequest.c: the REQUEST f from op, a ws_dispatch or ws_fetch it makes
+ * while serving a call: checked against its version's bindings
+ * (state/bindings.h), answered DENIED or relayed. */
+void subrequest_request(struct proc *op, const struct sy_frame *f);
+/*
+ * Builds the Request c's callee gets from r (borrowed, left as it was):
+ * r with c's limits and the context ctx[0, nctx) in place of what r
+ * carries (ctx may be r's own, or none). Only the supervisor decides a
+ * worker's context, here: call it with r->context only for a caller its
+ * bindings let give context (BIND_DISPATCH). c then owns the packed bytes
+ * (c->req). 0, or -1 (ENOMEM).
+ */
+int call_pack_request(struct call *c, Switchyard__Request *r,
+                      Switchyard__Header **ctx, size_t nctx);
 void call_req_body(struct peer *from, const struct sy_frame *f);
 void call_cancel(struct peer *from, const struct sy_frame *f);
 /* Frames from the process serving a call (call_answer.c). */

@@ -1,7 +1,8 @@
 /*
  * What call.c shares with call_answer.c, which relays the serving process's
- * answer, and call_id.c, which reads and logs request ids: the steps of a
- * call's life that they take. Nothing else includes this.
+ * answer, call_id.c, which reads and logs request ids, and subrequest.c,
+ * which checks a worker's calls: the steps of a call's life they take.
+ * Nothing else includes this.
  */
 #ifndef SY_SERVE_CALL_STATE_H
 #define SY_SERVE_CALL_STATE_H
@@ -37,5 +38,25 @@ void call_log_failed(const struct call *c, const char *worker,
  * is not one (sy_request_id_valid). */
 int call_router_request_id(const struct sy_frame *f,
                            char id[SY_REQUEST_ID_LEN + 1]);
+
+/* For subrequest.c. */
+/* A new call for the REQUEST f from `from`, or NULL once answered
+ * (out of memory). */
+struct call *call_open(struct peer *from, const struct sy_frame *f);
+/* A protocol error by whoever sent a frame: the router's stops the
+ * platform, a worker's kills it. */
+void call_blame(struct peer *from, const char *why);
+/* Answers c, which no worker will see, with a platform outcome, naming
+ * worker ("ns/name"), and settles it; call_refuse also records its event
+ * (showing r, or c->req when r is NULL), call_deny leaves that to the
+ * event of the caller's own request. */
+void call_refuse(struct call *c, const Switchyard__Request *r,
+                 Switchyard__Outcome o, const char *worker,
+                 const char *reason, const char *violation);
+void call_deny(struct call *c, Switchyard__Outcome o, const char *worker,
+               const char *reason, const char *violation);
+/* call_refuse with SCRIPT_NOT_FOUND for ns/name. */
+void call_not_found(struct call *c, const Switchyard__Request *r,
+                    const char *ns, const char *name);
 
 #endif

@@ -12,7 +12,7 @@
  * and answers on the stream, and the answer is relayed to the worker. A
  * denied fetch never reaches the router: it is answered DENIED and counted
  * as a violation of the worker. Service bindings (NAME.worker) never come
- * here: call.c turns them into ws_dispatch calls.
+ * here: subrequest.c turns them into ws_dispatch calls.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -175,7 +175,7 @@ static const char *forward(struct fetch *fe, Switchyard__Request *r,
 	int v6 = t->family == AF_INET6 && strchr(t->host, ':') != NULL;
 	uint64_t max = netpolicy_max_response_bytes(pol);
 	uint64_t body_max = serve_env.conf->max_body_bytes;
-	size_t calen;
+	size_t calen, nctx;
 	const char *ca = netpolicy_ca_pem(pol, &calen);
 	int n;
 
@@ -202,8 +202,10 @@ static const char *forward(struct fetch *fe, Switchyard__Request *r,
 	ra = r->remote_addr;
 	rid = r->request_id;
 	r->request_id = fe->rid;
+	nctx = r->n_context;
 	r->fetch = &fo;
 	r->limits = NULL;
+	r->n_context = 0; /* a worker's context is not the origin's business */
 	r->ns = r->worker = r->url = r->remote_addr = (char *)"";
 	/* a frame too large would break the router's channel, not this fetch */
 	if (protobuf_c_message_get_packed_size(&r->base) > SY_FRAME_MAX)
@@ -213,6 +215,7 @@ static const char *forward(struct fetch *fe, Switchyard__Request *r,
 		              &r->base);
 	r->fetch = asked;
 	r->limits = lim;
+	r->n_context = nctx;
 	r->ns = ns;
 	r->worker = worker;
 	r->url = url;
@@ -263,31 +266,6 @@ void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
 		       op->worker, why, "");
 		fetch_free(fe);
 	}
-}
-
-/* The rule for service bindings: see call.h and docs/fetch.md. */
-int fetch_binding(const struct proc *op, const Switchyard__Request *r,
-                  char *ns, char *name, char *url, size_t urlsize)
-{
-	static const char suffix[] = ".worker";
-	struct np_target t;
-	char why[128];
-	size_t hl, sl = sizeof(suffix) - 1;
-	const char *slash = strchr(op->worker, '/');
-
-	if (netpolicy_parse_url(r->fetch->url, &t, why, sizeof(why)) == -1 ||
-	    slash == NULL)
-		return 0;
-	hl = strlen(t.host);
-	if (t.https || hl <= sl || strcmp(t.host + hl - sl, suffix) != 0 || t.port != 80)
-		return 0;
-	if (hl - sl >= SY_NAME_MAX || (size_t)(slash - op->worker) >= SY_NAME_MAX)
-		return 0;
-	snprintf(name, SY_NAME_MAX, "%.*s", (int)(hl - sl), t.host);
-	snprintf(ns, SY_NAME_MAX, "%.*s", (int)(slash - op->worker), op->worker);
-	snprintf(url, urlsize, "%s%s", t.path[0] == '/' ? "" : "/", t.path);
-	url[strcspn(url, "#")] = '\0';
-	return 1;
 }
 
 int fetch_req_body(struct peer *from, const struct sy_frame *f)

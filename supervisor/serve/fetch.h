@@ -16,12 +16,6 @@
 struct peer;
 struct proc;
 
-/* A ws_fetch to http://NAME.worker/... is a service binding: a ws_dispatch
- * to worker NAME in op's own namespace, with the URL's path and query as
- * its URL. Fills ns and name (SY_NAME_MAX each) and url (origin form) and
- * returns 1; 0 when r is an ordinary fetch. */
-int fetch_binding(const struct proc *op, const Switchyard__Request *r,
-                  char *ns, char *name, char *url, size_t urlsize);
 /* A ws_fetch REQUEST r from op on its stream (flags: the frame's END):
  * spends a token, checks the policy, forwards or refuses it. r stays the
  * caller's. */

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "outcome.h"
 #include "serve/logring.h"
 #include "serve/peer.h"
 #include "serve/stats.h"
@@ -185,15 +186,14 @@ void pool_plan_changed(struct worker *w);
 #define POOL_NBUCKETS (POOL_NBOUNDS + 1)
 #define POOL_NOUTCOMES 16
 
-enum viol_kind { VIOL_SYSCALL, VIOL_MEMORY, VIOL_PROTOCOL, VIOL_SUBREQUESTS,
-	         VIOL_EGRESS, VIOL_OTHER, VIOL_COUNT };
+/* WorkerStats.violations is indexed by these: new kinds go last. */
 
 struct pool_metrics {
 	uint64_t outcomes[POOL_NOUTCOMES]; /* by Switchyard__Outcome */
 	uint64_t cpu_us, dur_sum_us, subrequests;
 	uint64_t dur[POOL_NBUCKETS];
 	uint64_t cpu[STATS_CPU_NBUCKETS]; /* finer: stats_cpu_bounds_us */
-	uint64_t violations[VIOL_COUNT];
+	uint64_t violations[SY_VIOL_COUNT]; /* by proto/outcome.h's kind */
 	uint64_t spawns, spawn_sum_us, spawn[POOL_NBUCKETS];
 	uint64_t max_children_reached; /* calls queued with all busy */
 	uint32_t max_queued;
@@ -206,7 +206,8 @@ extern const uint64_t pool_bounds_us[POOL_NBOUNDS];
 void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us);
 
 /* p broke a platform rule (what: "protocol: ...", "subrequests: limit of
- * 50 reached"): counted in its pool's violations and logged. */
+ * 50 reached", "binding: ..."): counted in its pool's violations, by the
+ * kind what's first word names, and logged. */
 void pool_violation(struct proc *p, const char *what);
 /* Adds to pl's request and error counts (pl may be NULL). */
 void pool_account(struct pool *pl, unsigned requests, unsigned errors);

@@ -6,31 +6,12 @@
 #include <string.h>
 
 #include "log.h"
+#include "outcome.h"
 #include "serve/call.h"
 #include "serve/pool.h"
 #include "serve/pool_state.h"
 #include "serve/serve.h"
 #include "serve/stats.h"
-
-/* The kind is the first word of the text ("syscall ptrace(101)",
- * "memory cap 128 MiB", "protocol: ...", "subrequests: ...", "egress:"). */
-static enum viol_kind viol_kind(const char *what)
-{
-	static const char *const kinds[] = {
-		[VIOL_SYSCALL] = "syscall", [VIOL_MEMORY] = "memory",
-		[VIOL_PROTOCOL] = "protocol",
-		[VIOL_SUBREQUESTS] = "subrequests", [VIOL_EGRESS] = "egress",
-	};
-	size_t i, n;
-
-	for (i = 0; i < VIOL_OTHER; i++) {
-		n = strlen(kinds[i]);
-		if (strncmp(what, kinds[i], n) == 0 &&
-		    (what[n] == ' ' || what[n] == ':' || what[n] == '\0'))
-			return (enum viol_kind)i;
-	}
-	return VIOL_OTHER;
-}
 
 /* Every broken platform rule is counted and logged with whom it was,
  * and the request it served (docs/events.md, "Request ids"). */
@@ -41,7 +22,7 @@ void pool_violation(struct proc *p, const char *what)
 
 	if (p->pool != NULL) {
 		p->pool->violations++;
-		p->pool->m.violations[viol_kind(what)]++;
+		p->pool->m.violations[sy_viol_kind(what)]++;
 	}
 	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
 	          "%s%s", w != NULL ? w->ns : p->worker,

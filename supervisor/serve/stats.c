@@ -109,7 +109,7 @@ static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
 	ws->duration_sum_us = m->dur_sum_us;
 	ARR(ws, cpu_buckets, m->cpu, STATS_CPU_NBUCKETS);
 	ws->subrequests = m->subrequests;
-	ARR(ws, violations, m->violations, VIOL_COUNT);
+	ARR(ws, violations, m->violations, SY_VIOL_COUNT);
 	ws->spawns = m->spawns;
 	ARR(ws, spawn_buckets, m->spawn, POOL_NBUCKETS);
 	ws->spawn_sum_us = m->spawn_sum_us;

@@ -523,13 +523,22 @@ static int deploy_env(struct parse *p, struct boot_deploy *b, const char *kv)
 	                  NULL);
 }
 
-/* kv, tag and tail_consumer: repeatable, each checked as a deploy would. */
+/* kv, tag, tail_consumer, service and dispatch_namespace: repeatable,
+ * each checked as a deploy would. */
 static int deploy_list_key(struct parse *p, struct boot_deploy *b,
                            const char *name, const char *value)
 {
 	char self[2 * SY_NAME_MAX];
 	struct deploy_spec *s = &b->spec;
 
+	if (strcmp(name, "service") == 0)
+		return deploy_add(p, name, &s->services, &s->nservices,
+		                  SY_MAX_SERVICES, value,
+		                  deploy_service_problem(value));
+	if (strcmp(name, "dispatch_namespace") == 0)
+		return deploy_add(p, name, &s->dispatch_ns, &s->ndispatch_ns,
+		                  SY_MAX_DISPATCH_NS, value,
+		                  deploy_dispatch_ns_problem(value));
 	if (strcmp(name, "kv") == 0)
 		return deploy_add(p, name, &s->kv, &s->nkv, 64, value,
 		                  deploy_kv_problem(value));
@@ -553,7 +562,9 @@ static int key_deploy(struct parse *p, const char *spec, const char *name,
 	if (strcmp(name, "env") == 0)
 		return deploy_env(p, b, value);
 	if (strcmp(name, "kv") == 0 || strcmp(name, "tag") == 0 ||
-	    strcmp(name, "tail_consumer") == 0)
+	    strcmp(name, "tail_consumer") == 0 ||
+	    strcmp(name, "service") == 0 ||
+	    strcmp(name, "dispatch_namespace") == 0)
 		return deploy_list_key(p, b, name, value);
 	if (!once(p, name))
 		return 0;

@@ -52,6 +52,11 @@ struct deploy_spec {
 	size_t ntags;
 	char **tail_consumers;   /* "ns/name", never the worker itself */
 	size_t ntail_consumers;
+	char **services;         /* "NAME=NS/WORKER", at most SY_MAX_SERVICES */
+	size_t nservices;
+	char **dispatch_ns;      /* dispatch namespaces, at most
+	                          * SY_MAX_DISPATCH_NS */
+	size_t ndispatch_ns;
 };
 
 /* A [deploy NS/NAME] section: deployed at start when the file's content

@@ -1,12 +1,13 @@
 /*
  * What a deploy may ask for (environment, KV bindings, tags, tail
- * consumers), checked the same for the control socket and [deploy]
+ * consumers, service bindings, dispatch namespaces), checked the same for the control socket and [deploy]
  * sections before registry.c touches the disk.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "names.h"
 #include "state/deploy_spec.h"
@@ -148,6 +149,21 @@ const char *deploy_tail_problem(const char *consumer, const char *self)
 	return NULL;
 }
 
+const char *deploy_service_problem(const char *binding)
+{
+	struct service_binding b;
+
+	return registry_service_parse(binding, &b);
+}
+
+const char *deploy_dispatch_ns_problem(const char *ns)
+{
+	if (!sy_valid_name(ns))
+		return "invalid namespace name (1-63 of [a-z0-9_-], starting "
+		       "with a letter or digit)";
+	return NULL;
+}
+
 /* Each entry of v valid (by problem, named by what) and none twice. */
 static int strv_check(const char *label, const char *what, char *const *v,
 		      size_t n, size_t max, const char *self,
@@ -214,17 +230,59 @@ static int kv_check(const char *label, const struct deploy_spec *s,
 	return 0;
 }
 
+static const char *dispatch_ns_problem2(const char *ns, const char *self)
+{
+	(void)self;
+	return deploy_dispatch_ns_problem(ns);
+}
+
+/* Parses the spec's service bindings into svc (SY_MAX_SERVICES): one
+ * target per name, names compared without case as http://NAME.worker/
+ * does. */
+static int svc_check(const char *label, const struct deploy_spec *s,
+		     struct service_binding *svc, char *err, size_t errlen)
+{
+	const char *why;
+	size_t i, j;
+
+	if (s->nservices > SY_MAX_SERVICES) {
+		snprintf(err, errlen, "deploy %s: more than %d service "
+			 "bindings", label, SY_MAX_SERVICES);
+		return -1;
+	}
+	for (i = 0; i < s->nservices; i++) {
+		why = registry_service_parse(s->services[i], &svc[i]);
+		for (j = 0; why == NULL && j < i; j++) {
+			/* the supervisor runs in the C locale: ASCII */
+			if (strcasecmp(svc[j].name, svc[i].name) == 0)
+				why = "a service binding of that name is given "
+				      "already";
+		}
+		if (why != NULL) {
+			snprintf(err, errlen, "deploy %s: service %.200s: %s",
+				 label, s->services[i], why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int deploy_spec_check(const char *label, const struct deploy_spec *s,
-		      struct kv_binding *kv, char *err, size_t errlen)
+		      struct kv_binding *kv, struct service_binding *svc,
+		      char *err, size_t errlen)
 {
 	if (env_check(label, s->env, s->nenv, err, errlen) == -1 ||
 	    kv_check(label, s, kv, err, errlen) == -1 ||
 	    strv_check(label, "tag", s->tags, s->ntags, SY_MAX_TAGS, label,
-		       tag_problem2, err, errlen) == -1)
+		       tag_problem2, err, errlen) == -1 ||
+	    strv_check(label, "tail consumer", s->tail_consumers,
+		       s->ntail_consumers, REG_MAX_TAIL, label,
+		       deploy_tail_problem, err, errlen) == -1 ||
+	    svc_check(label, s, svc, err, errlen) == -1)
 		return -1;
-	return strv_check(label, "tail consumer", s->tail_consumers,
-			  s->ntail_consumers, REG_MAX_TAIL, label,
-			  deploy_tail_problem, err, errlen);
+	return strv_check(label, "dispatch namespace", s->dispatch_ns,
+			  s->ndispatch_ns, SY_MAX_DISPATCH_NS, label,
+			  dispatch_ns_problem2, err, errlen);
 }
 
 void deploy_spec_free(struct deploy_spec *s)
@@ -238,5 +296,7 @@ void deploy_spec_free(struct deploy_spec *s)
 	sy_strv_free(s->kv, s->nkv);
 	sy_strv_free(s->tags, s->ntags);
 	sy_strv_free(s->tail_consumers, s->ntail_consumers);
+	sy_strv_free(s->services, s->nservices);
+	sy_strv_free(s->dispatch_ns, s->ndispatch_ns);
 	memset(s, 0, sizeof(*s));
 }

@@ -1,6 +1,7 @@
 /*
  * What a deploy may ask for (deploy_spec.c): the environment, KV bindings,
- * tags and tail consumers of a struct deploy_spec, checked the same for the
+ * tags, tail consumers, service bindings and dispatch namespaces of a
+ * struct deploy_spec, checked the same for the
  * control socket and [deploy] sections before anything touches the disk.
  */
 #ifndef SY_STATE_DEPLOY_SPEC_H
@@ -13,13 +14,15 @@
 
 /*
  * Checks spec's environment, KV bindings (parsed into kv, REG_MAX_KV
- * entries), tags and tail consumers for worker label ("ns/name"): syntax,
- * counts, duplicates, no worker its own tail consumer. 0, or -1 with err
- * ("deploy acme/shop: tag a b: invalid tag ..."), never quoting an
- * environment value (it may be a secret).
+ * entries), tags, tail consumers, service bindings (parsed into svc,
+ * SY_MAX_SERVICES entries) and dispatch namespaces for worker label
+ * ("ns/name"): syntax, counts, duplicates, no worker its own tail
+ * consumer. 0, or -1 with err ("deploy acme/shop: tag a b: invalid tag
+ * ..."), never quoting an environment value (it may be a secret).
  */
 int deploy_spec_check(const char *label, const struct deploy_spec *s,
-                      struct kv_binding *kv, char *err, size_t errlen);
+                      struct kv_binding *kv, struct service_binding *svc,
+                      char *err, size_t errlen);
 /*
  * Checks one "KEY=VALUE" environment entry: KEY is 1-128 of [A-Za-z0-9_]
  * not starting with a digit, the whole entry fits SY_ENV_ENTRY_MAX, and the
@@ -32,6 +35,9 @@ const char *deploy_tag_problem(const char *tag);
 const char *deploy_kv_problem(const char *binding);
 /* self is "ns/name" of the worker deployed. */
 const char *deploy_tail_problem(const char *consumer, const char *self);
+/* "NAME=NS/WORKER"; a dispatch namespace. */
+const char *deploy_service_problem(const char *binding);
+const char *deploy_dispatch_ns_problem(const char *ns);
 /* Frees what an owned spec (a [deploy] section's) holds. */
 void deploy_spec_free(struct deploy_spec *s);
 

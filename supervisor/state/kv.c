@@ -403,3 +403,81 @@ int kv_list(struct kv *kv, const char *ns, const char *prefix,
 		kv_keys_free(out);
 	return rc;
 }
+
+/* Collects the main database's keys, the names of the named databases,
+ * with rtxn live. */
+static int ns_walk(struct kv *kv, struct kv_keys *out)
+{
+	MDB_cursor *cur;
+	MDB_stat st;
+	MDB_val k, v;
+	MDB_dbi main;
+	int rc;
+
+	if ((rc = mdb_dbi_open(kv->rtxn, NULL, 0, &main)) != 0 ||
+	    (rc = mdb_stat(kv->rtxn, main, &st)) != 0)
+		return kv_err(rc);
+	if ((out->keys = calloc(st.ms_entries + 1, sizeof(*out->keys))) ==
+	    NULL)
+		return -ENOMEM;
+	if ((rc = mdb_cursor_open(kv->rtxn, main, &cur)) != 0)
+		return kv_err(rc);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	     rc == 0 && out->n < st.ms_entries;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < SY_NAME_MAX && keys_add(out, &k) != 0) {
+			rc = ENOMEM;
+			break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc == ENOMEM)
+		return -ENOMEM;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : kv_err(rc);
+}
+
+int kv_namespaces(struct kv *kv, struct kv_keys *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = read_begin(kv)) != 0)
+		return rc;
+	rc = ns_walk(kv, out);
+	mdb_txn_reset(kv->rtxn);
+	if (rc != 0)
+		kv_keys_free(out);
+	return rc;
+}
+
+int kv_has_ns(struct kv *kv, const char *ns)
+{
+	MDB_dbi dbi;
+
+	return find_dbi(kv, ns, 0, &dbi) == 0;
+}
+
+int kv_drop(struct kv *kv, const char *ns)
+{
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	size_t i;
+	int rc;
+
+	if ((rc = find_dbi(kv, ns, 0, &dbi)) != 0)
+		return rc;
+	if ((rc = mdb_txn_begin(kv->env, NULL, 0, &txn)) != 0)
+		return kv_err(rc);
+	/* 1: delete the database itself, and close its handle at commit */
+	if ((rc = mdb_drop(txn, dbi, 1)) != 0) {
+		mdb_txn_abort(txn);
+		return kv_err(rc);
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		return kv_err(rc);
+	for (i = 0; i < kv->nns && kv->ns[i].dbi != dbi; i++)
+		;
+	if (i < kv->nns)
+		kv->ns[i] = kv->ns[--kv->nns];
+	return 0;
+}

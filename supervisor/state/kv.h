@@ -83,4 +83,13 @@ int kv_list(struct kv *kv, const char *ns, const char *prefix,
             struct kv_keys *out);
 void kv_keys_free(struct kv_keys *k);
 
+/* The namespaces the store holds (written once and not dropped), in byte
+ * order, into out (released with kv_keys_free; no cursor). */
+int kv_namespaces(struct kv *kv, struct kv_keys *out);
+/* 1 if namespace ns exists in the store, else 0. */
+int kv_has_ns(struct kv *kv, const char *ns);
+/* Deletes namespace ns, its keys and its name, in one transaction: it no
+ * longer counts against KV_MAX_NS. -ENOENT when it does not exist. */
+int kv_drop(struct kv *kv, const char *ns);
+
 #endif

@@ -27,6 +27,7 @@
 
 #define RULES_MAX 1024
 #define NAMES_MAX 1024
+#define TEXT_MAX (1024u * 1024u) /* bytes of the policy file */
 #define DEFAULT_MAX_RESPONSE (16ull * 1024 * 1024)
 #define DEFAULT_TIMEOUT_MS 10000
 
@@ -53,6 +54,8 @@ struct netpolicy {
 	uint32_t timeout_ms;
 	char *ca_pem;      /* ca_file's contents, or NULL */
 	size_t ca_len;
+	char *text;        /* the file as read: what netpolicy_same compares */
+	size_t text_len;
 };
 
 struct parse {
@@ -267,7 +270,9 @@ static int ca_path(const struct parse *p, const char *value, char *out,
 
 /* Reads the whole of fd (a regular file of at most NP_CA_MAX bytes) into
  * a new buffer. NULL with errno. */
-static char *read_small(int fd, size_t *len)
+/* The whole regular file open at fd, NUL-terminated (malloc'd), if it
+ * holds at most max bytes; NULL with errno (EFBIG: larger). */
+static char *read_small(int fd, size_t max, size_t *len)
 {
 	struct stat st;
 	char *buf;
@@ -276,7 +281,7 @@ static char *read_small(int fd, size_t *len)
 
 	if (fstat(fd, &st) == -1)
 		return NULL;
-	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)NP_CA_MAX) {
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)max) {
 		errno = S_ISREG(st.st_mode) ? EFBIG : EINVAL;
 		return NULL;
 	}
@@ -310,7 +315,8 @@ static int set_ca_file(struct parse *p, const char *value)
 	if (value[0] == '\0' || ca_path(p, value, path, sizeof(path)) < 0)
 		return perr(p, "ca_file: invalid path: %s", value);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
-	    (p->pol->ca_pem = read_small(fd, &p->pol->ca_len)) == NULL) {
+	    (p->pol->ca_pem = read_small(fd, NP_CA_MAX,
+	                                 &p->pol->ca_len)) == NULL) {
 		snprintf(msg, sizeof(msg), "ca_file %s: %s", path,
 		         errno == EFBIG ? "larger than 64 KiB" : strerror(errno));
 		if (fd != -1)
@@ -364,14 +370,23 @@ void netpolicy_free(struct netpolicy *pol)
 	free(pol->nets);
 	free(pol->names);
 	free(pol->ca_pem);
+	free(pol->text);
 	free(pol);
+}
+
+int netpolicy_same(const struct netpolicy *a, const struct netpolicy *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return a->text_len == b->text_len && a->ca_len == b->ca_len &&
+	       memcmp(a->text, b->text, a->text_len) == 0 &&
+	       (a->ca_len == 0 || memcmp(a->ca_pem, b->ca_pem, a->ca_len) == 0);
 }
 
 struct netpolicy *netpolicy_load(const char *path, char *err, size_t errlen)
 {
 	struct parse p;
-	FILE *f;
-	int rc;
+	int fd, rc;
 
 	memset(&p, 0, sizeof(p));
 	p.path = path;
@@ -384,14 +399,19 @@ struct netpolicy *netpolicy_load(const char *path, char *err, size_t errlen)
 	}
 	p.pol->max_response = DEFAULT_MAX_RESPONSE;
 	p.pol->timeout_ms = DEFAULT_TIMEOUT_MS;
-	if ((f = fopen(path, "re")) == NULL) {
+	/* read whole, once: what is parsed is what a reload compares */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1 ||
+	    (p.pol->text = read_small(fd, TEXT_MAX,
+	                              &p.pol->text_len)) == NULL) {
 		snprintf(err, errlen, "egress policy %s: %s", path,
-		         strerror(errno));
+		         errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
+		if (fd != -1)
+			close(fd);
 		netpolicy_free(p.pol);
 		return NULL;
 	}
-	rc = ini_parse_file(f, handler, &p);
-	fclose(f);
+	close(fd);
+	rc = ini_parse_string(p.pol->text, handler, &p);
 	if (rc != 0 && !p.failed) {
 		p.line = rc;
 		perr(&p, "%s", rc > 0 ? "syntax error" : "cannot read it");

@@ -35,6 +35,9 @@ struct netpolicy;
 struct netpolicy *netpolicy_load(const char *path, char *err, size_t errlen);
 /* Accepts NULL. */
 void netpolicy_free(struct netpolicy *pol);
+/* 1 if a and b were read from the same bytes (the policy file and its
+ * ca_file), or both are NULL (no policy); else 0. */
+int netpolicy_same(const struct netpolicy *a, const struct netpolicy *b);
 
 /* Splits an absolute http:// or https:// URL. 0, or -1 with why. */
 int netpolicy_parse_url(const char *url, struct np_target *t, char *why,

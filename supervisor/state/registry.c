@@ -20,6 +20,7 @@
 #include "log.h"
 #include "state/deploy_spec.h"
 #include "state/registry.h"
+#include "state/registry_state.h"
 #include "state/secrets.h"
 #include "state/store.h"
 #include "util.h"
@@ -27,15 +28,6 @@
 static struct sup_config *reg_conf;
 static struct registry_hooks reg_hooks;
 
-/* KV bindings per version (store.h): a list, as few versions have any. */
-struct reg_kv {
-	char worker[2 * SY_NAME_MAX];
-	uint32_t version;
-	struct kv_binding *b;
-	size_t n;
-	struct reg_kv *next;
-};
-static struct reg_kv *reg_kvs;
 static struct worker **reg_sorted;
 static size_t reg_n, reg_cap;
 /* uids of deleted workers: never given again, so that nothing a deleted
@@ -102,6 +94,17 @@ struct worker *registry_next(struct worker *w)
 	return w != NULL ? w->next : NULL;
 }
 
+const struct version *registry_version(const struct worker *w,
+                                       uint32_t number)
+{
+	size_t i;
+
+	for (i = 0; i < w->nversions; i++)
+		if (w->versions[i].number == number)
+			return &w->versions[i];
+	return NULL;
+}
+
 struct worker *registry_insert(const char *ns, const char *name)
 {
 	struct worker *w, **grown;
@@ -158,6 +161,12 @@ void version_clear(struct version *v)
 	sy_strv_free(v->tail_consumers, v->ntail_consumers);
 	v->tail_consumers = NULL;
 	v->ntail_consumers = 0;
+	free(v->services);
+	v->services = NULL;
+	v->nservices = 0;
+	sy_strv_free(v->dispatch_ns, v->ndispatch_ns);
+	v->dispatch_ns = NULL;
+	v->ndispatch_ns = 0;
 }
 
 static void worker_free(struct worker *w)
@@ -204,86 +213,7 @@ void registry_free(void)
 	secrets_free();
 	reg_conf = NULL;
 	memset(&reg_hooks, 0, sizeof(reg_hooks));
-	while (reg_kvs != NULL) {
-		struct reg_kv *k = reg_kvs;
-
-		reg_kvs = k->next;
-		free(k->b);
-		free(k);
-	}
-}
-
-const char *registry_kv_parse(const char *spec, struct kv_binding *b)
-{
-	const char *eq = strchr(spec, '='), *ns;
-	size_t nslen;
-
-	memset(b, 0, sizeof(*b));
-	if (eq == NULL || !sy_kv_binding_valid(spec, (size_t)(eq - spec)))
-		return "binding name must be 1-63 of [A-Za-z0-9_] before '='";
-	ns = eq + 1;
-	nslen = strlen(ns);
-	if (nslen > 3 && strcmp(ns + nslen - 3, ":ro") == 0) {
-		b->ro = 1;
-		nslen -= 3;
-	}
-	if (nslen == 0 || nslen >= SY_NAME_MAX)
-		return "invalid KV namespace name";
-	memcpy(b->name, spec, (size_t)(eq - spec));
-	memcpy(b->ns, ns, nslen);
-	if (!sy_valid_name(b->ns))
-		return "invalid KV namespace name (1-63 of [a-z0-9_-])";
-	return NULL;
-}
-
-static struct reg_kv **kv_slot(const char *worker, uint32_t version)
-{
-	struct reg_kv **pp;
-
-	for (pp = &reg_kvs; *pp != NULL; pp = &(*pp)->next)
-		if ((*pp)->version == version &&
-		    strcmp((*pp)->worker, worker) == 0)
-			break;
-	return pp;
-}
-
-int registry_kv_set(const char *ns, const char *name, uint32_t version,
-		    const struct kv_binding *b, size_t n)
-{
-	char worker[2 * SY_NAME_MAX];
-	struct reg_kv **pp, *k;
-
-	snprintf(worker, sizeof(worker), "%s/%s", ns, name);
-	pp = kv_slot(worker, version);
-	if ((k = *pp) != NULL) {
-		*pp = k->next;
-		free(k->b);
-		free(k);
-	}
-	if (n == 0)
-		return 0;
-	if ((k = calloc(1, sizeof(*k))) == NULL ||
-	    (k->b = calloc(n, sizeof(*b))) == NULL) {
-		free(k);
-		errno = ENOMEM;
-		return -1;
-	}
-	memcpy(k->worker, worker, sizeof(worker));
-	k->version = version;
-	memcpy(k->b, b, n * sizeof(*b));
-	k->n = n;
-	k->next = reg_kvs;
-	reg_kvs = k;
-	return 0;
-}
-
-const struct kv_binding *registry_kv_get(const char *worker, uint32_t version,
-					 size_t *n)
-{
-	struct reg_kv *k = *kv_slot(worker, version);
-
-	*n = k != NULL ? k->n : 0;
-	return k != NULL ? k->b : NULL;
+	registry_kv_free();
 }
 
 static int uid_cmp(const void *a, const void *b)
@@ -385,6 +315,11 @@ static int registry_bind_plans(char *err, size_t errlen)
 	return 0;
 }
 
+const struct sup_config *registry_conf(void)
+{
+	return reg_conf;
+}
+
 int registry_init(struct sup_config *c, const struct registry_hooks *hooks,
                   char *err, size_t errlen)
 {
@@ -411,107 +346,10 @@ fail:
 }
 
 /* Recorded: only now may processes of the new version start. */
-static void version_changed(struct worker *w)
+void registry_changed(struct worker *w)
 {
 	if (reg_hooks.version_changed != NULL)
 		reg_hooks.version_changed(w);
-}
-
-/* Checks what a deploy names before anything touches the disk. */
-static int deploy_check(const char *ns, const char *name,
-			const struct deploy_spec *s, struct kv_binding *kv,
-			const struct plan **planp, char *err, size_t errlen)
-{
-	char label[2 * SY_NAME_MAX];
-
-	if (!sy_valid_name(ns) || !sy_valid_name(name)) {
-		snprintf(err, errlen,
-			 "deploy %.63s/%.63s: invalid %s name (use 1-63 of a-z "
-			 "0-9 - _, starting with a letter or digit)",
-			 ns, name, sy_valid_name(ns) ? "worker" : "namespace");
-		return -1;
-	}
-	snprintf(label, sizeof(label), "%s/%s", ns, name);
-	*planp = config_plan(reg_conf, s->plan);
-	if (*planp == NULL) {
-		snprintf(err, errlen,
-			 "deploy %s/%s: unknown plan \"%.63s\" (not in %s)", ns,
-			 name, s->plan, reg_conf->path);
-		return -1;
-	}
-	return deploy_spec_check(label, s, kv, err, errlen);
-}
-
-/* The executable must look runnable now, not fail later in every spawn. */
-static int exe_check(const char *ns, const char *name, int fd, char *err,
-		     size_t errlen)
-{
-	unsigned char magic[4];
-	struct stat st;
-	ssize_t n;
-
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen,
-			 "deploy %s/%s: cannot stat the executable: %s", ns,
-			 name, strerror(errno));
-		return -1;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "deploy %s/%s: not a regular file", ns,
-			 name);
-		return -1;
-	}
-	if ((st.st_mode & 0111) == 0) {
-		snprintf(err, errlen,
-			 "deploy %s/%s: not executable (mode %04o)", ns, name,
-			 (unsigned)(st.st_mode & 07777));
-		return -1;
-	}
-	if (st.st_size == 0) {
-		snprintf(err, errlen, "deploy %s/%s: the executable is empty",
-			 ns, name);
-		return -1;
-	}
-	n = pread(fd, magic, sizeof(magic), 0);
-	if (n == -1) {
-		snprintf(err, errlen,
-			 "deploy %s/%s: cannot read the executable: %s", ns,
-			 name, strerror(errno));
-		return -1;
-	}
-	if ((n == 4 && memcmp(magic, "\177ELF", 4) == 0) ||
-	    (n >= 2 && magic[0] == '#' && magic[1] == '!'))
-		return 0;
-	snprintf(err, errlen, "deploy %s/%s: not an executable (no ELF header)",
-		 ns, name);
-	return -1;
-}
-
-static int strv_copy(char ***dst, size_t *ndst, char *const *src, size_t n)
-{
-	if (n == 0)
-		return 0;
-	if ((*dst = calloc(n, sizeof(**dst))) == NULL)
-		return -1;
-	for (*ndst = 0; *ndst < n; (*ndst)++) {
-		if (((*dst)[*ndst] = strdup(src[*ndst])) == NULL)
-			return -1;
-	}
-	return 0;
-}
-
-/* The version's own copies of what the spec says. */
-static int version_fill(struct version *v, const struct deploy_spec *s,
-			const struct plan *p)
-{
-	v->deployed_at = (int64_t)time(NULL);
-	snprintf(v->plan, sizeof(v->plan), "%s", p->name);
-	if (strv_copy(&v->env, &v->nenv, s->env, s->nenv) == -1 ||
-	    strv_copy(&v->tags, &v->ntags, s->tags, s->ntags) == -1 ||
-	    strv_copy(&v->tail_consumers, &v->ntail_consumers,
-		      s->tail_consumers, s->ntail_consumers) == -1)
-		return -1;
-	return 0;
 }
 
 int registry_retire_uid(uid_t uid)
@@ -560,9 +398,7 @@ static void versions_prune(struct worker *w)
 		store_gc_exes(reg_conf->state_dir);
 }
 
-/* Appends v (taken over) to ns/name as its current version and records it;
- * on failure nothing visible has changed. */
-static int deploy_commit(const char *ns, const char *name, struct version *v,
+int registry_commit(const char *ns, const char *name, struct version *v,
 			 const struct plan *p, const struct kv_binding *kv,
 			 size_t nkv, char *err, size_t errlen)
 {
@@ -636,133 +472,13 @@ static int deploy_commit(const char *ns, const char *name, struct version *v,
 	return -1;
 }
 
-int registry_deploy(const char *ns, const char *name, int exe_fd,
-		    const struct deploy_spec *spec, char *err, size_t errlen)
-{
-	struct kv_binding kv[REG_MAX_KV];
-	const struct plan *p;
-	struct version v;
-	struct worker *w;
-	char serr[512];
-	int e, n;
-
-	if (deploy_check(ns, name, spec, kv, &p, err, errlen) == -1 ||
-	    exe_check(ns, name, exe_fd, err, errlen) == -1) {
-		errno = EINVAL;
-		return -1;
-	}
-	memset(&v, 0, sizeof(v));
-	if (store_put_exe(reg_conf->state_dir, exe_fd, v.sha256, &v.exe_path,
-			  serr, sizeof(serr)) == -1) {
-		e = errno;
-		snprintf(err, errlen, "deploy %s/%s: %s", ns, name, serr);
-		errno = e == EINVAL ? EIO : e;
-		return -1;
-	}
-	if (version_fill(&v, spec, p) == -1) {
-		snprintf(err, errlen, "deploy %s/%s: %s", ns, name,
-			 strerror(ENOMEM));
-		version_clear(&v);
-		errno = ENOMEM;
-		return -1;
-	}
-	n = deploy_commit(ns, name, &v, p, kv, spec->nkv, err, errlen);
-	if (n == -1) {
-		e = errno;
-		version_clear(&v);
-		errno = e;
-		return -1;
-	}
-	w = registry_find(ns, name);
-	version_changed(w);
-	return n;
-}
-
-static int kv_equal(const struct worker *w, const struct version *v,
-		    const struct deploy_spec *s)
-{
-	char label[2 * SY_NAME_MAX];
-	const struct kv_binding *have;
-	struct kv_binding b;
-	size_t i, n;
-
-	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
-	have = registry_kv_get(label, v->number, &n);
-	if (n != s->nkv)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (registry_kv_parse(s->kv[i], &b) != NULL ||
-		    strcmp(b.name, have[i].name) != 0 ||
-		    strcmp(b.ns, have[i].ns) != 0 || b.ro != have[i].ro)
-			return 0;
-	}
-	return 1;
-}
-
-/* Is the file open at fd, under spec, what ns/name already runs? */
-static int deploy_unchanged(const char *ns, const char *name, int fd,
-			    const struct deploy_spec *s)
-{
-	const struct worker *w = registry_find(ns, name);
-	const struct plan *p = config_plan(reg_conf, s->plan);
-	const struct version *v;
-	char sha[65], herr[256];
-
-	if (w == NULL || p == NULL)
-		return 0;
-	v = worker_version(w);
-	if (strcmp(v->plan, p->name) != 0 ||
-	    !sy_strv_equal(v->env, v->nenv, s->env, s->nenv) ||
-	    !sy_strv_equal(v->tags, v->ntags, s->tags, s->ntags) ||
-	    !sy_strv_equal(v->tail_consumers, v->ntail_consumers,
-			s->tail_consumers, s->ntail_consumers) ||
-	    !kv_equal(w, v, s))
-		return 0;
-	/* a file we cannot hash is left for registry_deploy to report */
-	if (store_hash_fd(fd, sha, herr, sizeof(herr)) == -1)
-		return 0;
-	return strcmp(sha, v->sha256) == 0;
-}
-
-int registry_deploy_path(const char *ns, const char *name, const char *path,
-			 const struct deploy_spec *spec, char *err,
-			 size_t errlen)
-{
-	int fd, n, e;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		e = errno;
-		if (e == ENOENT)
-			snprintf(err, errlen,
-				 "deploy %s/%s: executable not found: %s", ns,
-				 name, path);
-		else
-			snprintf(err, errlen,
-				 "deploy %s/%s: cannot open %s: %s", ns, name,
-				 path, strerror(e));
-		errno = (e == ENOENT || e == EACCES || e == ENOTDIR ||
-			 e == ELOOP || e == EISDIR)
-			    ? EINVAL
-			    : e;
-		return -1;
-	}
-	if (deploy_unchanged(ns, name, fd, spec))
-		n = (int)worker_version(registry_find(ns, name))->number;
-	else
-		n = registry_deploy(ns, name, fd, spec, err, errlen);
-	e = errno;
-	close(fd);
-	errno = e;
-	return n;
-}
-
 int registry_rollback(struct worker *w, uint32_t number, char *err,
 		      size_t errlen)
 {
 	const struct plan *p, *old_plan = w->plan;
-	size_t i, old = w->current;
-	char serr[512];
+	char serr[512], label[2 * SY_NAME_MAX];
+	const struct kv_binding *kv;
+	size_t i, nkv, old = w->current;
 
 	for (i = 0; i < w->nversions && w->versions[i].number != number; i++)
 		;
@@ -779,6 +495,13 @@ int registry_rollback(struct worker *w, uint32_t number, char *err,
 		errno = EINVAL;
 		return -1;
 	}
+	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
+	kv = registry_kv_get(label, number, &nkv);
+	if (registry_kv_room_check("rollback", w->ns, w->name, kv, nkv, err,
+			  errlen) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
 	w->current = i;
 	w->plan = p;
 	if (store_save(reg_conf->state_dir, serr, sizeof(serr)) == -1) {
@@ -789,46 +512,8 @@ int registry_rollback(struct worker *w, uint32_t number, char *err,
 		errno = EIO;
 		return -1;
 	}
-	version_changed(w);
+	registry_changed(w);
 	return 0;
-}
-
-int registry_redeploy(struct worker *w, char *err, size_t errlen)
-{
-	const struct version *cur = worker_version(w);
-	struct deploy_spec spec;
-	char label[2 * SY_NAME_MAX], kvs[REG_MAX_KV][2 * SY_NAME_MAX + 8];
-	char *kvp[REG_MAX_KV];
-	const struct kv_binding *b;
-	size_t i, n;
-	int fd, rc;
-
-	memset(&spec, 0, sizeof(spec));
-	snprintf(spec.plan, sizeof(spec.plan), "%s", cur->plan);
-	spec.env = cur->env;
-	spec.nenv = cur->nenv;
-	spec.tags = cur->tags;
-	spec.ntags = cur->ntags;
-	spec.tail_consumers = cur->tail_consumers;
-	spec.ntail_consumers = cur->ntail_consumers;
-	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
-	b = registry_kv_get(label, cur->number, &n);
-	for (i = 0; i < n; i++) {
-		snprintf(kvs[i], sizeof(kvs[i]), "%s=%s%s", b[i].name, b[i].ns,
-			 b[i].ro ? ":ro" : "");
-		kvp[i] = kvs[i];
-	}
-	spec.kv = kvp;
-	spec.nkv = n;
-	if ((fd = open(cur->exe_path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: cannot open %s: %s", label,
-			 cur->exe_path, strerror(errno));
-		return -1;
-	}
-	/* cur's strings stay valid: deploying only appends a version */
-	rc = registry_deploy(w->ns, w->name, fd, &spec, err, errlen);
-	close(fd);
-	return rc;
 }
 
 /* Removes state_dir's executables no version names any more. */

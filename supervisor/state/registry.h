@@ -12,13 +12,13 @@
 #include <sys/types.h>
 
 #include "names.h"
+#include "state/bindings.h"
 #include "state/config.h"
 
 #define REG_MAX_WORKERS 65536 /* refuse deploys beyond this many workers */
 #define REG_MAX_ENV 256	      /* "K=V" entries per version */
 #define REG_MAX_TAIL 8        /* tail consumers per version */
 #define REG_MAX_VERSIONS 20   /* kept per worker; older ones are pruned */
-#define REG_MAX_KV 64         /* KV bindings per version */
 
 struct version {
 	uint32_t number;          /* 1, 2, ... per worker */
@@ -32,6 +32,13 @@ struct version {
 	size_t ntags;
 	char **tail_consumers;    /* "ns/name" workers fed its events */
 	size_t ntail_consumers;
+	/* Whom it may call (bindings.h): its service bindings, at most
+	 * SY_MAX_SERVICES, and the dispatch namespaces whose workers it may
+	 * call with context, at most SY_MAX_DISPATCH_NS. */
+	struct service_binding *services;
+	size_t nservices;
+	char **dispatch_ns;
+	size_t ndispatch_ns;
 };
 
 struct pool;                      /* serve/pool.c's: opaque here */
@@ -77,6 +84,10 @@ static inline const struct version *worker_version(const struct worker *w)
 {
 	return &w->versions[w->current];
 }
+/* w's version number (any kept one, not only the current: a process runs
+ * the version it was started with), or NULL when it is no longer kept. */
+const struct version *registry_version(const struct worker *w,
+                                       uint32_t number);
 /*
  * Deploys the executable open at exe_fd (not taken over) as the next version
  * of ns/name under spec (borrowed): copies it into state_dir content-addressed
@@ -125,26 +136,5 @@ int registry_retire_uid(uid_t uid);
 const uid_t *registry_retired(size_t *n);
 /* Frees what a version owns (path, env); safe on a zeroed version. */
 void version_clear(struct version *v);
-
-/*
- * KV bindings of a version (docs/kv.md): what a worker may name in
- * ws_kv_*. Kept beside the versions, keyed by worker and version number,
- * and saved with them in deployments.json ("kv": [{name, ns, ro}]).
- */
-struct kv_binding {
-	char name[SY_NAME_MAX]; /* what the worker names: [A-Za-z0-9_], 1-63 */
-	char ns[SY_NAME_MAX];   /* the KV namespace (sy_valid_name) */
-	int ro;                 /* writes are denied */
-};
-
-/* Parses "NAME=KVNS" or "NAME=KVNS:ro" into b. NULL if valid, or why. */
-const char *registry_kv_parse(const char *spec, struct kv_binding *b);
-/* Records (replacing) the bindings of ns/name's version. 0 or -1 (ENOMEM).
- * n 0 forgets them. */
-int registry_kv_set(const char *ns, const char *name, uint32_t version,
-                    const struct kv_binding *b, size_t n);
-/* The bindings of worker "ns/name" version, or NULL with *n 0. */
-const struct kv_binding *registry_kv_get(const char *worker, uint32_t version,
-                                         size_t *n);
 
 #endif

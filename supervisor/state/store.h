@@ -38,4 +38,12 @@ int store_write_file(const char *state_dir, const char *leaf,
  * 0 or -1 with err. */
 int store_hash_fd(int fd, char sha256[65], char *err, size_t errlen);
 
+/* ---- between store.c and store_json.c ---- */
+
+#define STORE_FILE "deployments.json"
+/* The registry as deployments.json's text (malloc'd), or NULL (ENOMEM). */
+char *store_json(void);
+/* 1 if s is 64 lowercase hex digits. */
+int store_valid_sha(const char *s);
+
 #endif

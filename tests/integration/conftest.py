@@ -35,6 +35,9 @@ TENANTS = ("alice", "bob", "echo", "crash", "hello")
 # reached through its read-only binding ROUTES.
 ROUTES_NS = "routes"
 DISPATCHER_KV = [f"ROUTES={ROUTES_NS}:ro"]
+# A worker calls only what its deployment binds (docs/security.md): the
+# dispatcher calls, and gives context to, every worker of `tenants`.
+DISPATCHER_BINDS = {"dispatch_namespace": ["tenants"]}
 START_TIMEOUT = 20.0   # seconds until the platform must be serving
 STOP_TIMEOUT = 15.0    # seconds until SIGTERM must have stopped it
 HTTP_TIMEOUT = 30.0    # any single HTTP exchange
@@ -161,7 +164,8 @@ class Platform:
                        for t in TENANTS}
         self.deploys = dict({"platform/dispatcher":
                              (EXAMPLES / "dispatcher", dispatcher_plan,
-                              list(dispatcher_env or []), DISPATCHER_KV)},
+                              list(dispatcher_env or []), DISPATCHER_KV,
+                              DISPATCHER_BINDS)},
                             **deploys)
         self.config = self.tmp / "switchyard.ini"
         self.config.write_text(self.render_config())
@@ -193,12 +197,16 @@ class Platform:
             lines += [f"{k} = {v}" for k, v in
                       (plan[4] if len(plan) > 4 else {}).items()]
         if with_deploys:
-            # (exe, plan, env[, kv bindings])
-            for worker, (exe, plan, env, *kv) in self.deploys.items():
+            # (exe, plan, env[, kv bindings[, {key: [values]}]]), the
+            # last for more [deploy] keys: service, dispatch_namespace...
+            for worker, (exe, plan, env, *rest) in self.deploys.items():
                 lines += ["", f"[deploy {worker}]", f"exe = {exe}",
                           f"plan = {plan}"]
                 lines += [f"env = {e}" for e in env]
-                lines += [f"kv = {b}" for b in (kv[0] if kv else [])]
+                lines += [f"kv = {b}" for b in (rest[0] if rest else [])]
+                for key, values in (rest[1] if len(rest) > 1
+                                    else {}).items():
+                    lines += [f"{key} = {v}" for v in values]
         return "\n".join(lines) + "\n"
 
     # ---- life cycle ----

@@ -18,7 +18,9 @@ DEPLOYS = {
     "tenants/hello": (EXAMPLES / "hello", "default", []),
     "tenants/alice": (EXAMPLES / "alice", "default", []),
     "tenants/crash": (EXAMPLES / "crash", "single", []),
-    "tenants/sub5": (EXAMPLES / "limits", "sub5", []),
+    # /dispatch calls tenants/hello, which it must be bound to
+    "tenants/sub5": (EXAMPLES / "limits", "sub5", [], [],
+                     {"service": ["HELLO=tenants/hello"]}),
 }
 
 p = platform_fixture(plans=PLANS, deploys=DEPLOYS)

@@ -67,7 +67,7 @@ def test_deploy_env_reaches_the_worker(make_platform):
     assert p.get("/", host="alice.example.org")[0] == 404
     p.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "dispatcher",
              "--env", "BASE_DOMAIN=example.org",
-             "--kv", "ROUTES=routes:ro")
+             "--kv", "ROUTES=routes:ro", "--dispatch-namespace", "tenants")
     status, _, body = p.get("/", host="alice.example.org")
     assert status == 200 and b"Hello from alice!" in body
     assert p.get("/", host="alice.example.com")[0] == 404

@@ -88,7 +88,9 @@ def test_delete_stops_forgets_and_stays_deleted(make_platform):
 def test_delete_dispatch_worker_refused(dp):
     r = dp.ctl("delete", "platform/dispatcher")
     assert r.returncode == 5
-    assert "dispatch worker" in r.stderr and "platform/dispatcher" in r.stderr
+    # naming the key that makes it so, as the configuration spells it
+    assert f"delete platform/dispatcher: it is the dispatch worker " \
+        f"([switchyard] dispatch_worker in {dp.config})" in r.stderr, r.stderr
     assert "platform/dispatcher" in dp.workers()
 
 

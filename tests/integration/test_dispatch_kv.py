@@ -99,6 +99,11 @@ def seen_headers(p, host, headers=None, path="/headers"):
     return dict(line.split(": ", 1) for line in body.splitlines())
 
 
+def seen_context(p, host, headers=None):
+    """The request's context as examples/echo saw it: {key: value}."""
+    return seen_headers(p, host, headers, "/context")
+
+
 # ---- routes are data ----
 
 def test_put_change_delete_take_effect_on_the_next_request(p):
@@ -121,6 +126,8 @@ def test_route_to_a_worker_not_deployed_is_404(p):
     status, resp, body = get(p, "ghost.test")
     assert status == 404 and body.startswith("Worker not found: ghost")
     assert resp.getheader("Server") == "switchyard"
+    # it names no worker that is not there
+    assert resp.getheader("X-Dispatched-To") is None
 
 
 # ---- fallbacks ----
@@ -147,7 +154,8 @@ def test_header_fallback_off_by_default_and_routes_only(make_platform):
     assert status == 404 and body.startswith("Worker not found"), body
     assert get(q, "alice.test")[0] == 200
     q.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "dispatcher",
-             "--kv", "ROUTES=routes:ro", "--env", "ROUTES_ONLY=1")
+             "--kv", "ROUTES=routes:ro", "--env", "ROUTES_ONLY=1",
+             "--dispatch-namespace", "tenants")
     assert get(q, "alice.example.com")[0] == 404
     assert get(q, "127.0.0.1", "/bob/hello")[0] == 404
     status, _, body = get(q, "alice.test")
@@ -168,7 +176,11 @@ def test_bearer_auth(p):
     h = seen_headers(p, "api.test", {"Authorization": "Bearer tok-42"})
     lower = {k.lower(): v for k, v in h.items()}
     assert "authorization" not in lower
-    assert lower["x-customer-id"] == CUSTOMER and lower["x-plan"] == "pro"
+    # what the dispatcher learnt travels in the context, not in headers
+    assert "x-customer-id" not in lower and "x-plan" not in lower
+    assert seen_context(p, "api.test", {"Authorization": "Bearer tok-42"}) \
+        == {"route": "kv", "host": "api.test", "customer_id": CUSTOMER,
+            "plan": "pro", "auth": "bearer"}
 
 
 def test_api_key_auth_and_revocation(p):
@@ -177,6 +189,8 @@ def test_api_key_auth_and_revocation(p):
     assert get(p, "key.test", "/headers", {"X-Api-Key": "tok-7"})[0] == 403
     h = seen_headers(p, "key.test", {"X-Api-Key": "tok-42"})
     assert "x-api-key" not in {k.lower() for k in h}
+    c = seen_context(p, "key.test", {"X-Api-Key": "tok-42"})
+    assert c["auth"] == "api_key" and c["plan"] == "enterprise", c
     p.ctl_ok("kv", "delete", ROUTES_NS, "token:tok-42")
     try:
         assert get(p, "key.test", "/headers",
@@ -189,19 +203,28 @@ def test_api_key_auth_and_revocation(p):
 
 # ---- header edits and the response transform ----
 
-def test_untrusted_headers_removed_metadata_headers_added(p):
+def test_untrusted_headers_removed_metadata_in_context(p):
     sent = {"X-Customer-Id": "cus_evil", "X-Plan": "enterprise",
             "X-Switchyard-Internal": "1", "x-switchyard-other": "2",
-            "X-Debug": "1", "X-Keep": "yes"}
+            "X-Debug": "1", "X-Keep": "yes", "Context": "customer_id=evil"}
     h = {k.lower(): v for k, v in seen_headers(p, "shop.test", sent).items()}
-    assert h["x-customer-id"] == CUSTOMER and h["x-plan"] == "pro"
+    assert "x-customer-id" not in h and "x-plan" not in h
     assert not [k for k in h if k.startswith("x-switchyard")]
     assert "x-debug" not in h and h["x-keep"] == "yes"
-    # a fallback route has no metadata: the client's copies just go
+    # what the tenant may trust: the platform's context, whatever was sent
+    assert seen_context(p, "shop.test", sent) == {
+        "route": "kv", "host": "shop.test", "customer_id": CUSTOMER,
+        "plan": "pro", "auth": "none"}
+    # a fallback route has no metadata: the client's copies just go, and
+    # the context says only how it was routed
     h = {k.lower(): v for k, v in
          seen_headers(p, "echo.example.com", sent).items()}
     assert "x-customer-id" not in h and "x-plan" not in h
     assert "x-debug" in h and h["x-keep"] == "yes"
+    assert seen_context(p, "echo.example.com", sent) == {
+        "route": "subdomain", "host": "echo.example.com"}
+    assert seen_context(p, "127.0.0.1", sent | {"X-Tenant": "echo"}) == {
+        "route": "header", "host": "127.0.0.1"}
 
 
 def test_client_address_reaches_the_tenant(p):

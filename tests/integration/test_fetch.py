@@ -163,8 +163,12 @@ def tls():
 
 
 PLANS = {"sub5": (1, 64, 10000, 60, {"subrequests": 5})}
+# http://NAME.worker/ reaches only the service binding NAME; one binding
+# names a worker that is not deployed
 DEPLOYS = {
-    "tenants/fetch": (EXAMPLES / "fetch", "default", []),
+    "tenants/fetch": (EXAMPLES / "fetch", "default", [], [],
+                      {"service": ["hello=tenants/hello",
+                                   "NOBODY-HERE=tenants/nobody-here"]}),
     "tenants/sub5": (EXAMPLES / "fetch", "sub5", []),
     "tenants/hello": (EXAMPLES / "hello", "default", []),
     "tenants/alice": (EXAMPLES / "alice", "default", []),
@@ -394,8 +398,19 @@ def test_service_binding_reaches_another_worker(p):
 
 
 def test_service_binding_to_missing_worker(p):
+    # bound (its name without case), but nothing is deployed there
     status, h, body = fetch(p, "http://nobody-here.worker/")
     assert status == 404 and h["x-fetch-rc"] == "-1", (h, body)
+
+
+def test_unbound_name_is_denied(p):
+    # alice is deployed, in the caller's own namespace: no binding, no call
+    before = p.workers()["tenants/fetch"]["violations"]
+    status, h, body = fetch(p, "http://alice.worker/")
+    assert status == 403 and h["x-fetch-rc"] == "-7", (h, body)
+    assert h["x-fetch-reason"] == "binding: tenants/fetch has no service " \
+        "binding called alice (http://alice.worker/)", h
+    assert p.workers()["tenants/fetch"]["violations"] == before + 1
 
 
 def test_other_tenant_keeps_answering(p):
@@ -448,3 +463,50 @@ def test_unreadable_ca_file_stops_the_start():
         if plat.running:
             plat.kill()
         plat.cleanup()
+
+
+def test_policy_edit_listed_by_reread_applied_by_update(make_platform,
+                                                         origin):
+    """yardctl reread lists an edit of the egress policy file (its content
+    compared, not its name), update applies it and says so; removing
+    egress_policy removes the policy: every fetch is denied."""
+    url = f"http://127.0.0.1:{origin}/small"
+    allow = f"[egress]\nallow = 127.0.0.1 {origin}\n"
+    q = make_platform(prepare=lambda pl: egress_policy(pl, allow),
+                      deploys={"tenants/fetch": (EXAMPLES / "fetch",
+                                                 "default", [])})
+    policy = q.tmp / "egress.ini"
+    assert "no changes" in q.ctl_ok("reread").stdout
+    assert fetch(q, url)[1]["x-fetch-rc"] == "0"
+    # another port only: an edit of the file, not of switchyard.ini
+    policy.write_text(f"[egress]\nallow = 127.0.0.1 {origin + 1}\n")
+    r = q.ctl_ok("reread")
+    assert r.stdout == f"egress_policy {policy}: changed (yardctl update " \
+        "applies it)\n", r.stdout
+    assert fetch(q, url)[1]["x-fetch-rc"] == "0"     # not applied
+    r = q.ctl_ok("update")
+    assert r.stdout == f"egress_policy {policy}: changed (applied)\n", \
+        r.stdout
+    status, h, _ = fetch(q, url)
+    assert (status, h["x-fetch-rc"]) == (403, "-7"), h
+    assert "no changes" in q.ctl_ok("reread").stdout
+    assert "no changes" in q.ctl_ok("update").stdout
+    # a comment is a change of the file too
+    policy.write_text(policy.read_text() + "; reviewed\n")
+    assert "changed" in q.ctl_ok("update").stdout
+    # the key removed: no policy, every fetch denied
+    text = q.config.read_text()
+    q.config.write_text(text.replace(f"egress_policy = {policy}\n", ""))
+    r = q.ctl_ok("reread")
+    assert r.stdout == f"egress_policy {policy}: removed, every fetch is " \
+        "denied (yardctl update applies it)\n", r.stdout
+    q.ctl_ok("update")
+    status, h, _ = fetch(q, url)
+    assert (status, h["x-fetch-rc"]) == (403, "-7"), h
+    assert h["x-fetch-reason"].endswith("(no egress policy)"), h
+    # and back
+    policy.write_text(allow)
+    q.config.write_text(text)
+    r = q.ctl_ok("update")
+    assert r.stdout == f"egress_policy {policy}: added (applied)\n", r.stdout
+    assert fetch(q, url)[1]["x-fetch-rc"] == "0"

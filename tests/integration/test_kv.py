@@ -335,6 +335,70 @@ def test_full_store(make_platform, tmp_path):
     assert kv_get(q, "C", "fill0") == (200, b"z" * (100 * 1024))
 
 
+def test_kv_drop(p):
+    """A namespace can be freed: its keys and its place among the 256 go;
+    never while a worker's current version binds it."""
+    p.ctl_ok("kv", "put", "dropme", "k", "v")
+    r = p.ctl_ok("kv", "drop", "dropme")
+    assert r.stdout == "kv drop dropme: dropped\n"
+    assert p.ctl("kv", "get", "dropme", "k").returncode == 4
+    r = p.ctl("kv", "drop", "dropme")
+    assert r.returncode == 4 and "kv drop dropme: no such KV namespace" \
+        in r.stderr, r.stderr
+    r = p.ctl("kv", "drop", "cache")
+    assert r.returncode == 5, r.stderr
+    assert "kv drop cache: bound by the current version of tenants/kvapp " \
+        "(1 worker): first deploy versions that do not bind it" \
+        in r.stderr, r.stderr
+    p.ctl_ok("kv", "put", "cache", "kept", "yes")
+    assert kv_get(p, "CACHE", "kept") == (200, b"yes")
+    p.ctl_ok("deploy", "tenants/dropper", EXAMPLES / "kv", "--kv",
+             "D=dropns")
+    p.ctl_ok("kv", "put", "dropns", "k", "v")
+    r = p.ctl("kv", "drop", "dropns")
+    assert r.returncode == 5 and "tenants/dropper" in r.stderr, r.stderr
+    p.ctl_ok("deploy", "tenants/dropper", EXAMPLES / "kv")
+    p.ctl_ok("kv", "drop", "dropns")
+    assert p.ctl("kv", "list", "dropns").stdout == ""
+    assert p.ctl("kv", "drop").returncode == 2
+
+
+def bind_many(q, name, prefix, n):
+    kv = [a for i in range(n) for a in ("--kv", f"B{i}={prefix}{i}")]
+    q.ctl_ok("deploy", f"tenants/{name}", EXAMPLES / "kv", *kv)
+
+
+def test_namespace_that_cannot_exist_is_refused_at_deploy(make_platform):
+    """The store holds 256 namespaces, written or bound by a current
+    version: a deploy binding one more is refused with the reason, and so
+    is a put that would take the place of one bound."""
+    q = make_platform(deploys={})   # the dispatcher binds "routes"
+    for name in "abc":
+        bind_many(q, name, name, 64)
+    bind_many(q, "d", "d", 62)
+    q.ctl_ok("kv", "put", "written", "k", "v")       # 256 now
+    r = q.ctl("deploy", "tenants/late", EXAMPLES / "kv", "--kv",
+              "C=one-more")
+    assert r.returncode == 5, r.stderr
+    assert "deploy tenants/late: kv C=one-more: KV namespace one-more " \
+        "cannot be created: the store has 256 namespaces, written or " \
+        "bound by a worker (at most 256; yardctl kv drop one)" \
+        in r.stderr, r.stderr
+    assert "tenants/late" not in q.workers()
+    r = q.ctl("kv", "put", "another", "k", "v")
+    assert r.returncode == 1 and "KV namespace another cannot be created" \
+        in r.stderr, r.stderr
+    # binding what exists, or is bound, takes no room
+    q.ctl_ok("deploy", "tenants/late", EXAMPLES / "kv", "--kv", "C=written")
+    q.ctl_ok("deploy", "tenants/late", EXAMPLES / "kv", "--kv", "A=a0")
+    # a dropped namespace frees its place
+    q.ctl_ok("kv", "drop", "written")
+    q.ctl_ok("deploy", "tenants/late", EXAMPLES / "kv", "--kv",
+             "C=one-more")
+    q.ctl_ok("kv", "put", "one-more", "k", "v")
+    assert q.get("/get?b=C&k=k", host="late.example.com")[2] == b"v"
+
+
 def test_get_over_the_channel_bound(make_platform, tmp_path):
     """A worker's channel queue is bounded from [router] max_body_bytes
     plus the largest KV value, so a 1 MiB get works even when request
@@ -444,7 +508,7 @@ def test_forged_generations_never_reach_the_callee(cached):
     last, wins; and it reads nothing about generations from workers."""
     p = cached
     p.ctl_ok("deploy", "tenants/kvgens", HOSTILE / "kvgens", "--plan",
-             "single", "--kv", "C=cachens:ro")
+             "single", "--kv", "C=cachens:ro", "--service", "KVC=tenants/kvc")
     host = "kvgens.example.com"
     p.ctl_ok("kv", "put", "cachens", "k", "old")
     assert cget(p, "k") == (200, b"old")

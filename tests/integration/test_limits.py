@@ -31,14 +31,19 @@ PLANS = {
     "one10": (1, 64, 10000, 60, {"cpu_ms": 10, "cpu_meter": "perf"}),
 }
 
+# A worker calls only what its deployment binds: /dispatch calls
+# tenants/hello, the caller the workers its tests name.
+CALLS_HELLO = {"service": ["HELLO=tenants/hello"]}
 DEPLOYS = {
     "tenants/hello": (EXAMPLES / "hello", "default", []),
     "tenants/alice": (EXAMPLES / "alice", "default", []),
     "tenants/spin10": (LIMITS, "cpu10", []),
-    "tenants/spin50": (LIMITS, "cpu50", []),
+    "tenants/spin50": (LIMITS, "cpu50", [], [], CALLS_HELLO),
     "tenants/sleepy": (LIMITS, "wall", []),
-    "tenants/sub5": (LIMITS, "sub5", []),
-    "tenants/caller": (LIMITS, "default", []),
+    "tenants/sub5": (LIMITS, "sub5", [], [], CALLS_HELLO),
+    "tenants/caller": (LIMITS, "default", [], [],
+                       {"service": ["S10=tenants/spin10",
+                                    "S50=tenants/spin50"]}),
     "tenants/spinone": (LIMITS, "one10", []),
 }
 

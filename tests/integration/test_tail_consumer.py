@@ -32,7 +32,8 @@ DEPLOYS = {
     "tenants/hello": (EXAMPLES / "hello", "default", []),
     "tenants/alice": (EXAMPLES / "alice", "default", []),
     "tenants/spin": (LIMITS, "cpu10", []),
-    "tenants/sub": (LIMITS, "sub1", []),
+    "tenants/sub": (LIMITS, "sub1", [], [],
+                    {"service": ["HELLO=tenants/hello"]}),
     "tenants/tailstore": (STORE, "store", []),
     "tenants/store2": (STORE, "store", []),
     "tenants/sleepy": (LIMITS, "wall50", []),
@@ -225,3 +226,29 @@ def test_metrics_count_delivered_and_dropped(p):
 def test_the_events_ring_stayed_off(p):
     r = p.ctl("events")
     assert r.returncode == 0 and r.stdout == "", r.stdout
+
+
+def test_platform_consumer_is_fed_but_not_routed(make_platform):
+    """A tail consumer in a namespace the dispatcher never routes to (here
+    platform, as the demo's and the docs') gets its batches from the
+    supervisor, which needs no binding to deliver them, while no client
+    reaches it."""
+    q = make_platform(deploys={
+        "tenants/hello": (EXAMPLES / "hello", "default", [], [],
+                          {"tail_consumer": ["platform/audit"]}),
+        "platform/audit": (STORE, "store", [], ["TAIL=audit"])},
+        plans=PLANS)
+    assert q.get("/audited", host="hello.example.com")[0] == 200
+    deadline = time.monotonic() + 10
+    while True:
+        keys = q.ctl_ok("kv", "list", "audit", "batch/").stdout.split()
+        if keys or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert keys, "no batch reached platform/audit"
+    batch = json.loads(q.ctl_ok("kv", "get", "audit", keys[0]).stdout)
+    assert [e["scriptName"] for e in batch] == ["tenants/hello"]
+    status, _, body = q.get("/", host="audit.example.com")
+    assert status == 404 and body.startswith(b"Worker not found"), body
+    status, _, body = q.get("/audit/", host="127.0.0.1")
+    assert status == 404, body

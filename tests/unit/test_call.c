@@ -5,7 +5,8 @@
  * this test does), and the router's channel a socketpair whose other end
  * this test speaks (serve_router_attach). Real example workers built by
  * the Makefile answer: a request reaches the dispatch worker and its
- * answer comes back, bodies are relayed byte for byte, an unknown dispatch
+ * answer comes back (without the context the router's Request carried),
+ * bodies are relayed byte for byte, an unknown dispatch
  * worker is SCRIPT_NOT_FOUND, a CANCEL frees its call, whatever breaks the
  * router's protocol reaches the router_lost hook, and the frames of one
  * loop turn leave in one write per peer.
@@ -287,10 +288,16 @@ static void send_request(uint32_t stream, const char *method,
                          const char *url, const char *type, int end)
 {
 	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
-	Switchyard__Header h[2] = { SWITCHYARD__HEADER__INIT,
+	Switchyard__Header h[3] = { SWITCHYARD__HEADER__INIT,
+		                    SWITCHYARD__HEADER__INIT,
 		                    SWITCHYARD__HEADER__INIT };
-	Switchyard__Header *hs[2] = { &h[0], &h[1] };
+	Switchyard__Header *hs[2] = { &h[0], &h[1] }, *ctx = &h[2];
 
+	/* a router never sets context; one that did must not be believed */
+	h[2].name = (char *)"customer_id";
+	h[2].value = (char *)"cus_from_the_router";
+	r.context = &ctx;
+	r.n_context = 1;
 	r.method = (char *)method;
 	r.url = (char *)url;
 	r.remote_addr = (char *)"192.0.2.7:4321";
@@ -569,8 +576,16 @@ static void test_request_answered(void **state)
 	assert_non_null(strstr((char *)a.body, "X-Test: yes\n"));
 	assert_non_null(strstr((char *)a.body, "Content-Type: text/x-test\n"));
 	answer_free(&a);
+
+	/* the context the router's Request carried never reached echo */
+	send_request(5, "GET", "/context", NULL, 1);
+	wait_answer(5, &a);
+	assert_int_equal(a.r->outcome, SWITCHYARD__OUTCOME__OK);
+	assert_int_equal(a.r->status, 200);
+	assert_int_equal(a.len, 0);
+	answer_free(&a);
 	assert_int_equal(fx.router_lost, 0);
-	assert_int_equal(outcomes(SWITCHYARD__OUTCOME__OK), ok + 2);
+	assert_int_equal(outcomes(SWITCHYARD__OUTCOME__OK), ok + 3);
 }
 
 static void test_body_relayed(void **state)

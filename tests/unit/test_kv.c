@@ -1,7 +1,7 @@
 /*
  * supervisor/kv.c against a real LMDB environment in a temporary directory:
  * put/get/delete, list with prefix and cursor, expiry, limits, persistence
- * across a reopen and batch writes.
+ * across a reopen and batch writes, namespaces listed and dropped.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -282,6 +282,53 @@ static void test_largest_value(void **state)
 	free(big);
 }
 
+/* Namespaces exist once written; a dropped one is gone with its keys,
+ * and frees its place among the KV_MAX_NS. */
+static void test_namespaces_and_drop(void **state)
+{
+	struct kv_keys ns;
+	char name[16];
+	size_t len;
+	void *v;
+	int i;
+
+	assert_int_equal(kv_namespaces(*state, &ns), 0);
+	assert_int_equal(ns.n, 0);
+	kv_keys_free(&ns);
+	assert_int_equal(kv_put(*state, "b-ns", "k", "1", 1, 0), 0);
+	assert_int_equal(kv_put(*state, "a-ns", "k", "2", 1, 0), 0);
+	assert_int_equal(kv_namespaces(*state, &ns), 0);
+	assert_int_equal(ns.n, 2);
+	assert_string_equal(ns.keys[0], "a-ns");
+	assert_string_equal(ns.keys[1], "b-ns");
+	kv_keys_free(&ns);
+	assert_int_equal(kv_drop(*state, "a-ns"), 0);
+	assert_int_equal(kv_drop(*state, "a-ns"), -ENOENT);
+	assert_int_equal(kv_drop(*state, "never"), -ENOENT);
+	assert_int_equal(kv_get(*state, "a-ns", "k", NOW, &v, &len, NULL),
+	                 -ENOENT);
+	check_value(*state, "b-ns", "k", "1");
+	/* written again, it starts empty */
+	assert_int_equal(kv_put(*state, "a-ns", "other", "3", 1, 0), 0);
+	assert_int_equal(kv_get(*state, "a-ns", "k", NOW, &v, &len, NULL),
+	                 -ENOENT);
+	/* the cap: one more is refused until one is dropped */
+	for (i = 2; i < KV_MAX_NS; i++) {
+		snprintf(name, sizeof(name), "n%d", i);
+		assert_int_equal(kv_put(*state, name, "k", "v", 1, 0), 0);
+	}
+	assert_int_equal(kv_put(*state, "one-more", "k", "v", 1, 0),
+	                 -EMLINK);
+	assert_int_equal(kv_drop(*state, "n2"), 0);
+	assert_int_equal(kv_put(*state, "one-more", "k", "v", 1, 0), 0);
+	kv_close(*state);
+	*state = open_kv();
+	assert_int_equal(kv_namespaces(*state, &ns), 0);
+	assert_int_equal(ns.n, KV_MAX_NS);
+	kv_keys_free(&ns);
+	check_value(*state, "one-more", "k", "v");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -293,6 +340,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_batch_and_reopen, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_namespaces_and_drop, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_largest_value, setup,
 		                                teardown),
 	};

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "state/config.h"
 #include "state/deploy_spec.h"
+#include "state/kvstore.h"
 #include "state/registry.h"
 #include "testutil.h"
 
@@ -97,6 +98,9 @@ static int setup(void **state)
 		fprintf(stderr, "%s\n", fx.err);
 		return -1;
 	}
+	/* a deploy binding a new KV namespace asks the store for room */
+	if (kvstore_configure(fx.state, 16) == -1)
+		return -1;
 	if (registry_init(fx.conf, &hooks, fx.err, sizeof(fx.err)) == -1) {
 		fprintf(stderr, "%s\n", fx.err);
 		return -1;
@@ -108,6 +112,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	registry_free();
+	kvstore_close();
 	config_free(fx.conf);
 	fx.conf = NULL;
 	return tu_rm_rf(fx.dir);
@@ -544,10 +549,11 @@ static void test_kv_parse(void **state)
  * secret. */
 static void spec_bad(const struct deploy_spec *s, const char *why)
 {
+	struct service_binding svc[SY_MAX_SERVICES];
 	struct kv_binding kv[REG_MAX_KV];
 	char err[512] = "";
 
-	assert_int_equal(deploy_spec_check("acme/shop", s, kv, err,
+	assert_int_equal(deploy_spec_check("acme/shop", s, kv, svc, err,
 	                                   sizeof(err)), -1);
 	if (strncmp(err, "deploy acme/shop: ", 18) != 0 ||
 	    strstr(err, why) == NULL)
@@ -559,10 +565,11 @@ static void spec_bad(const struct deploy_spec *s, const char *why)
 
 static void spec_ok(const struct deploy_spec *s)
 {
+	struct service_binding svc[SY_MAX_SERVICES];
 	struct kv_binding kv[REG_MAX_KV];
 	char err[512] = "";
 
-	if (deploy_spec_check("acme/shop", s, kv, err, sizeof(err)) != 0)
+	if (deploy_spec_check("acme/shop", s, kv, svc, err, sizeof(err)) != 0)
 		fail_msg("refused: %s", err);
 }
 
@@ -642,6 +649,7 @@ static void test_spec_tags_tails_kv(void **state)
 	char *tags[SY_MAX_TAGS + 1], *tails[REG_MAX_TAIL + 1];
 	char *kv[REG_MAX_KV + 1], names[REG_MAX_TAIL + 1][32];
 	char kvs[REG_MAX_KV + 1][32], long_tag[80];
+	struct service_binding svc[SY_MAX_SERVICES];
 	struct kv_binding parsed[REG_MAX_KV];
 	struct deploy_spec s;
 	char err[256];
@@ -707,7 +715,7 @@ static void test_spec_tags_tails_kv(void **state)
 	kv[1] = "B=two:ro";
 	s.kv = kv;
 	s.nkv = 2;
-	assert_int_equal(deploy_spec_check("acme/shop", &s, parsed, err,
+	assert_int_equal(deploy_spec_check("acme/shop", &s, parsed, svc, err,
 	                                   sizeof(err)), 0);
 	assert_string_equal(parsed[1].name, "B");
 	assert_string_equal(parsed[1].ns, "two");

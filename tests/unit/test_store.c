@@ -23,6 +23,7 @@
 
 #include "log.h"
 #include "state/config.h"
+#include "state/kvstore.h"
 #include "state/registry.h"
 #include "state/store.h"
 #include "testutil.h"
@@ -85,6 +86,9 @@ static int setup(void **state)
 		fprintf(stderr, "%s\n", fx.err);
 		return -1;
 	}
+	/* a deploy binding a new KV namespace asks the store for room */
+	if (kvstore_configure(fx.state, 16) == -1)
+		return -1;
 	return init();
 }
 
@@ -97,6 +101,7 @@ static int teardown(void **state)
 	 * deferred for the next */
 	store_defer(0, fx.state, err, sizeof(err));
 	registry_free();
+	kvstore_close();
 	config_free(fx.conf);
 	fx.conf = NULL;
 	return tu_rm_rf(fx.dir);
@@ -201,6 +206,14 @@ static char *picture(void)
 			pic_strv(&p, "tags", v->tags, v->ntags);
 			pic_strv(&p, "tails", v->tail_consumers,
 			         v->ntail_consumers);
+			pic_strv(&p, "dispatch", v->dispatch_ns,
+			         v->ndispatch_ns);
+			pic_add(&p, " services[");
+			for (j = 0; j < v->nservices; j++)
+				pic_add(&p, "%s=%s/%s ", v->services[j].name,
+				        v->services[j].ns,
+				        v->services[j].worker);
+			pic_add(&p, "]");
 			b = registry_kv_get(label, v->number, &n);
 			pic_add(&p, " kv[");
 			for (j = 0; b != NULL && j < n; j++)
@@ -225,12 +238,17 @@ static void test_round_trip(void **state)
 	char *tags2[] = { "green", "v2.0" }, *tails[] = { "acme/logs" };
 	char *kv1[] = { "CACHE=cache" }, *kv2[] = { "CACHE=cache:ro",
 		                                    "SESS=sessions" };
+	char *svc[] = { "AUTH=platform/auth", "logs-api=acme/logs" };
+	char *dns[] = { "tenants", "staging" };
 	struct deploy_spec s1 = { .env = env1, .nenv = 2, .tags = tags1,
-		                  .ntags = 1, .kv = kv1, .nkv = 1 };
+		                  .ntags = 1, .kv = kv1, .nkv = 1,
+		                  .services = svc, .nservices = 1 };
 	struct deploy_spec s2 = { .plan = "pro", .env = env2, .nenv = 1,
 		                  .tags = tags2, .ntags = 2,
 		                  .tail_consumers = tails,
-		                  .ntail_consumers = 1, .kv = kv2, .nkv = 2 };
+		                  .ntail_consumers = 1, .kv = kv2, .nkv = 2,
+		                  .services = svc, .nservices = 2,
+		                  .dispatch_ns = dns, .ndispatch_ns = 2 };
 	char *before, *after, *file_before, *file_after;
 	struct worker *w;
 	struct stat st;
@@ -252,8 +270,13 @@ static void test_round_trip(void **state)
 	assert_non_null(strstr(before, "acme/shop uid 300000 current 2 plan "
 	                               "pro"));
 	assert_non_null(strstr(before, " env[B=2] tags[green,v2.0] "
-	                               "tails[acme/logs] kv[CACHE=cache:ro "
-	                               "SESS=sessions ]"));
+	                               "tails[acme/logs] "
+	                               "dispatch[tenants,staging] "
+	                               "services[AUTH=platform/auth "
+	                               "logs-api=acme/logs ] "
+	                               "kv[CACHE=cache:ro SESS=sessions ]"));
+	assert_non_null(strstr(before, " dispatch[] services[AUTH=platform/"
+	                               "auth ] kv[CACHE=cache ]"));
 	assert_non_null(strstr(before, "retired 300002"));
 	/* 0600: the environment may hold secrets */
 	assert_int_equal(stat(fx.file, &st), 0);
@@ -427,6 +450,17 @@ static void test_corrupt_file(void **state)
 	free(bad);
 	bad = edited(good, "\"workers\"", "\"wrkers\"");
 	load_refused(bad, strlen(bad), "state ");
+	free(bad);
+	/* bindings are checked as a deploy checks them */
+	bad = edited(good, "\"plan\": \"default\"", "\"plan\": \"default\", "
+	             "\"services\": [\"AUTH=nowhere\"]");
+	load_refused(bad, strlen(bad), "acme/blog version 1: services 1: "
+	             "expected NAME=NS/WORKER");
+	free(bad);
+	bad = edited(good, "\"plan\": \"default\"", "\"plan\": \"default\", "
+	             "\"dispatch_namespaces\": [\"Tenants\"]");
+	load_refused(bad, strlen(bad), "acme/blog version 1: "
+	             "dispatch_namespaces 1: invalid namespace name");
 	free(bad);
 	/* a recorded executable that is gone is damage, not a worker to
 	 * drop silently */
