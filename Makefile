@@ -58,7 +58,8 @@ SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/kv.c supervisor/state/kvstore.c
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
-	supervisor/serve/call_answer.c supervisor/serve/call_id.c \
+	supervisor/serve/call_answer.c supervisor/serve/call_forward.c \
+	supervisor/serve/call_id.c \
 	supervisor/serve/subrequest.c \
 	supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
@@ -79,7 +80,8 @@ CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 	ctl/shell.c ctl/deploy.c ctl/kv.c
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
-	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c
+	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c \
+	worker-shim/forward.c
 EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv envecho tailstore
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))

@@ -43,6 +43,11 @@ enum sy_msg {
 	SY_MSG_RESPONSE = 4,     /* Response on a stream the receiver opened */
 	SY_MSG_RES_BODY = 5,     /* raw response body bytes */
 	SY_MSG_CANCEL = 6,       /* empty: abandon the stream */
+	SY_MSG_FORWARD = 7,      /* worker -> supervisor: Forward, on the
+	                          * stream of the request it hands on (END) */
+	SY_MSG_BODY_PULL = 8,    /* worker -> supervisor: empty, on the
+	                          * stream of a request whose body the
+	                          * supervisor holds: send it now */
 	SY_MSG_CTL_REQUEST = 16, /* yardctl -> supervisor: CtlRequest */
 	SY_MSG_CTL_RESPONSE = 17, /* supervisor -> yardctl: CtlResponse */
 	SY_MSG_STATS_REQUEST = 20, /* router -> supervisor: empty */

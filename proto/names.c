@@ -3,7 +3,9 @@
  * a locale a tenant sets must not change what is a valid name.
  */
 #include <string.h>
+#include <strings.h>
 
+#include "http_syntax.h"
 #include "names.h"
 
 /* A limit's number in a message, from its one definition. */
@@ -157,4 +159,87 @@ const char *sy_context_problem(Switchyard__Header *const *ctx, size_t n)
 	}
 	return bytes > SY_CONTEXT_BYTES ? "context over "
 	       STR(SY_CONTEXT_BYTES) " bytes" : NULL;
+}
+
+static int origin_form(const char *url)
+{
+	size_t i;
+
+	if (url[0] == '\0')
+		return 1;
+	if (url[0] != '/')
+		return 0;
+	for (i = 0; url[i] != '\0'; i++) {
+		if (i >= SY_FORWARD_URL_MAX || (unsigned char)url[i] <= 0x20 ||
+		    (unsigned char)url[i] >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int tokens_ok(char *const *v, size_t n)
+{
+	size_t i;
+
+	if (n > SY_FORWARD_EDITS_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!sy_http_token(v[i], strlen(v[i])))
+			return 0;
+	}
+	return 1;
+}
+
+static int headers_ok(Switchyard__Header *const *h, size_t n, int request)
+{
+	size_t i;
+
+	if (n > SY_FORWARD_EDITS_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (!sy_http_token(h[i]->name, strlen(h[i]->name)) ||
+		    !sy_http_value(h[i]->value, strlen(h[i]->value)))
+			return 0;
+		/* the body and its framing are the platform's */
+		if (request && (strcasecmp(h[i]->name, "content-length") == 0 ||
+		                strcasecmp(h[i]->name, "transfer-encoding") == 0))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *cache_problem(const Switchyard__ForwardCache *fc)
+{
+	if (fc == NULL)
+		return NULL;
+	if (fc->ttl_s < 1 || fc->ttl_s > SY_FORWARD_CACHE_TTL_MAX)
+		return "cache ttl out of range (1-" STR(SY_FORWARD_CACHE_TTL_MAX)
+		       " s)";
+	if (fc->n_vary > SY_FORWARD_VARY_MAX || !tokens_ok(fc->vary, fc->n_vary))
+		return "cache vary: at most " STR(SY_FORWARD_VARY_MAX)
+		       " header names";
+	return NULL;
+}
+
+const char *sy_forward_problem(const Switchyard__Forward *fw)
+{
+	const char *why;
+
+	if (!sy_valid_name(fw->ns) || !sy_valid_name(fw->worker))
+		return "invalid target worker name";
+	if (!origin_form(fw->url))
+		return "url is not an origin-form target";
+	if (!tokens_ok(fw->remove_headers, fw->n_remove_headers) ||
+	    !headers_ok(fw->set_headers, fw->n_set_headers, 1))
+		return "invalid request header edit";
+	if (!tokens_ok(fw->response_remove_headers,
+	               fw->n_response_remove_headers) ||
+	    !headers_ok(fw->response_set_headers, fw->n_response_set_headers,
+	                0) ||
+	    !headers_ok(fw->response_default_headers,
+	                fw->n_response_default_headers, 0))
+		return "invalid response header edit";
+	if ((why = sy_context_problem(fw->context, fw->n_context)) != NULL)
+		return why;
+	return cache_problem(fw->cache);
 }

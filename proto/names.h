@@ -77,4 +77,17 @@ int sy_context_value_valid(const char *value);
  * at most SY_CONTEXT_BYTES of keys and values; else why not. */
 const char *sy_context_problem(Switchyard__Header *const *ctx, size_t n);
 
+/* Forward (switchyard.proto): a dispatch worker's decision. */
+#define SY_FORWARD_EDITS_MAX 64      /* entries of each list of edits */
+#define SY_FORWARD_URL_MAX 8192      /* bytes of its url */
+#define SY_FORWARD_CACHE_TTL_MAX 3600 /* seconds a decision may be reused */
+#define SY_FORWARD_VARY_MAX 8        /* header names a cached one varies on */
+/* NULL if fw is a Forward a worker may send: the target's names, an
+ * origin-form url ("" or "/..." of visible ASCII), each list of edits at
+ * most SY_FORWARD_EDITS_MAX HTTP tokens and field values, never a
+ * Content-Length or Transfer-Encoding of the request set (the body is the
+ * platform's), a valid context, a cache's ttl 1..SY_FORWARD_CACHE_TTL_MAX
+ * and at most SY_FORWARD_VARY_MAX header names; else why not. */
+const char *sy_forward_problem(const Switchyard__Forward *fw);
+
 #endif

@@ -59,6 +59,11 @@ void chan_close(void)
 	c->state = CHAN_CLOSED;
 }
 
+static int chan_flush(void);
+
+/* What the process queued (answers, subrequests) leaves only when it is
+ * about to wait for the platform: one write for every answer a wake-up
+ * produced, when the supervisor handed it several requests at once. */
 int chan_recv(struct sy_frame *f)
 {
 	struct shim_chan *c = &shim_chan;
@@ -66,7 +71,11 @@ int chan_recv(struct sy_frame *f)
 
 	if (c->state != CHAN_OPEN)
 		return c->state == CHAN_EOF ? 0 : WS_EIO;
-	rc = sy_frame_recv(c->fd, &c->rd, f);
+	if ((rc = sy_reader_next(&c->rd, f)) == 0) {
+		if (chan_flush() < 0)
+			return WS_EIO;
+		rc = sy_frame_recv(c->fd, &c->rd, f);
+	}
 	if (rc == 1) {
 		/* pass_fds is off, so the reader closed any descriptor. */
 		return 1;
@@ -183,12 +192,9 @@ int chan_send_hello(void)
 int chan_send_exception(uint32_t stream)
 {
 	Switchyard__Response r = SWITCHYARD__RESPONSE__INIT;
-	int rc;
 
 	r.outcome = SWITCHYARD__OUTCOME__EXCEPTION;
-	if ((rc = chan_msg(SY_MSG_RESPONSE, SY_FLAG_END, stream, &r.base)) < 0)
-		return rc;
-	return chan_flush();
+	return chan_msg(SY_MSG_RESPONSE, SY_FLAG_END, stream, &r.base);
 }
 
 /* A response the channel cannot carry (headers over the frame limit, no
@@ -209,10 +215,9 @@ int chan_send_response(uint32_t stream, const struct ws_response *res)
 	rc = chan_msg(SY_MSG_RESPONSE, blen ? 0 : SY_FLAG_END, stream, &r.base);
 	if (rc == WS_EINVAL)
 		return chan_send_exception(stream);
-	if (rc < 0 || (rc = chan_body(SY_MSG_RES_BODY, stream, res->body.data,
-	                              blen)) < 0)
+	if (rc < 0)
 		return rc;
-	return chan_flush();
+	return chan_body(SY_MSG_RES_BODY, stream, res->body.data, blen);
 }
 
 int chan_send_request(uint32_t stream, const struct ws_request *req,
@@ -243,10 +248,9 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 	}
 	r.limits = &l;
 	rc = chan_msg(SY_MSG_REQUEST, blen ? 0 : SY_FLAG_END, stream, &r.base);
-	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.data,
-	                              blen)) < 0)
+	if (rc < 0)
 		return rc;
-	return chan_flush();
+	return chan_body(SY_MSG_REQ_BODY, stream, req->body.data, blen);
 }
 
 int chan_send_fetch(uint32_t stream, const struct ws_request *req)
@@ -265,10 +269,9 @@ int chan_send_fetch(uint32_t stream, const struct ws_request *req)
 	r.headers = r.n_headers ? shim_chan.pbhp : NULL;
 	r.content_length = blen;
 	rc = chan_msg(SY_MSG_REQUEST, blen ? 0 : SY_FLAG_END, stream, &r.base);
-	if (rc < 0 || (rc = chan_body(SY_MSG_REQ_BODY, stream, req->body.data,
-	                              blen)) < 0)
+	if (rc < 0)
 		return rc;
-	return chan_flush();
+	return chan_body(SY_MSG_REQ_BODY, stream, req->body.data, blen);
 }
 
 int chan_send_cancel(uint32_t stream)
@@ -279,5 +282,21 @@ int chan_send_cancel(uint32_t stream)
 		return WS_EIO;
 	if (sy_writer_raw(&c->wr, SY_MSG_CANCEL, 0, stream, NULL, 0) < 0)
 		return chan_fail();
-	return chan_flush();
+	return 0;
+}
+
+int chan_send_body_pull(uint32_t stream)
+{
+	struct shim_chan *c = &shim_chan;
+
+	if (c->state != CHAN_OPEN)
+		return WS_EIO;
+	if (sy_writer_raw(&c->wr, SY_MSG_BODY_PULL, 0, stream, NULL, 0) < 0)
+		return chan_fail();
+	return 0;
+}
+
+int chan_send_forward(uint32_t stream, const Switchyard__Forward *fw)
+{
+	return chan_msg(SY_MSG_FORWARD, SY_FLAG_END, stream, &fw->base);
 }

@@ -225,6 +225,9 @@ static int sub_call(ws_request *req, const char *ns, const char *worker,
 		return fail(out, WS_ECANCELED, who);
 	if (c->state != CHAN_OPEN)
 		return fail(out, WS_EIO, who);
+	/* the handler's request, its body still with the platform */
+	if ((rc = req_pull_body(req)) < 0)
+		return fail(out, rc, who);
 	/* Spent tokens are not refused here: the supervisor refuses them, and
 	 * counts the attempt against this worker. */
 	c->sub_used++;

@@ -79,8 +79,10 @@ void req_reset(struct ws_request *req)
 	req->url = req->path = req->query = 0;
 	hdrs_reset(&req->hdrs);
 	hdrs_reset(&req->ctx);
+	hdrs_reset(&req->touched);
 	sy_buf_reset(&req->body, SHIM_KEEP_MAX);
 	req->remote[0] = '\0';
+	req->url_set = req->body_set = req->body_held = 0;
 }
 
 void req_release(struct ws_request *req)
@@ -88,6 +90,7 @@ void req_release(struct ws_request *req)
 	sy_buf_free(&req->line);
 	hdrs_free(&req->hdrs);
 	hdrs_free(&req->ctx);
+	hdrs_free(&req->touched);
 	sy_buf_free(&req->body);
 }
 
@@ -216,23 +219,65 @@ int ws_req_set_context(ws_request *req, const char *key, const char *value)
 	return hdrs_set(h, key, value);
 }
 
+int req_pull_body(struct ws_request *req)
+{
+	struct shim_chan *c = &shim_chan;
+	int refused = 0, canceled = 0, eof = 0, rc;
+
+	if (!req->body_held)
+		return 0;
+	req->body_held = 0;
+	if (!req->shim_owned || !c->in_handler)
+		return WS_EINVAL;
+	if ((rc = chan_send_body_pull(c->stream)) < 0 ||
+	    (rc = serve_read_body(c->stream, req, &refused, &canceled,
+	                          &eof)) < 0)
+		return rc;
+	if (eof)
+		return WS_EIO;
+	if (canceled) {
+		c->canceled = 1;
+		return WS_ECANCELED;
+	}
+	return refused ? WS_ENOMEM : 0;
+}
+
+/* The body is read from the platform at its first use: a dispatch worker
+ * that forwards the request without looking at it never has it. */
 const void *ws_req_body(const ws_request *req, size_t *len)
 {
+	/* the handler's own request, which the shim owns */
+	if (req->body_held)
+		req_pull_body((struct ws_request *)req);
 	if (len)
 		*len = sy_buf_len(&req->body);
 	return sy_buf_len(&req->body) ? req->body.data : NULL;
 }
 
+/* Remembers that the handler changed header name, for a forward. */
+static int touch(struct ws_request *req, const char *name)
+{
+	if (!req->shim_owned || hdrs_find(&req->touched, name) >= 0)
+		return 0;
+	return hdrs_add(&req->touched, name, "");
+}
+
 int ws_req_set_header(ws_request *req, const char *name, const char *value)
 {
-	return hdrs_set_checked(&req->hdrs, name, value);
+	int rc = hdrs_set_checked(&req->hdrs, name, value);
+
+	return rc < 0 ? rc : touch(req, name);
 }
 
 int ws_req_del_header(ws_request *req, const char *name)
 {
+	int rc;
+
 	if (name == NULL)
 		return WS_EINVAL;
-	return hdrs_del(&req->hdrs, name);
+	if ((rc = hdrs_del(&req->hdrs, name)) < 0)
+		return rc;
+	return touch(req, name) < 0 ? WS_ENOMEM : 0;
 }
 
 int ws_req_set_url(ws_request *req, const char *url)
@@ -250,6 +295,8 @@ int ws_req_set_url(ws_request *req, const char *url)
 	}
 	rc = line_put_url(req, url);
 	free(copy);
+	if (rc == 0)
+		req->url_set = 1;
 	return rc;
 }
 
@@ -261,6 +308,8 @@ int ws_req_set_body(ws_request *req, const void *buf, size_t len)
 		return WS_EINVAL;
 	if (len > SHIM_BODY_MAX)
 		return WS_ENOMEM;
+	req->body_set = 1;
+	req->body_held = 0; /* replaced: what the platform holds is moot */
 	if (sy_buf_holds(&req->body, buf)) {
 		off = (size_t)((const char *)buf - req->body.data);
 		if (len > sy_buf_len(&req->body) - off)

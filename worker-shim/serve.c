@@ -16,14 +16,8 @@ enum { NEXT_OK = 0, NEXT_EOF = 1 };
 /* Why a request is answered without running the handler. */
 enum body_result { BODY_OK, BODY_REFUSED, BODY_CANCELED };
 
-/*
- * Reads REQ_BODY frames for stream until END into req's body. A body over
- * SHIM_BODY_MAX, or one there is no memory for, is still read to its end
- * (the stream must be drained) and then refused in *res. Returns 0, or
- * WS_EIO; *eof is set when the supervisor closed the channel.
- */
-static int read_req_body(uint32_t stream, struct ws_request *req,
-                         enum body_result *res, int *eof)
+int serve_read_body(uint32_t stream, struct ws_request *req, int *refused,
+                    int *canceled, int *eof)
 {
 	struct sy_frame f;
 	int rc;
@@ -34,7 +28,7 @@ static int read_req_body(uint32_t stream, struct ws_request *req,
 			return rc;
 		}
 		if (f.type == SY_MSG_CANCEL && f.stream == stream) {
-			*res = BODY_CANCELED;
+			*canceled = 1;
 			return 0;
 		}
 		if (chan_stale(&f, 0))
@@ -42,16 +36,38 @@ static int read_req_body(uint32_t stream, struct ws_request *req,
 		if (f.type != SY_MSG_REQ_BODY || f.stream != stream)
 			return WS_EIO;
 		if (f.flags & SY_FLAG_ABORT) {
-			*res = BODY_CANCELED;
+			*canceled = 1;
 			return 0;
 		}
-		if (*res == BODY_OK &&
+		if (!*refused &&
 		    (f.len > SHIM_BODY_MAX - sy_buf_len(&req->body) ||
 		     sy_buf_add(&req->body, f.payload, f.len) < 0))
-			*res = BODY_REFUSED;
+			*refused = 1;
 		if (f.flags & SY_FLAG_END)
 			return 0;
 	}
+}
+
+/*
+ * Reads the body of the REQUEST on stream into req, unless the platform
+ * holds it. A body over SHIM_BODY_MAX, or one there is no memory for, is
+ * still read to its end (the stream must be drained) and then refused in
+ * *res. Returns 0, or WS_EIO; *eof is set when the supervisor closed the
+ * channel.
+ */
+static int read_req_body(uint32_t stream, struct ws_request *req,
+                         enum body_result *res, int *eof)
+{
+	int refused = *res != BODY_OK, canceled = 0, rc;
+
+	if (req->body_held)
+		return 0;
+	rc = serve_read_body(stream, req, &refused, &canceled, eof);
+	if (canceled)
+		*res = BODY_CANCELED;
+	else if (refused)
+		*res = BODY_REFUSED;
+	return rc;
 }
 
 /* Checks and copies the REQUEST payload into req. WS_EIO if it does not
@@ -67,6 +83,7 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 	if (pb == NULL)
 		return WS_EIO;
 	*res = req_from_pb(req, pb) < 0 ? BODY_REFUSED : BODY_OK;
+	req->body_held = pb->body_held && !(f->flags & SY_FLAG_END);
 	c->has_limits = pb->limits != NULL;
 	if (c->has_limits) {
 		c->lim.cpu_ms = pb->limits->cpu_ms;
@@ -101,12 +118,20 @@ static int run_handler(uint32_t stream, ws_handler handler, void *ctx,
 	hr = handler(req, res, ctx);
 	c->in_handler = 0;
 	kv_cache_end();
-	if (c->state == CHAN_EOF)
+	if (c->state == CHAN_EOF) {
+		forward_finish(stream, req, 0);
 		return NEXT_EOF;
-	if (c->state != CHAN_OPEN)
+	}
+	if (c->state != CHAN_OPEN) {
+		forward_finish(stream, req, 0);
 		return WS_EIO;
-	if (hr < 0)
+	}
+	if (hr < 0) {
+		forward_finish(stream, req, 0);
 		return chan_send_exception(stream);
+	}
+	if (c->forward != NULL)
+		return forward_finish(stream, req, 1);
 	return chan_send_response(stream, res);
 }
 

@@ -83,9 +83,18 @@ struct ws_request {
 	struct sy_buf body;
 	char remote[64]; /* the client's "ip:port" from the router, or "" */
 	int shim_owned; /* the handler's request: ws_request_free ignores it */
+	/* The handler's request only: what a forward must tell the platform
+	 * (forward.c). */
+	struct ws_hdrs touched; /* header names set or deleted (values "") */
+	int url_set;            /* ws_req_set_url was called */
+	int body_set;           /* ws_req_set_body was called */
+	int body_held;          /* the platform holds the body (body_held) */
 };
 
 void req_init(struct ws_request *req);
+/* The body of the handler's request, pulled from the platform if it holds
+ * it (BODY_PULL) and not pulled yet. 0, or a WS_E* code. */
+int req_pull_body(struct ws_request *req);
 void req_reset(struct ws_request *req);
 void req_release(struct ws_request *req);
 /* Fills an empty req from a Request the supervisor sent, validating every
@@ -126,6 +135,7 @@ struct shim_chan {
 	ws_limits lim;
 	uint64_t cpu0_ns, wall0_ns;
 	uint32_t sub_used;      /* ws_dispatch calls made */
+	struct ws_forwarding *forward; /* ws_forward asked for, or NULL */
 	uint32_t next_sub;      /* next stream id for a subrequest */
 	/* Scratch space for packing header lists, kept between frames. */
 	Switchyard__Header *pbh;
@@ -151,6 +161,25 @@ int chan_send_request(uint32_t stream, const struct ws_request *req,
 /* ws_fetch: req (its URL absolute) as a Request with `fetch` set. */
 int chan_send_fetch(uint32_t stream, const struct ws_request *req);
 int chan_send_cancel(uint32_t stream);
+/* BODY_PULL for stream: the held body of the request being served. */
+int chan_send_body_pull(uint32_t stream);
+/* The Forward fw of the request being served, on its stream. */
+int chan_send_forward(uint32_t stream, const Switchyard__Forward *fw);
+
+/* ---- serve.c ---- */
+
+/* Reads REQ_BODY frames for stream until END into req's body (kept whole
+ * up to SHIM_BODY_MAX; past it or out of memory, *refused is set and the
+ * rest drained). *canceled when the supervisor canceled the request.
+ * 0, WS_EIO, or 0 with *eof when the channel closed. */
+int serve_read_body(uint32_t stream, struct ws_request *req, int *refused,
+                    int *canceled, int *eof);
+
+/* ---- forward.c ---- */
+
+/* A forward the handler asked for (ws_forward), sent once it returns 0:
+ * 0 when none, else chan_send_forward's result. Frees it either way. */
+int forward_finish(uint32_t stream, struct ws_request *req, int send);
 
 /* ---- kv.c: the read cache of ws_kv_get (docs/kv.md) ---- */
 

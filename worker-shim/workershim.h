@@ -237,6 +237,65 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
  * Valid until the next ws_dispatch. */
 const char *ws_dispatch_reason(void);
 
+/* ---- forwarding: a dispatch worker's decision (docs/dispatch.md) ----
+ *
+ * A dispatch worker usually only decides which worker serves a request.
+ * ws_forward hands the request it was given on to that worker and ends the
+ * handler's part: the platform sends the request, with every change the
+ * handler made to it (headers set or deleted, the URL, the context), to
+ * ns/worker, and the target's answer straight to the client, with the
+ * response edits given here. Neither the request's body nor the response
+ * passes through this process, which is free for the next request at
+ * once; ws_dispatch is for a handler that must read or change the answer.
+ *
+ *   ws_forwarding *fw = ws_forward_new("tenants", name);
+ *   ws_forward_limits(fw, &plan_limits);
+ *   ws_forward_res_set(fw, "Server", "example");
+ *   return ws_forward(req, fw);
+ *
+ * The target must be one this worker's deployment binds (a dispatch
+ * namespace, or a service binding's target); otherwise the client gets
+ * 403 `denied`, and a target that is not deployed 404. The request's body
+ * stays with the platform unless the handler reads it (ws_req_body): a
+ * handler that replaced it (ws_req_set_body) cannot forward. Each list of
+ * edits holds at most WS_FORWARD_EDITS_MAX entries.
+ */
+#define WS_FORWARD_EDITS_MAX 64
+#define WS_FORWARD_CACHE_TTL_MAX 3600
+#define WS_FORWARD_VARY_MAX 8
+
+typedef struct ws_forwarding ws_forwarding;
+
+/* A forward to worker ns/worker; NULL on invalid names or out of memory. */
+ws_forwarding *ws_forward_new(const char *ns, const char *worker);
+/* Frees a forward not handed to ws_forward. Accepts NULL. */
+void ws_forward_free(ws_forwarding *fw);
+/* The target's limits for this request: they only lower its plan's. */
+int ws_forward_limits(ws_forwarding *fw, const ws_limits *lim);
+/* Response edits, applied by the platform to an answer the target gave
+ * (not to the platform's error pages), in this order: every header
+ * called name removed (res_del), replaced by one (res_set), or added when
+ * the answer has none of that name and its status is below 400
+ * (res_default, e.g. a Cache-Control). */
+int ws_forward_res_del(ws_forwarding *fw, const char *name);
+int ws_forward_res_set(ws_forwarding *fw, const char *name, const char *value);
+int ws_forward_res_default(ws_forwarding *fw, const char *name,
+                           const char *value);
+/* Lets the platform reuse this decision, without waking this worker, for
+ * later requests with the same Host (and the same values of each header
+ * ws_forward_vary names, e.g. "Authorization"), for at most ttl_s seconds
+ * (1..WS_FORWARD_CACHE_TTL_MAX) and only while this worker's version and
+ * every KV namespace it binds are unchanged (docs/dispatch.md, "Decision
+ * cache"). Use it only for decisions that depend on nothing else. */
+int ws_forward_cache(ws_forwarding *fw, uint32_t ttl_s);
+int ws_forward_vary(ws_forwarding *fw, const char *header);
+/* Hands req, the request this handler was given, on as fw says (fw is
+ * taken, whatever the result). Call it last, and return 0 from the
+ * handler: the platform then sends no response of this worker's. 0, or
+ * WS_EINVAL (req is not the handler's request, its body was replaced, a
+ * forward was already asked for) or WS_ENOMEM. */
+int ws_forward(ws_request *req, ws_forwarding *fw);
+
 /*
  * Sends req to the URL it names and waits for the answer, which replaces
  * the contents of `out` (status, headers, body). req's URL must be absolute

@@ -151,6 +151,9 @@ static void drop_kept(struct call *c)
 	free(c->req_owned);
 	c->req_owned = NULL;
 	c->req = NULL;
+	if (c->fwd != NULL)
+		switchyard__forward__free_unpacked(c->fwd, NULL);
+	c->fwd = NULL;
 }
 
 /* The origin will neither send nor receive anything more for c. */
@@ -406,7 +409,8 @@ static void send_request(struct call *c, struct proc *p)
 {
 	static uint8_t *scratch;
 	static size_t cap;
-	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX + KV_GENS_WIRE_MAX;
+	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX + KV_GENS_WIRE_MAX +
+	              2;
 	uint8_t *grown;
 	long n;
 
@@ -427,6 +431,11 @@ static void send_request(struct call *c, struct proc *p)
 	if (c->add_limits)
 		n += (long)limits_append(c, scratch + n);
 	n += (long)kv_gens_append(p, scratch + n);
+	/* Request.body_held (14, varint): the body stays here until pulled */
+	if (c->hold && !(c->req_flags & SY_FLAG_END)) {
+		scratch[n++] = 14 << 3;
+		scratch[n++] = 1;
+	}
 	if (n > (long)SY_FRAME_MAX) {
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		          "request head too large", 0);
@@ -436,28 +445,52 @@ static void send_request(struct call *c, struct proc *p)
 	              (size_t)n);
 }
 
-void call_start(struct call *c, struct proc *p)
+/* Sends p the body frames kept for c, keeping them too when `keep`. */
+static void send_kept(struct call *c, struct proc *p, int keep)
 {
 	struct body *b;
 
+	for (b = c->body_head; b != NULL; b = b->next)
+		peer_send_raw(&p->peer, SY_MSG_REQ_BODY, b->flags, c->id,
+		              b->data, b->len);
+	if (!keep)
+		drop_kept(c);
+}
+
+void call_start(struct call *c, struct proc *p)
+{
 	c->proc = p;
 	p->call = c;
 	if (++last_id == 0)
 		last_id = 1;
 	c->id = last_id;
 	c->cpu_start_ns = call_cpu_ns(p);
+	/* held: the head stays for a FORWARD, the body until pulled */
+	if (c->hold && call_keep(c) == -1) {
+		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		          "out of memory", 0);
+		return;
+	}
 	events_call_start(c, p);
 	limits_start(c);
 	send_request(c, p);
-	if (c->proc != p)
+	if (c->proc != p || c->hold)
 		return;
-	while ((b = c->body_head) != NULL) {
-		c->body_head = b->next;
-		peer_send_raw(&p->peer, SY_MSG_REQ_BODY, b->flags, c->id,
-		              b->data, b->len);
-		free(b);
+	send_kept(c, p, 0);
+}
+
+void call_body_pull(struct proc *p, const struct sy_frame *f)
+{
+	struct call *c = p->call;
+
+	if (c == NULL || c->id != f->stream || !c->hold || c->pulled ||
+	    (c->req_flags & SY_FLAG_END)) {
+		pool_kill(p, "protocol error: BODY_PULL for no held body",
+		          BLAME_PROTOCOL);
+		return;
 	}
-	drop_kept(c);
+	c->pulled = 1;
+	send_kept(c, p, 1);
 }
 
 /* ---- frames from an origin ---- */
@@ -544,6 +577,7 @@ void call_request(struct peer *from, const struct sy_frame *f)
 	 * max_header_bytes is at most half of one */
 	limits_set(c, w->plan, NULL);
 	c->add_limits = 1;
+	c->hold = 1;
 	if (c->req_len + LIMITS_WIRE_MAX > SY_FRAME_MAX) {
 		call_refuse(c, NULL, SWITCHYARD__OUTCOME__INTERNAL_ERROR, "",
 		            "request head too large", "");
@@ -623,13 +657,14 @@ void call_req_body(struct peer *from, const struct sy_frame *f)
 		snprintf(why, sizeof(why), "request body over %llu bytes",
 		         (unsigned long long)serve_env.conf->max_body_bytes);
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why, 0);
-	} else if (c->proc != NULL) {
+		return;
+	}
+	if (c->proc != NULL && (!c->hold || c->pulled))
 		peer_send_raw(&c->proc->peer, SY_MSG_REQ_BODY,
 		              f->flags & SY_FLAG_END, c->id, f->payload, f->len);
-	} else if (keep_body(c, f) == -1) {
+	if ((c->proc == NULL || c->hold) && keep_body(c, f) == -1)
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		          "out of memory", 0);
-	}
 }
 
 void call_cancel(struct peer *from, const struct sy_frame *f)

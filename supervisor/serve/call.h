@@ -65,6 +65,19 @@ struct call {
 	unsigned req_packed : 1;   /* req is call_pack_request's: its context
 	                            * is the supervisor's (otherwise any is
 	                            * stripped before a worker sees it) */
+	/* Forwarding (call_forward.c): a request from the router is held at
+	 * the dispatch worker, its head and body kept here (the body sent
+	 * only if the process pulls it), so that a FORWARD can hand both to
+	 * the target without passing them through the dispatch worker. */
+	unsigned hold : 1;         /* at the dispatch worker, body held */
+	unsigned pulled : 1;       /* the dispatch worker asked for the body */
+	unsigned forwarded : 1;    /* a FORWARD handed it on to its target */
+	Switchyard__Forward *fwd;  /* that decision, for the response edits
+	                            * (owned; NULL without any) */
+	char fwd_from[2 * SY_NAME_MAX]; /* forwarded: who decided, for
+	                                 * its events; else "" */
+	char fwd_to[2 * SY_NAME_MAX];   /* the decision being recorded as
+	                                 * the dispatch worker's event */
 	struct call *hnext;        /* (origin, origin_stream) hash chain */
 	struct call *qnext, *qprev; /* its pool's queue */
 	struct call *snext, *sprev; /* origin_proc's subcalls */
@@ -118,6 +131,12 @@ void call_cancel(struct peer *from, const struct sy_frame *f);
 /* Frames from the process serving a call (call_answer.c). */
 void call_response(struct proc *p, const struct sy_frame *f);
 void call_res_body(struct proc *p, const struct sy_frame *f);
+/* call_forward.c: a FORWARD from p, the dispatch worker serving a held
+ * call: checked, its part of the request ended, and the request handed
+ * to the target with the edits asked for. */
+void call_forward(struct proc *p, const struct sy_frame *f);
+/* A BODY_PULL from p: sends it the held body of the call it serves. */
+void call_body_pull(struct proc *p, const struct sy_frame *f);
 
 /* tailcons.c: a call made by the supervisor itself, from origin (a peer
  * never opened: the answer is dropped) on stream, to worker w: the REQUEST

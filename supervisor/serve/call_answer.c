@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "http_syntax.h"
+#include "log.h"
 #include "outcome.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
@@ -96,10 +97,30 @@ static const char *complete_response(Switchyard__Response *r,
 	return NULL;
 }
 
+/* The response edits of the decision that forwarded c, if any; skipped
+ * (and said) when they would not fit in a frame with the response. */
+static void forward_edits(const struct call *c, Switchyard__Response *r,
+                          struct fwd_undo *u)
+{
+	if (call_forward_response(c, r, u) == -1) {
+		log_warnx("call %s: response edits of %s not applied: out of "
+		          "memory", pool_label(c->pool), c->fwd_from);
+		return;
+	}
+	if (u->owned != NULL &&
+	    protobuf_c_message_get_packed_size(&r->base) > SY_FRAME_MAX) {
+		call_forward_response_undo(r, u);
+		log_warnx("call %s: response edits of %s not applied: the "
+		          "response head would exceed a frame",
+		          pool_label(c->pool), c->fwd_from);
+	}
+}
+
 void call_response(struct proc *p, const struct sy_frame *f)
 {
 	struct call *c = p->call;
 	Switchyard__Response *r;
+	struct fwd_undo undo;
 	const char *why;
 	char *saved[3], reason[REASON_MAX];
 
@@ -132,9 +153,11 @@ void call_response(struct proc *p, const struct sy_frame *f)
 	          r->reason, "", r->wall_us, r->cpu_us);
 	c->answered = 1;
 	c->res_left = r->body_len;
+	forward_edits(c, r, &undo);
 	if (c->origin != NULL)
 		peer_send_msg(c->origin, SY_MSG_RESPONSE, f->flags, c->origin_stream,
 		              &r->base);
+	call_forward_response_undo(r, &undo);
 	r->worker = saved[0];
 	r->reason = saved[1];
 	r->violation = saved[2];

@@ -39,6 +39,18 @@ void call_log_failed(const struct call *c, const char *worker,
 int call_router_request_id(const struct sy_frame *f,
                            char id[SY_REQUEST_ID_LEN + 1]);
 
+/* call_forward.c: a forwarded call's response edits, applied to r, a
+ * target's Response about to go to the router (none unless OK); undone
+ * with call_forward_response_undo before r is freed. 0, or -1 (ENOMEM:
+ * nothing applied). */
+struct fwd_undo {
+	Switchyard__Header **headers, **owned;
+	size_t n_headers;
+};
+int call_forward_response(const struct call *c, Switchyard__Response *r,
+                          struct fwd_undo *u);
+void call_forward_response_undo(Switchyard__Response *r, struct fwd_undo *u);
+
 /* For subrequest.c. */
 /* A new call for the REQUEST f from `from`, or NULL once answered
  * (out of memory). */

@@ -334,6 +334,18 @@ static json_t *event_json(const struct call *c, const char *worker,
 	                 "violations");
 }
 
+/* A forwarded request's two events say so (docs/events.md): the dispatch
+ * worker's where it went, the target's who sent it. */
+static void forward_json(json_t *ev, const struct call *c)
+{
+	if (c->fwd_to[0] != '\0')
+		json_object_set_new(ev, "forward", json_pack("{s:o}", "to",
+		                    jcstr(c->fwd_to)));
+	else if (c->forwarded)
+		json_object_set_new(ev, "forward", json_pack("{s:o}", "from",
+		                    jcstr(c->fwd_from)));
+}
+
 /* The tags of w's version number (0: its current one), as scriptTags. */
 static void set_tags(json_t *ev, const struct worker *w, uint32_t number)
 {
@@ -478,6 +490,7 @@ void events_call_done(const struct call *c, Switchyard__Outcome o,
 		return;
 	}
 	set_tags(ev, pool_worker(c->pool), e ? e->version : 0);
+	forward_json(ev, c);
 	req = e != NULL ? json_incref(e->req) : request_json(c->req, c->req_len);
 	json_object_set_new(ev, "logs", logs_json(e, ts));
 	if (e != NULL && e->violations != NULL)

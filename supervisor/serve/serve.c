@@ -84,6 +84,12 @@ static void worker_frame(struct peer *peer, const struct sy_frame *f)
 	case SY_MSG_RESPONSE:
 		call_response(proc, f);
 		break;
+	case SY_MSG_FORWARD:
+		call_forward(proc, f);
+		break;
+	case SY_MSG_BODY_PULL:
+		call_body_pull(proc, f);
+		break;
 	case SY_MSG_RES_BODY:
 		call_res_body(proc, f);
 		break;

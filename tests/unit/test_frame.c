@@ -191,7 +191,7 @@ static void expect_bad_header(const uint8_t h[SY_FRAME_HDR_LEN])
 
 static void test_hdr_rejects_malformed(void **state)
 {
-	static const uint8_t bad_types[] = { 0, 7, 8, 15, 18, 100, 255 };
+	static const uint8_t bad_types[] = { 0, 9, 15, 18, 100, 255 };
 	uint8_t h[SY_FRAME_HDR_LEN];
 	size_t i;
 
@@ -215,7 +215,8 @@ static void test_hdr_accepts_every_known_type(void **state)
 {
 	static const uint8_t types[] = {
 		SY_MSG_HELLO, SY_MSG_REQUEST, SY_MSG_REQ_BODY, SY_MSG_RESPONSE,
-		SY_MSG_RES_BODY, SY_MSG_CANCEL, SY_MSG_CTL_REQUEST,
+		SY_MSG_RES_BODY, SY_MSG_CANCEL, SY_MSG_FORWARD, SY_MSG_BODY_PULL,
+		SY_MSG_CTL_REQUEST,
 		SY_MSG_CTL_RESPONSE, SY_MSG_KV_REQUEST, SY_MSG_KV_RESPONSE,
 		SY_MSG_KV_VALUE
 	};
