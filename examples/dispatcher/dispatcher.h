@@ -24,6 +24,10 @@ struct settings {
 	const char *base_domain;   /* BASE_DOMAIN, default example.com */
 	const char *tenant_header; /* TENANT_HEADER, NULL: no header routing */
 	int fallbacks;             /* 0 when ROUTES_ONLY=1 */
+	int relay;                 /* DISPATCH_MODE=relay: ws_dispatch and
+	                            * relay the answer; else forward */
+	unsigned cache_s;          /* DECISION_CACHE_S: seconds the platform
+	                            * may reuse a decision; 0: never */
 };
 
 enum auth_kind { AUTH_NONE, AUTH_BEARER, AUTH_API_KEY };
@@ -88,6 +92,11 @@ int auth_check(ws_request *req, const struct meta *m, const char *host,
  * its customer_id, plan (the one applied) and auth. 0 or a WS_E* code. */
 int edit_request(ws_request *req, const struct route *rt, const char *host,
                  const char *plan, const struct settings *s);
+/* 1 when the decision for rt depends only on what the platform's decision
+ * cache keys on (Host, and the headers *vary names): a KV route (varying
+ * on its credential header) or a subdomain route. */
+int cacheable(const struct route *rt, const struct settings *s,
+              const char **vary);
 /* The platform's face on every answer; the metadata's Cache-Control only
  * when the tenant answered (tenant_answered) without one. */
 int edit_response(ws_response *res, const struct meta *m,

@@ -135,7 +135,10 @@ int edit_request(ws_request *req, const struct route *rt, const char *host,
 
 	for (i = 0; i < sizeof(untrusted) / sizeof(untrusted[0]); i++)
 		ws_req_del_header(req, untrusted[i]);
-	if ((rc = client_addr(req)) < 0)
+	/* a reused decision would give every client this one's address:
+	 * then the tenant reads it from ws_req_remote_addr */
+	if (!(s->cache_s > 0 && cacheable(rt, s, NULL)) &&
+	    (rc = client_addr(req)) < 0)
 		return rc;
 	if (s->tenant_header != NULL)
 		ws_req_del_header(req, s->tenant_header);
@@ -145,6 +148,22 @@ int edit_request(ws_request *req, const struct route *rt, const char *host,
 		json_array_foreach(m->strip, i, h)
 			ws_req_del_header(req, json_string_value(h));
 	return set_context(req, rt, host, plan);
+}
+
+int cacheable(const struct route *rt, const struct settings *s,
+              const char **vary)
+{
+	const char *v = NULL;
+
+	if (rt->by == BY_KV && rt->has_meta)
+		v = rt->meta.auth == AUTH_BEARER ? "Authorization"
+		    : rt->meta.auth == AUTH_API_KEY ? "X-Api-Key" : NULL;
+	else if (rt->by != BY_SUBDOMAIN)
+		return 0;
+	(void)s;
+	if (vary != NULL)
+		*vary = v;
+	return 1;
 }
 
 int edit_response(ws_response *res, const struct meta *m,

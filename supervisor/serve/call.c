@@ -151,6 +151,11 @@ static void drop_kept(struct call *c)
 	free(c->req_owned);
 	c->req_owned = NULL;
 	c->req = NULL;
+}
+
+/* The forward decision's response edits, once c is done with them. */
+static void drop_forward(struct call *c)
+{
 	if (c->fwd != NULL)
 		switchyard__forward__free_unpacked(c->fwd, NULL);
 	c->fwd = NULL;
@@ -187,6 +192,7 @@ void call_settle(struct call *c)
 	events_call_forget(c);
 	detach_origin(c);
 	drop_kept(c);
+	drop_forward(c);
 	c->freed = 1;
 	c->hnext = dead_calls;
 	dead_calls = c;
@@ -686,6 +692,7 @@ void call_fini(void)
 		while ((c = htab[i]) != NULL) {
 			htab[i] = c->hnext;
 			drop_kept(c);
+			drop_forward(c);
 			free(c);
 		}
 	}

@@ -479,6 +479,18 @@ def error_page(resp, body, status, outcome, errno=None):
     return rid
 
 
+def events_of(p, rid, want=2, timeout=10.0):
+    """The request events under request id rid, {scriptName: event}, once
+    at least `want` of them arrived (the events ring must be on)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        r = p.ctl_ok("events", "--json", "--request-id", rid)
+        evs = [json.loads(line) for line in r.stdout.splitlines()]
+        if len(evs) >= want or time.monotonic() > deadline:
+            return {e["scriptName"]: e for e in evs}
+        time.sleep(0.1)
+
+
 def request_log(p, rid, timeout=5.0):
     """The supervisor's log line about failed request rid: "request RID:
     worker NS/NAME: OUTCOME (STATUS): reason[; violation: V]"."""

@@ -173,6 +173,10 @@ def test_metrics_parse_and_count_outcomes(p):
     before = metrics(p)
     ok0 = value(before, "switchyard_requests_total", namespace="tenants",
                 worker="crash", outcome="ok")
+    d0 = value(before, "switchyard_requests_total", namespace="platform",
+               worker="dispatcher", outcome="ok")
+    sub0 = value(before, "switchyard_subrequests_total",
+                 namespace="platform", worker="dispatcher")
     ex0 = value(before, "switchyard_requests_total", namespace="tenants",
                 worker="crash", outcome="exception")
     assert crash(p, "/") == 200
@@ -204,9 +208,12 @@ def test_metrics_parse_and_count_outcomes(p):
     for name in ("switchyard_subrequests_total",
                  "switchyard_violations_total"):
         assert name in after, name
-    # the dispatcher made one subrequest per request
+    # the dispatcher decided each request and forwarded it: an ok of its
+    # own each, and no subrequest
+    assert value(after, "switchyard_requests_total", namespace="platform",
+                 worker="dispatcher", outcome="ok") == d0 + 3
     assert value(after, "switchyard_subrequests_total",
-                 namespace="platform", worker="dispatcher") >= 3
+                 namespace="platform", worker="dispatcher") == sub0
 
 
 def test_counters_survive_a_crash(p):

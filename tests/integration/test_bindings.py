@@ -304,7 +304,7 @@ def test_dispatcher_without_binding_reaches_no_tenant(make_platform):
         "dispatch namespace: it can call no worker" in q.log_text()
     status, resp, body = q.get("/", host="alice.example.com")
     rid = error_page(resp, body, 403, "denied")
-    assert "binding: platform/dispatcher may not call tenants/alice" \
+    assert "binding: platform/dispatcher may not forward to tenants/alice" \
         in request_log(q, rid), q.log_tail()
     assert q.workers()["platform/dispatcher"]["violations"] == 1
     q.ctl_ok("deploy", "platform/dispatcher", EXAMPLES / "dispatcher",

@@ -276,10 +276,12 @@ def test_body_the_worker_ignores(p):
 def test_shed_while_its_body_is_still_going_up(make_platform):
     """A body larger than the channel's queue (8 MiB) goes up as the
     supervisor takes it; the supervisor may answer first (a full queue:
-    loadShed), and the rest is then dropped, the connection kept."""
+    loadShed), and the rest is then dropped, the connection kept. The
+    dispatcher relays (ws_dispatch), so that a slow tenant holds it."""
     deploys = {"tenants/sleepy": (EXAMPLES / "limits", "default", []),
                "tenants/hello": (EXAMPLES / "hello", "default", [])}
-    q = make_platform(dispatcher_plan="small", deploys=deploys)
+    q = make_platform(dispatcher_plan="small", deploys=deploys,
+                      dispatcher_env=["DISPATCH_MODE=relay"])
     holder = threading.Thread(target=q.get, args=("/sleep?ms=1500",),
                               kwargs={"host": "sleepy.example.com"})
     holder.start()

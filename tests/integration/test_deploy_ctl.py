@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import (BUILD, EXAMPLES, Platform, pb_str, platform_fixture,
-                      raw_ctl)
+from conftest import (BUILD, EXAMPLES, Platform, error_page, pb_str,
+                      platform_fixture, raw_ctl)
 
 SECRET = "s3cr3t-Value-7f1c"  # must never show up outside the worker
 
@@ -66,8 +66,8 @@ def test_delete_stops_forgets_and_stays_deleted(make_platform):
     for pid in pids:
         assert not os.path.exists(f"/proc/{pid}/exe") or \
             "Z" in open(f"/proc/{pid}/stat").read().split()[2]
-    status, body = body_of(p, "gone.example.com")
-    assert status == 404 and "Worker not found" in body
+    status, resp, body = p.get("/", host="gone.example.com")
+    error_page(resp, body, 404, "scriptNotFound")
     r = p.ctl("status", "tenants/gone")
     assert r.returncode == 4 and "tenants/gone" in r.stderr
     state = (p.state_dir / "deployments.json").read_text()

@@ -11,8 +11,9 @@ import time
 
 import pytest
 
-from conftest import (EXAMPLES, HOSTILE, error_page, platform_fixture,
-                      read_response, request_id, request_log)
+from conftest import (EXAMPLES, HOSTILE, error_page, events_of,
+                      platform_fixture, read_response, request_id,
+                      request_log)
 
 PLANS = {"cpu10": (1, 64, 10000, 60, {"cpu_ms": 10}),
          "mem64": (1, 64, 10000, 60, {"memory_mb": 64, "cpu_ms": 5000})}
@@ -29,16 +30,6 @@ p = platform_fixture(plans=PLANS, deploys=DEPLOYS)
 @pytest.fixture(autouse=True, scope="module")
 def ring_on(p):
     p.ctl_ok("events", "--ring", "on")
-
-
-def events_of(p, rid):
-    deadline = time.monotonic() + 10
-    while True:
-        r = p.ctl_ok("events", "--json", "--request-id", rid)
-        evs = [json.loads(line) for line in r.stdout.splitlines()]
-        if len(evs) >= 2 or time.monotonic() > deadline:
-            return {e["scriptName"]: e for e in evs}
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("name,path,status,outcome,errno,detail", [
@@ -66,15 +57,17 @@ def test_page_hides_what_the_log_and_events_tell(p, name, path, status,
     assert re.search(rf"worker tenants/{name}\[\d+\].* \(request {rid}\)$",
                      p.log_text(), re.M), p.log_tail()
     # the events under that id: the tenant's failure, and the dispatcher's
-    # answer, which passed the shim's page on
+    # decision, which forwarded the request to it
     evs = events_of(p, rid)
     assert set(evs) == {"platform/dispatcher", f"tenants/{name}"}, evs
     e = evs[f"tenants/{name}"]
     assert e["requestId"] == rid and e["outcome"] == outcome, e
-    assert e["event"]["response"]["status"] == status
+    assert e["forward"] == {"from": "platform/dispatcher"}, e
+    assert e["event"]["response"]["status"] == status, e
     assert e["exceptions"] and e["exceptions"][0]["message"] in line, e
     d = evs["platform/dispatcher"]
-    assert d["outcome"] == "ok" and d["event"]["response"]["status"] == status
+    assert d["outcome"] == "ok" and d["forward"] == \
+        {"to": f"tenants/{name}"}, d
 
 
 def test_every_answer_carries_its_own_id(p):

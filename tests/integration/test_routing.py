@@ -5,6 +5,8 @@ tests/integration/test_dispatch_kv.py covers the KV routes in depth."""
 
 import pytest
 
+from conftest import error_page, events_of
+
 
 def test_subdomain_routes_to_alice(platform):
     status, resp, body = platform.get("/some/where?x=1",
@@ -44,9 +46,16 @@ def test_hostname_routes_from_kv(platform):
     ("127.0.0.1", "/nobody/x", "nobody"),
 ])
 def test_unknown_tenant_is_404_naming_it(platform, host, path, name):
+    """The dispatcher forwards to a tenant that is not deployed: the
+    platform's 404 page, and the events under its id name the tenant (the
+    page names no one)."""
+    platform.ctl_ok("events", "--ring", "on")
     status, resp, body = platform.get(path, host=host)
-    assert status == 404
-    assert f"Worker not found: {name}".encode() in body
+    rid = error_page(resp, body, 404, "scriptNotFound")
+    evs = events_of(platform, rid)
+    assert evs["platform/dispatcher"]["forward"] == \
+        {"to": f"tenants/{name}"}, evs
+    assert evs[f"tenants/{name}"]["outcome"] == "scriptNotFound", evs
 
 
 def test_unknown_host_without_tenant_path_is_404(platform):

@@ -248,7 +248,8 @@ def test_platform_consumer_is_fed_but_not_routed(make_platform):
     assert keys, "no batch reached platform/audit"
     batch = json.loads(q.ctl_ok("kv", "get", "audit", keys[0]).stdout)
     assert [e["scriptName"] for e in batch] == ["tenants/hello"]
-    status, _, body = q.get("/", host="audit.example.com")
-    assert status == 404 and body.startswith(b"Worker not found"), body
+    # tenants/audit is no worker: the platform's page
+    status, resp, body = q.get("/", host="audit.example.com")
+    error_page(resp, body, 404, "scriptNotFound")
     status, _, body = q.get("/audit/", host="127.0.0.1")
     assert status == 404, body

@@ -111,14 +111,15 @@ def test_crashing_dispatcher_is_500_logged_under_its_id(make_platform):
 
 
 def test_full_queue_sheds_load_with_503(make_platform):
-    """The dispatcher gets one process and one queue slot: a request to a
-    tenant that sleeps holds that process (ws_dispatch waits), the next
-    waits in the queue until queue_timeout_ms and is shed; the one after
-    that finds the queue full at once. The events name the dispatcher
-    under each shed request's id."""
+    """The dispatcher gets one process and one queue slot, and relays
+    (ws_dispatch): a request to a tenant that sleeps holds that process,
+    the next waits in the queue until queue_timeout_ms and is shed; the
+    one after that finds the queue full at once. The events name the
+    dispatcher under each shed request's id."""
     deploys = {"tenants/hello": (EXAMPLES / "hello", "default", []),
                "tenants/sleepy": (EXAMPLES / "limits", "default", [])}
-    p = make_platform(dispatcher_plan="small", deploys=deploys)
+    p = make_platform(dispatcher_plan="small", deploys=deploys,
+                      dispatcher_env=["DISPATCH_MODE=relay"])
     p.ctl_ok("events", "--ring", "on")
     results = {}
 
