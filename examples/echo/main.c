@@ -4,8 +4,12 @@
  * "name: value" line each, in the order they arrived; GET /context lists
  * the request's context the same way: what the platform's dispatch worker
  * told it (customer_id, plan, auth), which no client can set.
+ * GET /answer?status=N&Name=Value&... answers status N (default 200) with
+ * each other query pair as a response header, for tests of what the
+ * platform does to an answer (no decoding: names and values as given).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <workershim.h>
@@ -36,6 +40,26 @@ static int list_context(ws_request *req, ws_response *res)
 	return 0;
 }
 
+/* Each NAME=VALUE pair of the query but status= becomes a header. */
+static int answer(ws_request *req, ws_response *res)
+{
+	char q[1024], *pair, *save = NULL, *eq;
+	const char *query = ws_req_query(req);
+
+	snprintf(q, sizeof(q), "%s", query ? query : "");
+	for (pair = strtok_r(q, "&", &save); pair != NULL;
+	     pair = strtok_r(NULL, "&", &save)) {
+		if ((eq = strchr(pair, '=')) == NULL)
+			continue;
+		*eq = '\0';
+		if (strcmp(pair, "status") == 0)
+			ws_res_status(res, atoi(eq + 1));
+		else if (ws_res_header(res, pair, eq + 1) < 0)
+			return -1;
+	}
+	return ws_res_printf(res, "answered\n") < 0 ? -1 : 0;
+}
+
 static int echo(ws_request *req, ws_response *res, void *ctx)
 {
 	const char *type = ws_req_header(req, "Content-Type");
@@ -53,6 +77,8 @@ static int echo(ws_request *req, ws_response *res, void *ctx)
 	if (strcmp(ws_req_method(req), "GET") == 0 &&
 	    strcmp(ws_req_path(req), "/context") == 0)
 		return list_context(req, res);
+	if (strcmp(ws_req_path(req), "/answer") == 0)
+		return answer(req, res);
 	ws_res_header(res, "Content-Type",
 	              type ? type : "application/octet-stream");
 	return ws_res_write(res, body, n) < 0 ? -1 : 0;
