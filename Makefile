@@ -81,7 +81,7 @@ CTL_SRCS = ctl/yardctl.c ctl/client.c ctl/print.c ctl/ops.c ctl/top.c \
 SHIM_SRCS = worker-shim/serve.c worker-shim/request.c worker-shim/response.c \
 	worker-shim/headers.c worker-shim/dispatch.c worker-shim/channel.c \
 	worker-shim/env.c worker-shim/errors.c worker-shim/kv.c \
-	worker-shim/forward.c
+	worker-shim/forward.c worker-shim/later.c
 EXAMPLES = hello alice bob echo crash dispatcher limits fetch kv envecho tailstore
 
 obj = $(patsubst %.c,$(B)/obj/%.o,$(1))

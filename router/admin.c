@@ -181,6 +181,10 @@ static void render_status(struct sy_buf *b, const Switchyard__Stats *s)
 		bprintf(b, "live processes:       %u\n", w->live);
 		bprintf(b, "idle processes:       %u\n", w->idle);
 		bprintf(b, "busy processes:       %u\n", w->busy);
+		bprintf(b, "cancels kept/killed:  %llu/%llu\n",
+		        (unsigned long long)w->cancels_kept,
+		        (unsigned long long)w->cancels_killed);
+		bprintf(b, "max held per process: %u\n", w->max_held);
 	}
 }
 
@@ -240,6 +244,9 @@ static void render_json(struct sy_buf *b, const Switchyard__Stats *s)
 		json_num(b, "max_queue_reached", w->max_queued, 0);
 		json_num(b, "max_children_reached", w->max_children_reached,
 		         0);
+		json_num(b, "cancels_kept", w->cancels_kept, 0);
+		json_num(b, "cancels_killed", w->cancels_killed, 0);
+		json_num(b, "max_held", w->max_held, 0);
 		json_num(b, "live", w->live, 0);
 		json_num(b, "idle", w->idle, 0);
 		json_num(b, "busy", w->busy, 1);
@@ -335,6 +342,23 @@ static void prom_outcomes(struct sy_buf *b, const Switchyard__Stats *s)
 	}
 }
 
+/* What became of the processes serving requests whose client left. */
+static void prom_cancels(struct sy_buf *b, const Switchyard__Stats *s)
+{
+	size_t i;
+
+	prom_head(b, "switchyard_cancels_total", "counter",
+	          "Requests canceled while a process served them, by what "
+	          "became of the process: kept (it ended the request within "
+	          "the grace) or killed.");
+	for (i = 0; i < s->n_workers; i++) {
+		prom_u64(b, "switchyard_cancels_total", s->workers[i],
+		         ",result=\"kept\"", s->workers[i]->cancels_kept);
+		prom_u64(b, "switchyard_cancels_total", s->workers[i],
+		         ",result=\"killed\"", s->workers[i]->cancels_killed);
+	}
+}
+
 static void prom_violations(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	char extra[48];
@@ -357,7 +381,7 @@ static void prom_violations(struct sy_buf *b, const Switchyard__Stats *s)
 	}
 }
 
-enum field { F_CPU, F_SUBREQ, F_SPAWNS, F_QUEUE, F_SHED };
+enum field { F_CPU, F_SUBREQ, F_SPAWNS, F_QUEUE, F_SHED, F_HELD };
 
 static const struct {
 	const char *name, *type, *help;
@@ -372,6 +396,8 @@ static const struct {
 	              "Requests waiting for a process." },
 	[F_SHED] = { "switchyard_load_shed_total", "counter",
 	             "Requests refused because its queue was full." },
+	[F_HELD] = { "switchyard_process_requests_max", "gauge",
+	             "Most requests one of its processes held at once." },
 };
 
 static void prom_simple(struct sy_buf *b, const Switchyard__Stats *s,
@@ -389,7 +415,8 @@ static void prom_simple(struct sy_buf *b, const Switchyard__Stats *s,
 			prom_u64(b, simple[f].name, w, "",
 			         f == F_SUBREQ ? w->subrequests :
 			         f == F_SPAWNS ? w->spawns :
-			         f == F_QUEUE ? w->queued : load_shed(w));
+			         f == F_QUEUE ? w->queued :
+			         f == F_HELD ? w->max_held : load_shed(w));
 	}
 }
 
@@ -527,6 +554,8 @@ static void render_metrics(struct sy_buf *b, const Switchyard__Stats *s)
 	prom_hists(b, s, H_SPAWN);
 	prom_simple(b, s, F_QUEUE);
 	prom_simple(b, s, F_SHED);
+	prom_cancels(b, s);
+	prom_simple(b, s, F_HELD);
 	prom_tail(b, s, 0);
 	prom_tail(b, s, 1);
 	prom_kv(b, s);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,6 +53,7 @@ void chan_close(void)
 
 	sy_reader_free(&c->rd);
 	sy_writer_free(&c->wr);
+	later_free();
 	free(c->pbh);
 	free(c->pbhp);
 	memset(c, 0, sizeof(*c));
@@ -60,17 +62,17 @@ void chan_close(void)
 }
 
 static int chan_flush(void);
+static int chan_fail(void);
 
 /* What the process queued (answers, subrequests) leaves only when it is
  * about to wait for the platform: one write for every answer a wake-up
  * produced, when the supervisor handed it several requests at once. */
-int chan_recv(struct sy_frame *f)
+/* The next frame off the socket. */
+static int chan_read(struct sy_frame *f)
 {
 	struct shim_chan *c = &shim_chan;
 	int rc;
 
-	if (c->state != CHAN_OPEN)
-		return c->state == CHAN_EOF ? 0 : WS_EIO;
 	if ((rc = sy_reader_next(&c->rd, f)) == 0) {
 		if (chan_flush() < 0)
 			return WS_EIO;
@@ -82,6 +84,72 @@ int chan_recv(struct sy_frame *f)
 	}
 	c->state = rc == 0 ? CHAN_EOF : CHAN_BROKEN;
 	return rc == 0 ? 0 : WS_EIO;
+}
+
+int chan_recv(struct sy_frame *f)
+{
+	struct shim_chan *c = &shim_chan;
+	int rc;
+
+	if (c->state != CHAN_OPEN)
+		return c->state == CHAN_EOF ? 0 : WS_EIO;
+	if (later_take(f, !c->serving, c->stream))
+		return 1;
+	for (;;) {
+		if ((rc = chan_read(f)) != 1)
+			return rc;
+		if (!c->serving || !later_belongs(f, c->stream))
+			return 1;
+		if (later_keep(f) < 0)
+			return chan_fail();
+	}
+}
+
+/* A frame read by chan_poll_cancel: a CANCEL of the request being
+ * handled marks it; a late answer to an abandoned subrequest, or a
+ * CANCEL for a request answered already, goes; anything else waits
+ * for whoever reads the channel next. */
+static int poll_one(const struct sy_frame *f)
+{
+	struct shim_chan *c = &shim_chan;
+
+	if (f->type == SY_MSG_CANCEL && f->stream == c->stream) {
+		c->canceled = 1;
+		return 0;
+	}
+	if (chan_stale(f, 0) ||
+	    (f->type == SY_MSG_CANCEL && !later_belongs(f, c->stream)))
+		return 0;
+	return later_keep(f) < 0 ? chan_fail() : 0;
+}
+
+int chan_poll_cancel(void)
+{
+	struct shim_chan *c = &shim_chan;
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	struct sy_frame f;
+	ssize_t n;
+	int rc;
+
+	if (c->state != CHAN_OPEN)
+		return c->state == CHAN_EOF ? 0 : WS_EIO;
+	if (c->canceled || later_canceled(c->stream))
+		return c->canceled = 1;
+	if (poll(&pfd, 1, 0) == 1) {
+		if ((n = sy_reader_fill(&c->rd, c->fd)) == 0) {
+			c->state = CHAN_EOF;
+			return 0;
+		}
+		if (n < 0 && errno != EAGAIN)
+			return chan_fail();
+	}
+	while ((rc = sy_reader_next(&c->rd, &f)) == 1) {
+		if (poll_one(&f) < 0)
+			return WS_EIO;
+	}
+	if (rc < 0)
+		return chan_fail();
+	return c->canceled;
 }
 
 int chan_stale(const struct sy_frame *f, uint32_t waiting)

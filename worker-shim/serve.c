@@ -1,6 +1,8 @@
 /*
  * ws_serve: the worker's main loop. One request at a time: read a REQUEST
  * and its body, run the handler, answer with one RESPONSE and its body.
+ * A dispatch worker may have been sent several (its plan's concurrency):
+ * it serves them in the order they came, the others waiting in later.c.
  *
  * Every REQUEST is answered with exactly one RESPONSE, even one the
  * supervisor canceled or one that failed validation (outcome EXCEPTION), so
@@ -139,10 +141,13 @@ static int serve_request(const struct sy_frame *f, ws_handler handler,
                          void *ctx, struct ws_request *req,
                          struct ws_response *res)
 {
+	struct shim_chan *c = &shim_chan;
 	uint32_t stream = f->stream;
 	enum body_result br;
 	int rc, eof = 0;
 
+	c->serving = 1;
+	c->stream = stream;
 	if ((rc = take_request(f, req, &br)) < 0)
 		return rc;
 	if (!(f->flags & SY_FLAG_END)) {
@@ -150,6 +155,9 @@ static int serve_request(const struct sy_frame *f, ws_handler handler,
 		if ((rc = read_req_body(stream, req, &br, &eof)) < 0 || eof)
 			return eof ? NEXT_EOF : rc;
 	}
+	/* canceled while it waited behind the ones before it: not run */
+	if (br == BODY_OK && later_canceled(stream))
+		br = BODY_CANCELED;
 	if (br != BODY_OK)
 		rc = chan_send_exception(stream);
 	else
@@ -170,7 +178,9 @@ static int serve_next(ws_handler handler, void *ctx, struct ws_request *req,
 		return rc == 0 ? NEXT_EOF : rc;
 	switch (f.type) {
 	case SY_MSG_REQUEST:
-		return serve_request(&f, handler, ctx, req, res);
+		rc = serve_request(&f, handler, ctx, req, res);
+		shim_chan.serving = 0;
+		return rc;
 	case SY_MSG_CANCEL:
 		/* For a request already answered: nothing left to stop. */
 		return NEXT_OK;
@@ -202,4 +212,11 @@ int ws_serve(ws_handler handler, void *ctx)
 	kv_cache_free();
 	chan_close();
 	return rc == NEXT_EOF ? 0 : rc;
+}
+
+int ws_req_canceled(const ws_request *req)
+{
+	if (req == NULL || !req->shim_owned || !shim_chan.in_handler)
+		return 0;
+	return chan_poll_cancel() == 1;
 }

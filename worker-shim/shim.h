@@ -123,8 +123,9 @@ struct shim_chan {
 	enum chan_state state;
 	struct sy_reader rd;
 	struct sy_writer wr;
-	/* The request being handled, if in_handler. */
-	int in_handler;
+	/* The request being handled, if in_handler; being served (from its
+	 * REQUEST to its answer), if serving. */
+	int in_handler, serving;
 	uint32_t stream;
 	char rid[SY_REQUEST_ID_LEN + 1]; /* its id (Request.request_id) or "":
 	                                  * on ws_dispatch's error pages */
@@ -148,8 +149,14 @@ extern struct shim_chan shim_chan;
 /* Adopts fd as the channel. 0 or WS_EIO. */
 int chan_open(int fd);
 void chan_close(void);
-/* Next frame: 1, 0 at end of file, or WS_EIO. Marks the channel. */
+/* Next frame: 1, 0 at end of file, or WS_EIO. Marks the channel. While
+ * a request is served, frames of the requests after it are kept for
+ * later (later.c) and handed out once it is answered. */
 int chan_recv(struct sy_frame *f);
+/* Reads, without waiting, what the supervisor already sent: 1 if that
+ * includes a CANCEL of the request being handled (or one came before),
+ * else 0; WS_EIO if the channel broke. */
+int chan_poll_cancel(void);
 /* 1 if f answers a subrequest abandoned earlier (and is to be dropped). */
 int chan_stale(const struct sy_frame *f, uint32_t waiting);
 int chan_send_hello(void);
@@ -165,6 +172,22 @@ int chan_send_cancel(uint32_t stream);
 int chan_send_body_pull(uint32_t stream);
 /* The Forward fw of the request being served, on its stream. */
 int chan_send_forward(uint32_t stream, const Switchyard__Forward *fw);
+
+/* ---- later.c: frames of the requests after the one being served ---- */
+
+/* 1 if f, read while the request on stream `serving` is served, is for
+ * a request after it (its REQUEST, or the body or CANCEL of one whose
+ * REQUEST waits here). */
+int later_belongs(const struct sy_frame *f, uint32_t serving);
+/* Keeps a copy of f for later. 0 or WS_ENOMEM. */
+int later_keep(const struct sy_frame *f);
+/* The oldest frame kept that may be handed out now into *f (any: between
+ * requests, the oldest of all; else the oldest that is not another
+ * request's): 1, or 0 if none. *f stays valid until the next call. */
+int later_take(struct sy_frame *f, int any, uint32_t serving);
+/* 1 if a CANCEL for stream waits here. */
+int later_canceled(uint32_t stream);
+void later_free(void);
 
 /* ---- serve.c ---- */
 

@@ -237,6 +237,18 @@ int ws_dispatch(const char *ns, const char *worker, ws_request *req,
  * Valid until the next ws_dispatch. */
 const char *ws_dispatch_reason(void);
 
+/*
+ * 1 when the platform canceled req, the handler's request: its client went
+ * away (or, for a ws_dispatch callee, its caller gave up). Nobody will see
+ * the answer, so a long handler may check now and then and return at once.
+ * It has a grace (1 s) to return after the cancel; one that runs on is
+ * killed. Reads what already arrived, without waiting: a system call or
+ * two, not for every loop iteration of a tight loop. Waits inside the shim
+ * (ws_kv_get, ws_dispatch, ws_fetch, reading a body) return WS_ECANCELED
+ * by themselves.
+ */
+int ws_req_canceled(const ws_request *req);
+
 /* ---- forwarding: a dispatch worker's decision (docs/dispatch.md) ----
  *
  * A dispatch worker usually only decides which worker serves a request.

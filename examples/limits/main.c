@@ -3,7 +3,10 @@
  * tests, demos and bench/limits.sh.
  *
  *   GET /spin?ms=N       burns N ms of CPU time, then answers
- *   GET /sleep?ms=N      sleeps N ms (wall time, no CPU), then answers
+ *   GET /sleep?ms=N      sleeps N ms (wall time, no CPU), then answers;
+ *                        stops early when the request is canceled
+ *                        (ws_req_canceled, every 10 ms), unless
+ *                        &stubborn=1
  *   GET /dispatch?n=K    makes K ws_dispatch calls to tenants/hello (or
  *                        &target=NAME) and tells how many succeeded and
  *                        the first error
@@ -82,13 +85,30 @@ static int spin(ws_request *req, ws_response *res)
 	return 0;
 }
 
-static int do_sleep(ws_request *req, ws_response *res)
+static void nap(unsigned long ms)
 {
-	unsigned long ms = num(req, "ms", 10);
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
 
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+static int do_sleep(ws_request *req, ws_response *res)
+{
+	unsigned long ms = num(req, "ms", 10), slept = 0, step;
+
+	if (num(req, "stubborn", 0)) {
+		nap(ms);
+		slept = ms;
+	}
+	for (; slept < ms; slept += step) {
+		if (ws_req_canceled(req)) {
+			ws_log(WS_LOG_INFO, "canceled after %lu ms", slept);
+			return 0;
+		}
+		step = ms - slept < 10 ? ms - slept : 10;
+		nap(step);
+	}
 	ws_res_printf(res, "slept %lu ms\n", ms);
 	return 0;
 }

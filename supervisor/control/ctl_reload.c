@@ -57,7 +57,7 @@ static const struct {
 } plan_keys[] = {
 #define K(f) { #f, offsetof(struct plan, f) }
 	K(instances), K(queue), K(queue_timeout_ms), K(idle_timeout_s),
-	K(cpu_ms), K(wall_ms), K(subrequests), K(cpu_meter),
+	K(cpu_ms), K(wall_ms), K(subrequests), K(cpu_meter), K(concurrency),
 #undef K
 #define J(f) { #f, offsetof(struct plan, jail.f) }
 	J(memory_mb), J(cpu_pct), J(pids), J(tmp_mb), J(nofile),

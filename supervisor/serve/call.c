@@ -214,12 +214,38 @@ void call_collect(void)
 	}
 }
 
+/* c leaves the list of calls its process holds. */
+static void proc_drop_call(struct proc *p, struct call *c)
+{
+	struct call **pp, *prev = NULL;
+
+	for (pp = &p->calls; *pp != NULL; prev = *pp, pp = &(*pp)->pnext) {
+		if (*pp != c)
+			continue;
+		*pp = c->pnext;
+		if (p->calls_tail == c)
+			p->calls_tail = prev;
+		p->ncalls--;
+		break;
+	}
+	c->pnext = NULL;
+}
+
 void call_unbind(struct call *c)
 {
 	limits_stop(c);
 	if (c->proc != NULL)
-		c->proc->call = NULL;
+		proc_drop_call(c->proc, c);
 	c->proc = NULL;
+}
+
+struct call *call_held(const struct proc *p, uint32_t stream)
+{
+	struct call *c;
+
+	for (c = p->calls; c != NULL && c->id != stream; c = c->pnext)
+		;
+	return c;
 }
 
 /* A protocol error by whoever sent a frame: the router is our own, so its
@@ -328,7 +354,10 @@ void call_violated(struct call *c, Switchyard__Outcome o, const char *reason,
 	call_settle(c);
 }
 
-/* The origin canceled c, or is gone: nothing more goes either way. */
+/* The origin canceled c, or is gone: nothing more goes either way. A
+ * process serving c is told, and keeps running unless it overstays the
+ * grace (limits_cancel_grace): a worker is not killed for a client that
+ * hung up. */
 static void call_drop(struct call *c)
 {
 	struct proc *p = c->proc;
@@ -342,10 +371,21 @@ static void call_drop(struct call *c)
 	detach_origin(c);
 	if (c->queued)
 		pool_unqueue(c);
-	if (p != NULL) {
-		call_unbind(c);
-		pool_kill(p, "request canceled", BLAME_PLATFORM);
+	if (p != NULL && !c->canceled) {
+		c->canceled = 1;
+		peer_send_raw(&p->peer, SY_MSG_CANCEL, 0, c->id, NULL, 0);
+		limits_cancel_grace(c);
 	}
+	call_settle(c);
+}
+
+void call_cancel_over(struct call *c, struct proc *p)
+{
+	pool_cancel_counted(p, 1);
+	call_unbind(c);
+	/* ws_dispatch waits for its answers: calls still open are orphans */
+	call_origin_gone(p);
+	pool_finished(p);
 	call_settle(c);
 }
 
@@ -463,14 +503,27 @@ static void send_kept(struct call *c, struct proc *p, int keep)
 		drop_kept(c);
 }
 
-void call_start(struct call *c, struct proc *p)
+/* c joins the end of p's calls; p's CPU is c's from now when it held
+ * none. */
+static void proc_add_call(struct proc *p, struct call *c)
 {
 	c->proc = p;
-	p->call = c;
+	c->pnext = NULL;
+	if (p->calls_tail != NULL)
+		p->calls_tail->pnext = c;
+	else
+		p->calls = c;
+	p->calls_tail = c;
+	if (p->ncalls++ == 0)
+		p->cpu_mark_ns = call_cpu_ns(p);
+}
+
+void call_start(struct call *c, struct proc *p)
+{
+	proc_add_call(p, c);
 	if (++last_id == 0)
 		last_id = 1;
 	c->id = last_id;
-	c->cpu_start_ns = call_cpu_ns(p);
 	/* held: the head stays for a FORWARD, the body until pulled */
 	if (c->hold && call_keep(c) == -1) {
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
@@ -487,9 +540,9 @@ void call_start(struct call *c, struct proc *p)
 
 void call_body_pull(struct proc *p, const struct sy_frame *f)
 {
-	struct call *c = p->call;
+	struct call *c = call_held(p, f->stream);
 
-	if (c == NULL || c->id != f->stream || !c->hold || c->pulled ||
+	if (c == NULL || !c->hold || c->pulled ||
 	    (c->req_flags & SY_FLAG_END)) {
 		pool_kill(p, "protocol error: BODY_PULL for no held body",
 		          BLAME_PROTOCOL);

@@ -37,7 +37,6 @@ struct call {
 	struct proc *proc;         /* serving process, or NULL */
 	uint64_t recv_us;          /* when the REQUEST arrived */
 	uint64_t queued_ms;        /* when it entered its queue */
-	uint64_t cpu_start_ns;     /* serving process's CPU clock at start */
 	uint64_t body_bytes;       /* request body seen so far */
 	uint64_t res_left;         /* response body bytes still expected */
 	uint32_t subrequests;      /* subrequest tokens it spent */
@@ -72,6 +71,10 @@ struct call {
 	unsigned hold : 1;         /* at the dispatch worker, body held */
 	unsigned pulled : 1;       /* the dispatch worker asked for the body */
 	unsigned forwarded : 1;    /* a FORWARD handed it on to its target */
+	/* The origin left while a process held it: the process was sent a
+	 * CANCEL and has a grace to answer or drop it (limits_cancel_grace);
+	 * that answer goes nowhere and counts nothing. */
+	unsigned canceled : 1;
 	Switchyard__Forward *fwd;  /* that decision, for the response edits
 	                            * (owned; NULL without any) */
 	char fwd_from[2 * SY_NAME_MAX]; /* forwarded: who decided, for
@@ -81,10 +84,14 @@ struct call {
 	struct call *hnext;        /* (origin, origin_stream) hash chain */
 	struct call *qnext, *qprev; /* its pool's queue */
 	struct call *snext, *sprev; /* origin_proc's subcalls */
+	struct call *pnext;        /* the next call its process holds */
 };
 
-/* Gives c to p, which is READY: sends the request and its kept body. */
+/* Gives c to p, READY or holding fewer calls than its concurrency:
+ * sends the request and its kept body. */
 void call_start(struct call *c, struct proc *p);
+/* The call p holds on stream, or NULL. */
+struct call *call_held(const struct proc *p, uint32_t stream);
 /* Keeps the request (borrowed so far) because c waits in a queue.
  * 0, or -1 (ENOMEM). */
 int call_keep(struct call *c);

@@ -13,6 +13,7 @@
 #include "outcome.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
+#include "serve/limits.h"
 #include "serve/peer.h"
 #include "serve/pool.h"
 
@@ -21,6 +22,10 @@
 /* The answer's END passed: p is free, c waits only for its origin. */
 static void call_end(struct call *c, struct proc *p)
 {
+	if (c->canceled) {
+		call_cancel_over(c, p);
+		return;
+	}
 	c->done = 1;
 	call_unbind(c);
 	/* ws_dispatch waits for its answers: calls still open are orphans */
@@ -88,7 +93,7 @@ static const char *complete_response(Switchyard__Response *r,
 		snprintf(reason, REASON_MAX, "%s", saved[1]);
 		r->reason = reason;
 	}
-	r->cpu_us = (call_cpu_ns(p) - c->cpu_start_ns) / 1000;
+	r->cpu_us = limits_cpu_share_us(p);
 	r->wall_us = ev_clock_us() - c->recv_us;
 	r->retry_after_s = 0;
 	r->subrequests = c->subrequests;
@@ -118,13 +123,13 @@ static void forward_edits(const struct call *c, Switchyard__Response *r,
 
 void call_response(struct proc *p, const struct sy_frame *f)
 {
-	struct call *c = p->call;
+	struct call *c = call_held(p, f->stream);
 	Switchyard__Response *r;
 	struct fwd_undo undo;
 	const char *why;
 	char *saved[3], reason[REASON_MAX];
 
-	if (c == NULL || c->id != f->stream || c->answered) {
+	if (c == NULL || c->answered) {
 		pool_kill(p, "protocol error: RESPONSE on a stream it does not "
 		          "serve", BLAME_PROTOCOL);
 		return;
@@ -146,11 +151,14 @@ void call_response(struct proc *p, const struct sy_frame *f)
 		pool_kill(p, why, BLAME_PROTOCOL);
 		return;
 	}
-	pool_account(c->pool, 1, r->outcome != SWITCHYARD__OUTCOME__OK);
-	call_done(c, r->outcome,
-	          r->status ? r->status
-	                    : (uint32_t)sy_outcome_status(r->outcome),
-	          r->reason, "", r->wall_us, r->cpu_us);
+	if (!c->canceled) {
+		pool_account(c->pool, 1,
+		             r->outcome != SWITCHYARD__OUTCOME__OK);
+		call_done(c, r->outcome,
+		          r->status ? r->status
+		                    : (uint32_t)sy_outcome_status(r->outcome),
+		          r->reason, "", r->wall_us, r->cpu_us);
+	}
 	c->answered = 1;
 	c->res_left = r->body_len;
 	forward_edits(c, r, &undo);
@@ -168,11 +176,11 @@ void call_response(struct proc *p, const struct sy_frame *f)
 
 void call_res_body(struct proc *p, const struct sy_frame *f)
 {
-	struct call *c = p->call;
+	struct call *c = call_held(p, f->stream);
 	int abort = (f->flags & SY_FLAG_ABORT) != 0;
 	int end = (f->flags & SY_FLAG_END) != 0;
 
-	if (c == NULL || c->id != f->stream || !c->answered) {
+	if (c == NULL || !c->answered) {
 		pool_kill(p, "protocol error: RES_BODY on a stream it does not "
 		          "answer", BLAME_PROTOCOL);
 		return;
@@ -188,7 +196,7 @@ void call_res_body(struct proc *p, const struct sy_frame *f)
 		          "body_len", BLAME_PROTOCOL);
 		return;
 	}
-	if (abort)
+	if (abort && !c->canceled)
 		pool_account(c->pool, 0, 1);
 	if (c->origin != NULL) {
 		peer_send_raw(c->origin, SY_MSG_RES_BODY,

@@ -184,7 +184,7 @@ static int target_request(struct call *c, const Switchyard__Forward *fw,
  * forwarding to `to`), its process free for the next request. */
 static void decider_done(struct call *c, struct proc *p, const char *to)
 {
-	uint64_t cpu_us = (call_cpu_ns(p) - c->cpu_start_ns) / 1000;
+	uint64_t cpu_us = limits_cpu_share_us(p);
 
 	pool_account(c->pool, 1, 0);
 	snprintf(c->fwd_to, sizeof(c->fwd_to), "%s", to);
@@ -275,12 +275,12 @@ static void forward(struct call *c, struct proc *p, Switchyard__Forward *fw)
 
 void call_forward(struct proc *p, const struct sy_frame *f)
 {
-	struct call *c = p->call;
+	struct call *c = call_held(p, f->stream);
 	Switchyard__Forward *fw;
 	const char *why;
 	char msg[WHY_MAX];
 
-	if (c == NULL || c->id != f->stream || c->answered || !c->hold ||
+	if (c == NULL || c->answered || !c->hold ||
 	    !(f->flags & SY_FLAG_END) || (f->flags & SY_FLAG_ABORT)) {
 		pool_kill(p, "protocol error: FORWARD on a stream it may not "
 		          "forward", BLAME_PROTOCOL);
@@ -295,6 +295,12 @@ void call_forward(struct proc *p, const struct sy_frame *f)
 		switchyard__forward__free_unpacked(fw, NULL);
 		snprintf(msg, sizeof(msg), "protocol error: forward: %s", why);
 		pool_kill(p, msg, BLAME_PROTOCOL);
+		return;
+	}
+	if (c->canceled) {
+		/* its client left: nobody to hand it on for */
+		switchyard__forward__free_unpacked(fw, NULL);
+		call_cancel_over(c, p);
 		return;
 	}
 	forward(c, p, fw);

@@ -39,6 +39,10 @@ void call_log_failed(const struct call *c, const char *worker,
 int call_router_request_id(const struct sy_frame *f,
                            char id[SY_REQUEST_ID_LEN + 1]);
 
+/* c, canceled (call.h), is over for p, which answered or dropped it in
+ * time: counted as kept, p free for its next call. May free c. */
+void call_cancel_over(struct call *c, struct proc *p);
+
 /* call_forward.c: a forwarded call's response edits, applied to r, a
  * target's Response about to go to the router (none unless OK); undone
  * with call_forward_response_undo before r is freed. 0, or -1 (ENOMEM:

@@ -136,7 +136,7 @@ static int fetch_admit(struct proc *op, uint32_t stream, const char *url,
 {
 	char why[NP_HOST_MAX + 96];
 
-	if (limits_subrequest(op->call, op, why, sizeof(why)) == -1) {
+	if (limits_subrequest(op->calls, op, why, sizeof(why)) == -1) {
 		answer(&op->peer, stream,
 		       SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS, op->worker,
 		       why, why);
@@ -146,7 +146,7 @@ static int fetch_admit(struct proc *op, uint32_t stream, const char *url,
 	    netpolicy_check(serve_env.conf->egress, t, why,
 	                    sizeof(why)) == -1) {
 		pool_violation(op, why);
-		events_call_violation(op->call, why);
+		events_call_violation(op->calls, why);
 		answer(&op->peer, stream, SWITCHYARD__OUTCOME__DENIED,
 		       op->worker, why, why);
 		return -1;
@@ -256,7 +256,7 @@ void fetch_request(struct proc *op, uint32_t stream, uint8_t flags,
 	fe->origin_stream = stream;
 	fe->req_end = (flags & SY_FLAG_END) != 0;
 	snprintf(fe->label, sizeof(fe->label), "%s:%u", t.host, t.port);
-	memcpy(fe->rid, op->call->rid, sizeof(fe->rid));
+	memcpy(fe->rid, op->calls->rid, sizeof(fe->rid));
 	fe->next = fetches;
 	fetches = fe;
 	log_debug("request %s: fetch %s for %s: to %s", fe->rid, fe->label,

@@ -175,6 +175,19 @@ int64_t limits_cpu_ns(const struct proc *p)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+uint64_t limits_cpu_share_us(struct proc *p)
+{
+	int64_t now = limits_cpu_ns(p);
+	uint64_t share;
+
+	share = now > 0 && (uint64_t)now > p->cpu_mark_ns
+	        ? (uint64_t)now - p->cpu_mark_ns : 0;
+	if (p->ncalls > 1)
+		share /= p->ncalls;
+	p->cpu_mark_ns += share;
+	return share / 1000;
+}
+
 static void limits_check(struct ev_loop *loop, void *arg);
 
 static void arm(struct call *c, uint64_t ms)
@@ -209,11 +222,10 @@ static void cpu_exceeded(struct call *c, uint64_t used_ns)
 
 static void wall_exceeded(struct call *c)
 {
-	int64_t cpu = limits_cpu_ns(c->proc);
 	char why[128];
 
-	if (cpu >= 0 && (uint64_t)cpu >= c->cpu_start_ns)
-		c->cpu_us = ((uint64_t)cpu - c->cpu_start_ns) / 1000;
+	if (c == c->proc->calls)
+		c->cpu_us = limits_cpu_share_us(c->proc);
 	snprintf(why, sizeof(why), "wall time limit of %u ms exceeded",
 	         c->lim.wall_ms);
 	stop(c, SWITCHYARD__OUTCOME__EXCEEDED_WALL_TIME, why);
@@ -236,11 +248,12 @@ static void limits_check(struct ev_loop *loop, void *arg)
 		return;
 	}
 	ms = (wall_end - now + 999) / 1000;
-	cpu = limits_cpu_ns(c->proc);
+	/* only the oldest call a process holds is running (pool.h) */
+	cpu = c == c->proc->calls ? limits_cpu_ns(c->proc) : -1;
 	if (cpu >= 0) {
 		budget = c->lim.cpu_ms * 1000000ull;
-		used = (uint64_t)cpu > c->cpu_start_ns
-		       ? (uint64_t)cpu - c->cpu_start_ns : 0;
+		used = (uint64_t)cpu > c->proc->cpu_mark_ns
+		       ? (uint64_t)cpu - c->proc->cpu_mark_ns : 0;
 		if (used >= budget) {
 			cpu_exceeded(c, used);
 			return;
@@ -260,6 +273,37 @@ void limits_start(struct call *c)
 	if (metered(c->proc) && c->lim.cpu_ms / cpus() < ms)
 		ms = c->lim.cpu_ms / cpus();
 	arm(c, ms);
+}
+
+static void grace_over(struct ev_loop *loop, void *arg)
+{
+	struct call *c = arg;
+	struct proc *p = c->proc;
+	char note[CALL_RID_NOTE];
+
+	(void)loop;
+	c->limit_timer = 0;
+	if (p == NULL)
+		return;
+	log_info("worker %s[%d]: still running %u ms after its request was "
+	         "canceled; killed%s", p->worker, (int)p->pid,
+	         LIMITS_CANCEL_GRACE_MS, call_rid_note(c, note));
+	pool_cancel_counted(p, 0);
+	pool_kill(p, "request canceled, and not ended within the grace",
+	          BLAME_PLATFORM);
+}
+
+void limits_cancel_grace(struct call *c)
+{
+	limits_stop(c);
+	c->limit_timer = ev_timer_add(serve_env.loop, LIMITS_CANCEL_GRACE_MS,
+	                              grace_over, c);
+	if (c->limit_timer == 0) {
+		/* without a timer, nothing would ever stop it */
+		pool_cancel_counted(c->proc, 0);
+		pool_kill(c->proc, "request canceled (no memory for its "
+		          "grace timer)", BLAME_PLATFORM);
+	}
 }
 
 void limits_stop(struct call *c)

@@ -36,8 +36,19 @@ void limits_meter_close(struct proc *p);
  * since it started (its clock), or -1 if neither can be read. Only
  * differences between two readings of the same p mean anything. */
 int64_t limits_cpu_ns(const struct proc *p);
-/* c just started on c->proc (cpu_start_ns set): arms its check. */
+/* A call p holds is complete: its share of the CPU time p used since its
+ * last completion, in microseconds. A process holding one call gets it
+ * all; a dispatch process that decided several per wake-up has them
+ * complete together, so what it used is split evenly between the calls
+ * it holds, and whatever a share missed goes to the next ones. */
+uint64_t limits_cpu_share_us(struct proc *p);
+/* c just started on c->proc: arms its check. */
 void limits_start(struct call *c);
+/* How long a process may go on with a canceled request (ms). */
+#define LIMITS_CANCEL_GRACE_MS 1000
+/* c was canceled while c->proc holds it: its limit check stops, and the
+ * process is killed unless it ends c within LIMITS_CANCEL_GRACE_MS. */
+void limits_cancel_grace(struct call *c);
 /* c's process is done with it, or gone: disarms its check. */
 void limits_stop(struct call *c);
 /* Spends one of parent's subrequest tokens: 0, or -1 when none is left

@@ -163,16 +163,34 @@ int pool_proc_spawn(struct pool *pl)
 
 /* ---- serving ---- */
 
+/* The process to give a call to now: an idle one, else a dispatch
+ * process below its concurrency (pool.h), else NULL. */
+static struct proc *free_proc(const struct pool *pl)
+{
+	struct proc *p;
+
+	if (pl->idle != NULL)
+		return pl->idle;
+	if (pl->w->plan->concurrency <= 1)
+		return NULL;
+	for (p = pl->procs; p != NULL; p = p->next) {
+		if (p->state == PROC_BUSY && p->ncalls < p->conc)
+			return p;
+	}
+	return NULL;
+}
+
 void pool_kick(struct pool *pl)
 {
+	struct proc *p;
 	struct call *c;
 
 	if (pl->dying)
 		return;
-	while (pl->qhead != NULL && pl->idle != NULL) {
+	while (pl->qhead != NULL && (p = free_proc(pl)) != NULL) {
 		c = pl->qhead;
 		pool_unqueue(c);
-		pool_proc_assign(pl->idle, c);
+		pool_proc_assign(p, c);
 	}
 	while (!pool_stopping && !pl->held && pl->nqueued > pl->nstarting &&
 	       pl->nlive < pl->w->plan->instances &&
@@ -213,6 +231,7 @@ static int queue_room(const struct pool *pl)
 void pool_submit(struct worker *w, struct call *c)
 {
 	struct pool *pl = w->pool != NULL ? w->pool : pool_new(w);
+	struct proc *p;
 	char why[96];
 
 	if (pl == NULL) {
@@ -226,8 +245,8 @@ void pool_submit(struct worker *w, struct call *c)
 		          "the platform is shutting down", 0);
 		return;
 	}
-	if (pl->idle != NULL && pl->qhead == NULL) {
-		pool_proc_assign(pl->idle, c);
+	if (pl->qhead == NULL && (p = free_proc(pl)) != NULL) {
+		pool_proc_assign(p, c);
 		return;
 	}
 	if (pl->held == HELD_STOPPED) {
@@ -387,8 +406,8 @@ void pool_destroy(struct worker *w)
 	                 "worker removed");
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
-		if (p->call != NULL)
-			call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
+		while (p->calls != NULL)
+			call_lost(p->calls, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 			          "worker removed");
 		pool_proc_stop(p, "worker removed");
 		p->pool = NULL;

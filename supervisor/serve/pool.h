@@ -9,6 +9,7 @@
  * goes through its one dispatch function. In short:
  *
  *   STARTING --HELLO--> READY --ASSIGN--> BUSY --END--> READY ...
+ *   BUSY --ASSIGN (below its concurrency)--> BUSY --END (calls left)--> BUSY
  *   BUSY --DRAIN--> DRAINING --END--> DEAD
  *   STARTING, READY --DRAIN--> DEAD
  *   STARTING --TICK, no HELLO within 10 s--> DEAD
@@ -80,7 +81,14 @@ struct proc {
 	                            * (limits_meter_open, limits.h) */
 	clockid_t cpuclock;        /* without one: its CPU-time clock, if */
 	int has_cpuclock;          /* has_cpuclock */
-	struct call *call;         /* the call it serves, or NULL */
+	/* The calls it holds, oldest first. The shim takes requests in the
+	 * order they came, so the oldest is the one it runs; the others wait
+	 * in its channel. At most conc: its plan's concurrency for the
+	 * dispatch worker, 1 for any other. */
+	struct call *calls, *calls_tail;
+	unsigned ncalls, conc;
+	uint64_t cpu_mark_ns;      /* its CPU clock where the CPU time not yet
+	                            * given to a call began */
 	struct call *subcalls;     /* calls it made (ws_dispatch) */
 	unsigned nsubcalls;
 	struct logpipe out, err;
@@ -196,6 +204,8 @@ struct pool_metrics {
 	uint64_t violations[SY_VIOL_COUNT]; /* by proto/outcome.h's kind */
 	uint64_t spawns, spawn_sum_us, spawn[POOL_NBUCKETS];
 	uint64_t max_children_reached; /* calls queued with all busy */
+	uint64_t cancels_kept, cancels_killed; /* pool_cancel_counted */
+	uint32_t max_held;         /* most calls one process held at once */
 	uint32_t max_queued;
 	int64_t created_unix;
 };
@@ -209,6 +219,9 @@ void stats_hist_add(uint64_t *h, uint64_t *sum, uint64_t us);
  * 50 reached", "binding: ..."): counted in its pool's violations, by the
  * kind what's first word names, and logged. */
 void pool_violation(struct proc *p, const char *what);
+/* A canceled call of p ended: p answered it within the grace (kept), or
+ * is killed for running past it. */
+void pool_cancel_counted(struct proc *p, int kept);
 /* Adds to pl's request and error counts (pl may be NULL). */
 void pool_account(struct pool *pl, unsigned requests, unsigned errors);
 /* CPU microseconds used by w's processes since the supervisor started. */

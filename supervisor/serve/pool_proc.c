@@ -218,12 +218,40 @@ static void ready_assign(struct proc *p, const struct proc_input *in)
 {
 	proc_enter(p, PROC_BUSY);
 	call_start(in->call, p);
+	if (p->pool != NULL && p->pool->m.max_held == 0)
+		p->pool->m.max_held = 1;
+}
+
+/* A dispatch process takes calls up to its concurrency while it runs. */
+static void busy_assign(struct proc *p, const struct proc_input *in)
+{
+	if (p->ncalls >= p->conc) {
+		refuse(p, in);
+		return;
+	}
+	call_start(in->call, p);
+	if (p->pool != NULL && p->ncalls > p->pool->m.max_held)
+		p->pool->m.max_held = p->ncalls;
+}
+
+/* The other calls a process holds (a dispatch process, pool.h) fail
+ * with it: it served the first, they were waiting. */
+static void fail_held(struct proc *p, Switchyard__Outcome o, const char *why)
+{
+	while (p->calls != NULL)
+		call_lost(p->calls, o, why);
 }
 
 /* Free for the next call, unless a newer version serves now. */
 static void busy_end(struct proc *p, const struct proc_input *in)
 {
 	(void)in;
+	if (p->ncalls > 0) {
+		/* room for one more */
+		if (p->pool != NULL)
+			pool_kick(p->pool);
+		return;
+	}
 	if (proc_outdated(p))
 		pool_proc_stop(p, "a newer version serves now");
 	else
@@ -235,6 +263,8 @@ static void busy_end(struct proc *p, const struct proc_input *in)
 static void draining_end(struct proc *p, const struct proc_input *in)
 {
 	(void)in;
+	if (p->ncalls > 0)
+		return;
 	pool_proc_stop(p, "a newer version serves now");
 	if (p->pool != NULL)
 		pool_kick(p->pool);
@@ -253,8 +283,7 @@ static void stop_now(struct proc *p, const struct proc_input *in)
 {
 	log_debug("worker %s[%d]: stopping: %s", p->worker, (int)p->pid,
 	          in->why);
-	if (p->call != NULL)
-		call_lost(p->call, SWITCHYARD__OUTCOME__INTERNAL_ERROR, in->why);
+	fail_held(p, SWITCHYARD__OUTCOME__INTERNAL_ERROR, in->why);
 	p->stopped = 1;
 	peer_close(&p->peer);
 	p->kill_timer = ev_timer_add(serve_env.loop, STOP_GRACE_MS,
@@ -273,7 +302,7 @@ static void kill_now(struct proc *p, const struct proc_input *in)
 	                                  : SWITCHYARD__OUTCOME__INTERNAL_ERROR;
 	const char *why = in->why;
 	struct pool *pl = p->pool;
-	struct call *c = p->call;
+	struct call *c = p->calls;
 	char violation[192] = "", note[CALL_RID_NOTE];
 
 	sigkill(p);
@@ -298,6 +327,7 @@ static void kill_now(struct proc *p, const struct proc_input *in)
 	proc_enter(p, PROC_DEAD);
 	if (c != NULL)
 		call_violated(c, o, why, violation);
+	fail_held(p, SWITCHYARD__OUTCOME__INTERNAL_ERROR, why);
 	call_origin_gone(p);
 	if (pl != NULL)
 		pool_kick(pl);
@@ -307,10 +337,8 @@ static void kill_now(struct proc *p, const struct proc_input *in)
 static void kill_again(struct proc *p, const struct proc_input *in)
 {
 	sigkill(p);
-	if (p->call != NULL)
-		call_lost(p->call, in->blame ? SWITCHYARD__OUTCOME__EXCEPTION
-		                             : SWITCHYARD__OUTCOME__INTERNAL_ERROR,
-		          in->why);
+	fail_held(p, in->blame ? SWITCHYARD__OUTCOME__EXCEPTION
+	                       : SWITCHYARD__OUTCOME__INTERNAL_ERROR, in->why);
 }
 
 /* It is dying or broken. The call it serves stays until the reap tells
@@ -411,9 +439,10 @@ static void reap_finish(struct proc *p, const struct reap_info *r)
 		log_debug("worker %s[%d] %s", p->worker, (int)p->pid, r->how);
 	else
 		log_warnx("worker %s[%d] %s%s", p->worker, (int)p->pid,
-		          r->how, call_rid_note(p->call, note));
-	if (p->call != NULL)
-		call_violated(p->call, r->ex.outcome, r->why, r->ex.violation);
+		          r->how, call_rid_note(p->calls, note));
+	if (p->calls != NULL)
+		call_violated(p->calls, r->ex.outcome, r->why, r->ex.violation);
+	fail_held(p, SWITCHYARD__OUTCOME__INTERNAL_ERROR, r->why);
 	startup_failed(p, r->how);
 	proc_free(p);
 	if (pl != NULL)
@@ -484,7 +513,7 @@ static const struct proc_cell actions[PROC_NSTATES][PROC_NEVENTS] = {
 	},
 	[PROC_BUSY] = {
 		[PROC_EV_HELLO] = CELL(hello_twice),
-		[PROC_EV_ASSIGN] = CELL(refuse),
+		[PROC_EV_ASSIGN] = CELL(busy_assign),
 		[PROC_EV_END] = CELL(busy_end),
 		[PROC_EV_DRAIN] = CELL(busy_drain),
 		[PROC_EV_STOP] = CELL(stop_now),
@@ -545,6 +574,19 @@ const char *pool_proc_event_name(enum proc_event e)
 
 /* ---- the events, raised by the pool and the request path ---- */
 
+/* Only the platform's dispatch worker, trusted code, decides several
+ * requests per wake-up; a tenant's process holds one, so that its CPU
+ * time is its request's alone. */
+static unsigned proc_concurrency(const struct pool *pl)
+{
+	const struct sup_config *conf = serve_env.conf;
+
+	if (strcmp(pl->w->ns, conf->dispatch_ns) != 0 ||
+	    strcmp(pl->w->name, conf->dispatch_name) != 0)
+		return 1;
+	return pl->w->plan->concurrency ? pl->w->plan->concurrency : 1;
+}
+
 struct proc *pool_proc_new(struct pool *pl, const struct spawn_res *rs,
                            uint32_t version, uint64_t spawn_us)
 {
@@ -563,6 +605,7 @@ struct proc *pool_proc_new(struct pool *pl, const struct spawn_res *rs,
 	p->started_ms = now_ms();
 	p->peer.fd = p->out.fd = p->err.fd = -1;
 	snprintf(p->worker, sizeof(p->worker), "%s", pl->label);
+	p->conc = proc_concurrency(pl);
 	limits_meter_open(p, pl->w->plan);
 	p->next = pl->procs;
 	if (p->next != NULL)

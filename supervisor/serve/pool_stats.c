@@ -27,7 +27,7 @@ void pool_violation(struct proc *p, const char *what)
 	log_warnx("violation: tenant %s worker %s version %u pid %d uid %u: "
 	          "%s%s", w != NULL ? w->ns : p->worker,
 	          w != NULL ? w->name : "?", p->version, (int)p->pid,
-	          (unsigned)p->uid, what, call_rid_note(p->call, note));
+	          (unsigned)p->uid, what, call_rid_note(p->calls, note));
 }
 
 void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
@@ -40,6 +40,16 @@ void pool_call_done(struct pool *pl, Switchyard__Outcome o, uint64_t wall_us,
 	stats_cpu_add(pl->m.cpu, cpu_us);
 	pl->m.cpu_us += cpu_us;
 	pl->m.subrequests += subrequests;
+}
+
+void pool_cancel_counted(struct proc *p, int kept)
+{
+	if (p->pool == NULL)
+		return;
+	if (kept)
+		p->pool->m.cancels_kept++;
+	else
+		p->pool->m.cancels_killed++;
 }
 
 const struct pool_metrics *pool_metrics(const struct worker *w,

@@ -113,6 +113,9 @@ static void fill_worker(Switchyard__WorkerStats *ws, const struct worker *w)
 	ws->spawns = m->spawns;
 	ARR(ws, spawn_buckets, m->spawn, POOL_NBUCKETS);
 	ws->spawn_sum_us = m->spawn_sum_us;
+	ws->cancels_kept = m->cancels_kept;
+	ws->cancels_killed = m->cancels_killed;
+	ws->max_held = m->max_held;
 	snprintf(label, sizeof(label), "%s/%s", w->ns, w->name);
 	ws->kv = kv_stats(label, &ws->n_kv);
 }

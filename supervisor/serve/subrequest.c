@@ -42,7 +42,7 @@ static const struct version *proc_version(const struct proc *op)
 static int subrequest_allowed(const struct proc *op, char *why,
                               size_t whylen)
 {
-	if (op->call == NULL || (op->state != PROC_BUSY &&
+	if (op->calls == NULL || (op->state != PROC_BUSY &&
 	                         op->state != PROC_DRAINING)) {
 		snprintf(why, whylen, "protocol error: subrequest outside a "
 		         "request");
@@ -119,7 +119,7 @@ static void deny(struct call *c, struct proc *op, const char *target,
                  const char *why)
 {
 	pool_violation(op, why);
-	events_call_violation(op->call, why);
+	events_call_violation(op->calls, why);
 	call_deny(c, SWITCHYARD__OUTCOME__DENIED, target, why, why);
 }
 
@@ -132,8 +132,8 @@ static void subrequest(struct call *c, struct proc *op,
 	char spent[96];
 	struct worker *w;
 
-	memcpy(c->rid, op->call->rid, sizeof(c->rid));
-	if (limits_subrequest(op->call, op, spent, sizeof(spent)) == -1) {
+	memcpy(c->rid, op->calls->rid, sizeof(c->rid));
+	if (limits_subrequest(op->calls, op, spent, sizeof(spent)) == -1) {
 		call_refuse(c, r, SWITCHYARD__OUTCOME__TOO_MANY_SUBREQUESTS,
 		            op->worker, spent, spent);
 		return;

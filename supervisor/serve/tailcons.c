@@ -54,7 +54,7 @@ int tailcons_exempt(const struct call *c)
 	while (c != NULL) {
 		if (c->origin == &sink)
 			return 1;
-		c = c->origin_proc != NULL ? c->origin_proc->call : NULL;
+		c = c->origin_proc != NULL ? c->origin_proc->calls : NULL;
 	}
 	return 0;
 }

@@ -47,6 +47,7 @@
 #define DEFAULT_UID_MAX 165535
 #define INSTALLED_SECCOMP_DIR "/etc/switchyard/seccomp"
 #define MAX_INSTANCES 64 /* pool_stats reports at most 64 pids */
+#define MAX_CONCURRENCY 64 /* a dispatch process holds that many requests */
 #define SECTION_MAX 256
 
 struct parse {
@@ -349,6 +350,7 @@ static void plan_defaults(struct plan *pl, const char *name)
 	memset(pl, 0, sizeof(*pl));
 	snprintf(pl->name, sizeof(pl->name), "%s", name);
 	pl->instances = DEFAULT_INSTANCES;
+	pl->concurrency = 1;
 	pl->queue = DEFAULT_QUEUE;
 	pl->queue_timeout_ms = DEFAULT_QUEUE_TIMEOUT_MS;
 	pl->idle_timeout_s = DEFAULT_IDLE_TIMEOUT_S;
@@ -451,6 +453,9 @@ static int key_plan(struct parse *p, const char *pname, const char *name,
 		return set_u32(p, name, value, 0, 100000, &pl->subrequests);
 	if (strcmp(name, "cpu_meter") == 0)
 		return set_cpu_meter(p, pl, value);
+	if (strcmp(name, "concurrency") == 0)
+		return set_u32(p, name, value, 1, MAX_CONCURRENCY,
+		               &pl->concurrency);
 	return key_plan_jail(p, pl, name, value);
 }
 

@@ -31,6 +31,10 @@ struct plan {
 	uint32_t wall_ms;          /* wall time from its start (30000) */
 	uint32_t subrequests;      /* ws_dispatch/ws_fetch calls (50) */
 	uint32_t cpu_meter;        /* SY_CPU_METER_*: how CPU time is read */
+	/* Requests one process of the dispatch worker holds at once (1): it
+	 * decides them one after another, all it was sent per wake-up; other
+	 * workers always hold one, for exact per-request accounting. */
+	uint32_t concurrency;
 	/* The jail of each process (every one has its own cgroup): memory_mb
 	 * (default 128), cpu_pct (100), pids (32), tmp_mb (16), nofile (256),
 	 * seccomp ("worker"). */

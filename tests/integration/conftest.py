@@ -70,7 +70,9 @@ DEFAULT_PLANS = {
     "single": (1, 64, 10000, 60),
     # The dispatch worker relays whole bodies (8 MiB in test_http.py) both
     # ways; under ASan on a slow CI core that alone can pass 50 ms of CPU.
-    "platform": (2, 256, 10000, 60, {"cpu_ms": 2000}),
+    # It decides up to 8 requests per wake-up (plan concurrency), as the
+    # demo's does: every test through the dispatcher exercises that.
+    "platform": (2, 256, 10000, 60, {"cpu_ms": 2000, "concurrency": 8}),
 }
 # The crash tenant gets one process, so a crash visibly replaces it; echo
 # copies multi-MiB bodies, so it gets the platform's CPU budget too.

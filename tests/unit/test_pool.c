@@ -402,9 +402,12 @@ static void test_table_is_total(void **state)
 	                    "draining_end");
 	assert_string_equal(pool_proc_action(PROC_DEAD, PROC_EV_REAPED),
 	                    "reap_dead");
-	/* a process is given calls only when READY */
+	/* a process is given calls when READY, or when BUSY below its
+	 * concurrency (a dispatch process), never otherwise */
+	assert_string_equal(pool_proc_action(PROC_BUSY, PROC_EV_ASSIGN),
+	                    "busy_assign");
 	for (s = 0; s < PROC_NSTATES; s++) {
-		if (s != PROC_READY)
+		if (s != PROC_READY && s != PROC_BUSY)
 			assert_string_equal(pool_proc_action(s, PROC_EV_ASSIGN),
 			                    "refuse");
 	}
