@@ -59,7 +59,7 @@ SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 SUP_SERVE_SRCS = supervisor/serve/serve.c supervisor/serve/peer.c \
 	supervisor/serve/routerproc.c supervisor/serve/call.c \
 	supervisor/serve/call_answer.c supervisor/serve/call_forward.c \
-	supervisor/serve/call_id.c \
+	supervisor/serve/call_id.c supervisor/serve/decision_cache.c \
 	supervisor/serve/subrequest.c \
 	supervisor/serve/fetch.c \
 	supervisor/serve/limits.c supervisor/serve/pool.c \
@@ -251,6 +251,7 @@ TEST_LAYERS_test_store = state jail
 TEST_LAYERS_test_call = serve state jail
 # test_call runs these example workers.
 $(B)/tests/test_call: $(B)/examples/echo $(B)/examples/hello
+TEST_LAYERS_test_decision_cache = serve state jail
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $(B)/obj/tests/testutil.o $(LIB_OBJS) \

@@ -79,3 +79,34 @@ int sy_pb_find_bytes(const uint8_t *msg, size_t len, uint32_t field,
 	}
 	return found;
 }
+
+/* The largest field number protobuf allows. */
+#define FIELD_MAX 0x1fffffffu
+
+int sy_pb_next_bytes(const uint8_t *msg, size_t len, size_t *pos,
+                     uint32_t *field, const uint8_t **val, size_t *vlen)
+{
+	uint64_t key, n;
+	size_t start;
+
+	while (*pos < len) {
+		if (varint(msg, len, pos, &key) == -1 || (key >> 3) == 0 ||
+		    (key >> 3) > FIELD_MAX)
+			return -1;
+		if ((key & 7) != WT_LEN) {
+			if (skip_value(msg, len, pos, (unsigned)(key & 7)) == -1)
+				return -1;
+			continue;
+		}
+		if (varint(msg, len, pos, &n) == -1)
+			return -1;
+		start = *pos;
+		if (skip(len, pos, n) == -1)
+			return -1;
+		*field = (uint32_t)(key >> 3);
+		*val = msg + start;
+		*vlen = (size_t)n;
+		return 1;
+	}
+	return 0;
+}

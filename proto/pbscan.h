@@ -1,7 +1,9 @@
 /*
  * Reading one field of a packed protobuf message without unpacking it:
  * the supervisor relays the router's Request bytes unread and learns only
- * its request_id this way (docs/DESIGN.md, "Request path").
+ * its request_id this way (docs/DESIGN.md, "Request path"), and the Host
+ * and the few headers a cached decision is keyed on
+ * (supervisor/serve/decision_cache.c).
  *
  * Pure functions over caller-owned bytes: they never allocate or log.
  */
@@ -22,5 +24,17 @@
  */
 int sy_pb_find_bytes(const uint8_t *msg, size_t len, uint32_t field,
                      const uint8_t **val, size_t *vlen);
+
+/*
+ * Steps through the top-level length-delimited fields of msg[0, len) in
+ * the order they are packed, for a repeated field (the headers of a
+ * Request): from *pos (0 to start), the next one, skipping fields of the
+ * other wire types. Returns 1 with its number in *field, *val and *vlen
+ * pointing into msg and *pos past it; 0 at the end; -1 when msg is not a
+ * well-formed message (as sy_pb_find_bytes says, and a field number over
+ * 2^29 - 1). O(bytes stepped over).
+ */
+int sy_pb_next_bytes(const uint8_t *msg, size_t len, size_t *pos,
+                     uint32_t *field, const uint8_t **val, size_t *vlen);
 
 #endif

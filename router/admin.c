@@ -535,6 +535,31 @@ static void prom_kv(struct sy_buf *b, const Switchyard__Stats *s)
 	}
 }
 
+/* The supervisor's cache of the dispatch worker's decisions
+ * (docs/dispatch.md, "Decision cache"): one for the platform, unlabelled;
+ * zeros from a supervisor that sends none. */
+static void prom_decision_cache(struct sy_buf *b, const Switchyard__Stats *s)
+{
+	static const Switchyard__DecisionCacheStats none =
+		SWITCHYARD__DECISION_CACHE_STATS__INIT;
+	const Switchyard__DecisionCacheStats *d =
+		s->decision_cache != NULL ? s->decision_cache : &none;
+
+	prom_head(b, "switchyard_decision_cache_hits_total", "counter",
+	          "Requests forwarded by a decision the dispatch worker made "
+	          "earlier, without waking it.");
+	bprintf(b, "switchyard_decision_cache_hits_total %llu\n",
+	        (unsigned long long)d->hits);
+	prom_head(b, "switchyard_decision_cache_misses_total", "counter",
+	          "Requests given to the dispatch worker: no fresh decision "
+	          "was kept for them.");
+	bprintf(b, "switchyard_decision_cache_misses_total %llu\n",
+	        (unsigned long long)d->misses);
+	prom_head(b, "switchyard_decision_cache_entries", "gauge",
+	          "Decisions of the dispatch worker kept.");
+	bprintf(b, "switchyard_decision_cache_entries %u\n", d->entries);
+}
+
 static void render_metrics(struct sy_buf *b, const Switchyard__Stats *s)
 {
 	if (s->truncated)
@@ -559,6 +584,7 @@ static void render_metrics(struct sy_buf *b, const Switchyard__Stats *s)
 	prom_tail(b, s, 0);
 	prom_tail(b, s, 1);
 	prom_kv(b, s);
+	prom_decision_cache(b, s);
 }
 
 /* ---- the supervisor's answer ---- */

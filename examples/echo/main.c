@@ -7,6 +7,8 @@
  * GET /answer?status=N&Name=Value&... answers status N (default 200) with
  * each other query pair as a response header, for tests of what the
  * platform does to an answer (no decoding: names and values as given).
+ * GET /remote answers the client's address as the router accepted it
+ * (ws_req_remote_addr), which no header of the client's can change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,6 +81,10 @@ static int echo(ws_request *req, ws_response *res, void *ctx)
 		return list_context(req, res);
 	if (strcmp(ws_req_path(req), "/answer") == 0)
 		return answer(req, res);
+	if (strcmp(ws_req_method(req), "GET") == 0 &&
+	    strcmp(ws_req_path(req), "/remote") == 0)
+		return ws_res_printf(res, "remote: %s\n",
+		                     ws_req_remote_addr(req)) < 0 ? -1 : 0;
 	ws_res_header(res, "Content-Type",
 	              type ? type : "application/octet-stream");
 	return ws_res_write(res, body, n) < 0 ? -1 : 0;

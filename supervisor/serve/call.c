@@ -21,6 +21,7 @@
 #include "pbwire.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
+#include "serve/decision_cache.h"
 #include "serve/events.h"
 #include "serve/kv_serve.h"
 #include "serve/limits.h"
@@ -530,6 +531,9 @@ void call_start(struct call *c, struct proc *p)
 		          "out of memory", 0);
 		return;
 	}
+	/* what the KV generations sent with it (send_request) are */
+	if (c->hold)
+		c->kv_mark = dcache_mark();
 	events_call_start(c, p);
 	limits_start(c);
 	send_request(c, p);
@@ -642,6 +646,8 @@ void call_request(struct peer *from, const struct sy_frame *f)
 		            "request head too large", "");
 		return;
 	}
+	if (call_forward_cached(c, w))
+		return;
 	pool_submit(w, c);
 }
 

@@ -75,12 +75,17 @@ struct call {
 	 * CANCEL and has a grace to answer or drop it (limits_cancel_grace);
 	 * that answer goes nowhere and counts nothing. */
 	unsigned canceled : 1;
+	unsigned fwd_cached : 1;   /* ... one the dispatch worker made for an
+	                            * earlier request (decision_cache.c) */
 	Switchyard__Forward *fwd;  /* that decision, for the response edits
 	                            * (owned; NULL without any) */
 	char fwd_from[2 * SY_NAME_MAX]; /* forwarded: who decided, for
 	                                 * its events; else "" */
 	char fwd_to[2 * SY_NAME_MAX];   /* the decision being recorded as
 	                                 * the dispatch worker's event */
+	uint64_t kv_mark;          /* held: dcache_mark() when the dispatch
+	                            * worker got it, what a decision it
+	                            * lets the supervisor keep is fresh from */
 	struct call *hnext;        /* (origin, origin_stream) hash chain */
 	struct call *qnext, *qprev; /* its pool's queue */
 	struct call *snext, *sprev; /* origin_proc's subcalls */
@@ -142,6 +147,11 @@ void call_res_body(struct proc *p, const struct sy_frame *f);
  * call: checked, its part of the request ended, and the request handed
  * to the target with the edits asked for. */
 void call_forward(struct proc *p, const struct sy_frame *f);
+/* call_forward.c: c, a router request for dispatch worker dw, handed on
+ * by a decision dw made for an earlier one and let the supervisor keep
+ * (decision_cache.h), without waking dw. 1 when one applied (c is the
+ * target's now, or answered), 0 when none did (c is as it was). */
+int call_forward_cached(struct call *c, struct worker *dw);
 /* A BODY_PULL from p: sends it the held body of the call it serves. */
 void call_body_pull(struct proc *p, const struct sy_frame *f);
 

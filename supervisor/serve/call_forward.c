@@ -15,6 +15,12 @@
  * given only through a dispatch namespace, and limits only lower the
  * target's plan. Each part has its own event: the dispatch worker's says
  * where it forwarded, the target's who forwarded to it.
+ *
+ * A decision that carries `cache` is also kept (decision_cache.c), and a
+ * later router request it fits is handed on here the same way, checked
+ * against the dispatch worker's current version, without waking it: the
+ * target's event then says the decision was cached, and the dispatch
+ * worker, whose code did not run, has none.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +31,7 @@
 #include "names.h"
 #include "serve/call.h"
 #include "serve/call_state.h"
+#include "serve/decision_cache.h"
 #include "serve/events.h"
 #include "serve/limits.h"
 #include "serve/pool.h"
@@ -245,10 +252,14 @@ static const struct version *proc_version(const struct proc *p)
 	return w != NULL ? registry_version(w, p->version) : NULL;
 }
 
-/* The FORWARD's checks, in the order a ws_dispatch's are made: its
- * binding, then whether its target exists. */
-static void forward(struct call *c, struct proc *p, Switchyard__Forward *fw)
+/* The FORWARD f (fw unpacked)'s checks, in the order a ws_dispatch's
+ * are made: its binding, then whether its target exists. A decision the
+ * dispatch worker lets the supervisor reuse is kept once it passed the
+ * first: the second is made again for every request it serves. */
+static void forward(struct call *c, struct proc *p, Switchyard__Forward *fw,
+                    const struct sy_frame *f)
 {
+	const struct worker *dw = pool_worker(p->pool);
 	char target[2 * SY_NAME_MAX], why[WHY_MAX];
 	enum bind_via via;
 	struct worker *w;
@@ -263,6 +274,9 @@ static void forward(struct call *c, struct proc *p, Switchyard__Forward *fw)
 		refuse(c, p, SWITCHYARD__OUTCOME__DENIED, why);
 		return;
 	}
+	if (fw->cache != NULL && dw != NULL)
+		dcache_store(dw, p->version, c->kv_mark, c->req, c->req_len, fw,
+		             f->payload, f->len);
 	snprintf(c->fwd_from, sizeof(c->fwd_from), "%s", p->worker);
 	decider_done(c, p, target);
 	if ((w = registry_find(fw->ns, fw->worker)) == NULL) {
@@ -303,5 +317,34 @@ void call_forward(struct proc *p, const struct sy_frame *f)
 		call_cancel_over(c, p);
 		return;
 	}
-	forward(c, p, fw);
+	forward(c, p, fw, f);
+}
+
+int call_forward_cached(struct call *c, struct worker *dw)
+{
+	Switchyard__Forward *fw;
+	enum bind_via via;
+	struct worker *w;
+
+	/* stopped by the operator (or FATAL): its requests are refused as
+	 * the pool refuses them, not served around it */
+	if (pool_op_held(dw) ||
+	    (fw = dcache_lookup(dw, c->req, c->req_len)) == NULL)
+		return 0;
+	/* the version that decided is dw's current one, whose bindings
+	 * allowed it; a decision is still never carried out unchecked */
+	via = registry_call_bound(worker_version(dw), fw->ns, fw->worker);
+	if (via == BIND_NONE) {
+		switchyard__forward__free_unpacked(fw, NULL);
+		return 0;
+	}
+	snprintf(c->fwd_from, sizeof(c->fwd_from), "%s/%s", dw->ns, dw->name);
+	c->fwd_cached = 1;
+	if ((w = registry_find(fw->ns, fw->worker)) == NULL) {
+		call_not_found(c, NULL, fw->ns, fw->worker);
+		switchyard__forward__free_unpacked(fw, NULL);
+		return 1;
+	}
+	hand_on(c, w, fw, via == BIND_DISPATCH);
+	return 1;
 }

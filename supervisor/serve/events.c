@@ -335,15 +335,22 @@ static json_t *event_json(const struct call *c, const char *worker,
 }
 
 /* A forwarded request's two events say so (docs/events.md): the dispatch
- * worker's where it went, the target's who sent it. */
+ * worker's where it went, the target's who sent it, and whether by a
+ * decision made for an earlier request (then the dispatch worker, which
+ * did not run, has no event). */
 static void forward_json(json_t *ev, const struct call *c)
 {
-	if (c->fwd_to[0] != '\0')
+	json_t *from;
+
+	if (c->fwd_to[0] != '\0') {
 		json_object_set_new(ev, "forward", json_pack("{s:o}", "to",
 		                    jcstr(c->fwd_to)));
-	else if (c->forwarded)
-		json_object_set_new(ev, "forward", json_pack("{s:o}", "from",
-		                    jcstr(c->fwd_from)));
+	} else if (c->forwarded) {
+		from = json_pack("{s:o}", "from", jcstr(c->fwd_from));
+		if (from != NULL && c->fwd_cached)
+			json_object_set_new(from, "cached", json_true());
+		json_object_set_new(ev, "forward", from);
+	}
 }
 
 /* The tags of w's version number (0: its current one), as scriptTags. */

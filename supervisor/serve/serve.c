@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "serve/call.h"
+#include "serve/decision_cache.h"
 #include "serve/kv_serve.h"
 #include "serve/pool.h"
 #include "serve/routerproc.h"
@@ -185,14 +186,19 @@ void serve_fini(void)
 	pool_fini();
 	call_fini();
 	kv_serve_fini();
+	dcache_fini();
 }
 
+/* A deploy or rollback of the dispatch worker: the decisions of the
+ * version it replaces go at once (a lookup would find them stale). */
 void serve_version_changed(struct worker *w)
 {
+	dcache_forget(w);
 	pool_version_changed(w);
 }
 
 void serve_worker_removing(struct worker *w)
 {
+	dcache_forget(w);
 	pool_destroy(w);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "serve/decision_cache.h"
 #include "serve/kv_serve.h"
 #include "serve/pool.h"
 #include "serve/stats.h"
@@ -160,6 +161,8 @@ static void build(Switchyard__Stats *s, Switchyard__WorkerStats *ws,
 void stats_request(struct peer *router, const struct sy_frame *f)
 {
 	Switchyard__Stats s = SWITCHYARD__STATS__INIT;
+	Switchyard__DecisionCacheStats dc =
+		SWITCHYARD__DECISION_CACHE_STATS__INIT;
 	Switchyard__WorkerStats *ws;
 	Switchyard__WorkerStats **wp;
 	double bounds[POOL_NBOUNDS], cpu_bounds[STATS_CPU_NBOUNDS];
@@ -175,6 +178,8 @@ void stats_request(struct peer *router, const struct sy_frame *f)
 	s.cpu_bounds = cpu_bounds;
 	/* at most TAIL_CONSUMERS_MAX small entries: well within a frame */
 	s.tail_consumers = tailcons_stats(&s.n_tail_consumers);
+	dcache_stats(&dc);
+	s.decision_cache = &dc;
 	ws = calloc(n + 1, sizeof(*ws));
 	wp = calloc(n + 1, sizeof(*wp));
 	if (ws == NULL || wp == NULL) {

@@ -132,3 +132,8 @@ void kvstore_written(const char *ns)
 	else
 		gen_untracked = ++gen_clock;
 }
+
+uint64_t kvstore_clock(void)
+{
+	return gen_clock;
+}

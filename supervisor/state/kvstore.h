@@ -28,5 +28,10 @@ const char *kvstore_full_text(const char *ns, char *buf, size_t size);
 uint64_t kvstore_gen(const char *ns);
 /* A write to ns was committed: every cached read of it is stale. */
 void kvstore_written(const char *ns);
+/* The generation the last write got, whichever namespace it was to: a
+ * namespace whose generation is at most the value read at some moment
+ * has not been written since (generations only grow while the
+ * supervisor runs). */
+uint64_t kvstore_clock(void);
 
 #endif

@@ -156,6 +156,85 @@ static void test_every_prefix(void **state)
 	free(msg);
 }
 
+/* Stepping through a Request meets its length-delimited fields in
+ * packed order (the two headers among them), skips the varints and the
+ * limits' numbers inside, and agrees with protobuf-c on the headers. */
+static void test_steps_through_fields(void **state)
+{
+	Switchyard__Request r = SWITCHYARD__REQUEST__INIT;
+	Switchyard__Header a = SWITCHYARD__HEADER__INIT;
+	Switchyard__Header b = SWITCHYARD__HEADER__INIT;
+	Switchyard__Header *hv[] = { &a, &b };
+	const uint8_t *v, *name;
+	uint32_t field, seen[8];
+	size_t len, pos = 0, n, nlen, k = 0;
+	uint8_t buf[256];
+	int rc;
+
+	r.method = (char *)"GET";
+	r.url = (char *)"/x";
+	a.name = (char *)"Host";
+	a.value = (char *)"a.test";
+	b.name = (char *)"Authorization";
+	b.value = (char *)"";
+	r.headers = hv;
+	r.n_headers = 2;
+	r.content_length = 1ull << 40;
+	r.request_id = (char *)"0123456789abcdef";
+	len = switchyard__request__get_packed_size(&r);
+	assert_true(len <= sizeof(buf));
+	switchyard__request__pack(&r, buf);
+	while ((rc = sy_pb_next_bytes(buf, len, &pos, &field, &v, &n)) == 1) {
+		assert_true(k < 8);
+		seen[k++] = field;
+		if (field != 3)
+			continue;
+		assert_int_equal(sy_pb_find_bytes(v, n, 1, &name, &nlen), 1);
+		assert_true((nlen == 4 && memcmp(name, "Host", 4) == 0) ||
+		            (nlen == 13 &&
+		             memcmp(name, "Authorization", 13) == 0));
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(pos, len);
+	assert_int_equal(k, 5);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 2);
+	assert_int_equal(seen[2], 3);
+	assert_int_equal(seen[3], 3);
+	assert_int_equal(seen[4], 12);
+}
+
+static void expect_next_malformed(const uint8_t *msg, size_t len)
+{
+	const uint8_t *v;
+	uint32_t field;
+	size_t pos = 0, n;
+	int rc;
+
+	while ((rc = sy_pb_next_bytes(msg, len, &pos, &field, &v, &n)) == 1)
+		;
+	assert_int_equal(rc, -1);
+}
+
+static void test_next_malformed(void **state)
+{
+	static const uint8_t cut_varint[] = { 0x28, 0x80 };
+	static const uint8_t past_end[] = { 0x12, 0x05, 'a', 'b' };
+	static const uint8_t group[] = { 0x0b, 0x0c };
+	static const uint8_t field_zero[] = { 0x02, 0x00 };
+	/* field 2^29 as a length-delimited key: one past the largest */
+	static const uint8_t field_big[] = { 0x82, 0x80, 0x80, 0x80, 0x10,
+	                                     0x00 };
+	static const uint8_t after_good[] = { 0x12, 0x01, 'a', 0x12, 0x05 };
+
+	expect_next_malformed(cut_varint, sizeof(cut_varint));
+	expect_next_malformed(past_end, sizeof(past_end));
+	expect_next_malformed(group, sizeof(group));
+	expect_next_malformed(field_zero, sizeof(field_zero));
+	expect_next_malformed(field_big, sizeof(field_big));
+	expect_next_malformed(after_good, sizeof(after_good));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -164,6 +243,8 @@ int main(void)
 		cmocka_unit_test(test_last_occurrence_wins),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_every_prefix),
+		cmocka_unit_test(test_steps_through_fields),
+		cmocka_unit_test(test_next_malformed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
