@@ -29,7 +29,8 @@
 # a warm one (curl connect-to-last-byte, median of COLD_N).
 #
 # Knobs: DURATION [10], RUNS [1], INSTANCES [2] processes per tenant worker
-# (php_static2 has 2 children), CASES, COLD_N [8], ANCHORS
+# (php_static2 has 2 children), CONCURRENCY [16] requests per dispatcher
+# process (its plan's concurrency; 1: one at a time), CASES, COLD_N [8], ANCHORS
 # [../shared/bench/anchors.sh]. Loopback only; everything started here is
 # stopped at exit.
 set -euo pipefail
@@ -39,6 +40,7 @@ B=${1:-$REPO/build}
 DURATION=${DURATION:-10}
 RUNS=${RUNS:-1}
 INSTANCES=${INSTANCES:-2}
+CONCURRENCY=${CONCURRENCY:-16}
 COLD_N=${COLD_N:-8}
 ANCHORS=${ANCHORS:-$REPO/../shared/bench/anchors.sh}
 SY_CASES="sy_relay sy_forward sy_cache"
@@ -133,6 +135,7 @@ idle_timeout_s = 300
 
 [plan.platform]
 instances = 2
+concurrency = $CONCURRENCY
 queue = 4096
 queue_timeout_ms = 10000
 idle_timeout_s = 300
@@ -270,7 +273,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || a == "" ||
 
 supported() { # CASE: does this build's dispatcher know the mode?
 	case $1 in
-	sy_forward | sy_cache) strings "$B/examples/dispatcher" | grep -q DISPATCH_MODE ;;
+	sy_forward | sy_cache) grep -qa DISPATCH_MODE "$B/examples/dispatcher" ;;
 	*) return 0 ;;
 	esac
 }
