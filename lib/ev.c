@@ -29,6 +29,7 @@ struct ev_loop {
 	uint64_t next_id;
 	uint64_t now_ms;
 	int stop;
+	uint64_t turns;        /* epoll_wait returns so far */
 	ev_timer_fn *before_sleep;
 	void *before_sleep_arg;
 };
@@ -229,6 +230,11 @@ static void run_timers(struct ev_loop *l)
 	}
 }
 
+uint64_t ev_turn(const struct ev_loop *l)
+{
+	return l->turns;
+}
+
 void ev_set_before_sleep(struct ev_loop *l, ev_timer_fn *fn, void *arg)
 {
 	l->before_sleep = fn;
@@ -247,6 +253,7 @@ int ev_run(struct ev_loop *l)
 		if (l->stop)
 			break;
 		n = epoll_wait(l->epfd, evs, EV_BATCH, next_timeout(l));
+		l->turns++;
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -48,6 +48,9 @@ void ev_set_before_sleep(struct ev_loop *loop, ev_timer_fn *fn, void *arg);
 
 /* Runs until ev_stop. Returns 0, or -1 with errno if epoll_wait fails. */
 int ev_run(struct ev_loop *loop);
+/* How many times the loop has woken up: what was read during one turn
+ * may be reused until the next (a clock that costs a system call). */
+uint64_t ev_turn(const struct ev_loop *loop);
 void ev_stop(struct ev_loop *loop);
 
 /* Monotonic milliseconds, cached at the start of each loop iteration. */

@@ -418,13 +418,6 @@ void call_router_gone(void)
 
 /* ---- starting ---- */
 
-uint64_t call_cpu_ns(const struct proc *p)
-{
-	int64_t ns = limits_cpu_ns(p);
-
-	return ns < 0 ? 0 : (uint64_t)ns;
-}
-
 int call_keep(struct call *c)
 {
 	if (c->req == NULL || c->req_owned != NULL)
@@ -504,8 +497,8 @@ static void send_kept(struct call *c, struct proc *p, int keep)
 		drop_kept(c);
 }
 
-/* c joins the end of p's calls; p's CPU is c's from now when it held
- * none. */
+/* c joins the end of p's calls (its CPU time is counted from p's mark:
+ * limits_cpu_mark). */
 static void proc_add_call(struct proc *p, struct call *c)
 {
 	c->proc = p;
@@ -515,8 +508,7 @@ static void proc_add_call(struct proc *p, struct call *c)
 	else
 		p->calls = c;
 	p->calls_tail = c;
-	if (p->ncalls++ == 0)
-		p->cpu_mark_ns = call_cpu_ns(p);
+	p->ncalls++;
 }
 
 void call_start(struct call *c, struct proc *p)

@@ -24,8 +24,6 @@ void call_unbind(struct call *c);
 void call_done(struct call *c, Switchyard__Outcome o, uint32_t status,
                const char *reason, const char *violation, uint64_t wall_us,
                uint64_t cpu_us);
-/* p's CPU time in nanoseconds (0 if unreadable). */
-uint64_t call_cpu_ns(const struct proc *p);
 
 /* call_id.c: a call that did not end OK (o) is logged under its request
  * id with worker ("ns/name"), the status, the reason and the violation:

@@ -175,9 +175,33 @@ int64_t limits_cpu_ns(const struct proc *p)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* p's CPU clock, read at most once per turn of the loop: a dispatch
+ * process's batch of answers arrives in one read, and one reading serves
+ * them all. */
+static int64_t cpu_this_turn(struct proc *p)
+{
+	uint64_t turn = ev_turn(serve_env.loop);
+	int64_t ns;
+
+	if (p->cpu_seen_turn == turn && p->cpu_seen_ns != 0)
+		return (int64_t)p->cpu_seen_ns;
+	if ((ns = limits_cpu_ns(p)) > 0) {
+		p->cpu_seen_ns = (uint64_t)ns;
+		p->cpu_seen_turn = turn;
+	}
+	return ns;
+}
+
+void limits_cpu_mark(struct proc *p)
+{
+	int64_t ns = cpu_this_turn(p);
+
+	p->cpu_mark_ns = ns > 0 ? (uint64_t)ns : 0;
+}
+
 uint64_t limits_cpu_share_us(struct proc *p)
 {
-	int64_t now = limits_cpu_ns(p);
+	int64_t now = cpu_this_turn(p);
 	uint64_t share;
 
 	share = now > 0 && (uint64_t)now > p->cpu_mark_ns

@@ -36,6 +36,11 @@ void limits_meter_close(struct proc *p);
  * since it started (its clock), or -1 if neither can be read. Only
  * differences between two readings of the same p mean anything. */
 int64_t limits_cpu_ns(const struct proc *p);
+/* p said HELLO: from now on its CPU time is its calls'. A process's clock
+ * is read when it is ready and when each call completes, not when a call
+ * starts: an idle process uses none, and whatever it does between calls
+ * is the next call's. */
+void limits_cpu_mark(struct proc *p);
 /* A call p holds is complete: its share of the CPU time p used since its
  * last completion, in microseconds. A process holding one call gets it
  * all; a dispatch process that decided several per wake-up has them

@@ -89,6 +89,8 @@ struct proc {
 	unsigned ncalls, conc;
 	uint64_t cpu_mark_ns;      /* its CPU clock where the CPU time not yet
 	                            * given to a call began */
+	uint64_t cpu_seen_ns, cpu_seen_turn; /* its clock as last read, in
+	                            * which turn of the loop (limits.c) */
 	struct call *subcalls;     /* calls it made (ws_dispatch) */
 	unsigned nsubcalls;
 	struct logpipe out, err;

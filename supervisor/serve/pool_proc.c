@@ -190,6 +190,7 @@ static void starting_hello(struct proc *p, const struct proc_input *in)
 		return;
 	}
 	p->ready_once = 1;
+	limits_cpu_mark(p);
 	if (p->pool != NULL) {
 		p->pool->startfails = 0;
 		stats_hist_add(p->pool->m.spawn, &p->pool->m.spawn_sum_us,
