@@ -131,6 +131,8 @@ def test_a_forward_lowers_limits_and_never_raises_them(p):
 def test_a_route_to_a_missing_worker_is_the_platforms_404(p):
     st, resp, body = p.get("/", host="ghost.test")
     rid = error_page(resp, body, 404, "scriptNotFound")
+    # the platform's page names no worker, the missing one least of all
+    assert resp.getheader("X-Dispatched-To") is None, resp.getheaders()
     evs = events_of(p, rid)
     assert evs["platform/dispatcher"]["outcome"] == "ok"
     assert evs["platform/dispatcher"]["forward"] == {"to": "tenants/nobody"}
