@@ -95,13 +95,21 @@ def wait_for(cond, timeout=10.0):
         time.sleep(0.05)
 
 
-def test_a_canceled_request_leaves_its_process_alive(p):
+def cancel_one(p, path, counter):
+    """Hangs up on path half a second in, once the sleeper's process is
+    up; waits for counter to count it. Returns the process's pid and the
+    counters from before."""
     assert p.get("/sleep?ms=1", host="sleeper.example.com")[0] == 200
     pid = pid_of(p, "tenants/sleeper")
     before = pools(p)["tenants/sleeper"]
-    hang_up_after(p, "/sleep?ms=8000", 0.5)
-    wait_for(lambda: pools(p)["tenants/sleeper"]["cancels_kept"] ==
-             before["cancels_kept"] + 1)
+    hang_up_after(p, path, 0.5)
+    wait_for(lambda: pools(p)["tenants/sleeper"][counter] ==
+             before[counter] + 1)
+    return pid, before
+
+
+def test_a_canceled_request_leaves_its_process_alive(p):
+    pid, before = cancel_one(p, "/sleep?ms=8000", "cancels_kept")
     # the worker saw the cancel (ws_req_canceled) and stopped early
     assert re.search(r"worker tenants/sleeper\[\d+\]: info: canceled after",
                      p.log_text()), p.log_tail()
@@ -113,12 +121,8 @@ def test_a_canceled_request_leaves_its_process_alive(p):
 
 
 def test_a_worker_running_past_the_grace_is_killed(p):
-    assert p.get("/sleep?ms=1", host="sleeper.example.com")[0] == 200
-    pid = pid_of(p, "tenants/sleeper")
-    before = pools(p)["tenants/sleeper"]
-    hang_up_after(p, "/sleep?ms=8000&stubborn=1", 0.5)
-    wait_for(lambda: pools(p)["tenants/sleeper"]["cancels_killed"] ==
-             before["cancels_killed"] + 1)
+    pid, before = cancel_one(p, "/sleep?ms=8000&stubborn=1",
+                             "cancels_killed")
     assert re.search(rf"worker tenants/sleeper\[{pid}\]: still running "
                      r"1000 ms after its request was canceled; killed",
                      p.log_text()), p.log_tail()
