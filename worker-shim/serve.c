@@ -92,6 +92,7 @@ static int take_request(const struct sy_frame *f, struct ws_request *req,
 		c->lim.wall_ms = pb->limits->wall_ms;
 		c->lim.subrequests = pb->limits->subrequests;
 	}
+	c->cpu0_ns = pb->cpu_base_ns;
 	kv_cache_begin(&pb->kv_gens);
 	c->rid[0] = '\0';
 	if (sy_request_id_valid(pb->request_id, strlen(pb->request_id)))
@@ -115,7 +116,10 @@ static int run_handler(uint32_t stream, ws_handler handler, void *ctx,
 	c->stream = stream;
 	c->canceled = 0;
 	c->sub_used = 0;
-	c->cpu0_ns = shim_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
+	/* the supervisor said where this request's CPU time starts (its
+	 * reading at the previous one's end): no clock read of ours */
+	if (c->cpu0_ns == 0)
+		c->cpu0_ns = shim_clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	c->wall0_ns = shim_clock_ns(CLOCK_MONOTONIC);
 	hr = handler(req, res, ctx);
 	c->in_handler = 0;

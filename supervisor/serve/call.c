@@ -450,7 +450,7 @@ static void send_request(struct call *c, struct proc *p)
 	static uint8_t *scratch;
 	static size_t cap;
 	size_t need = (size_t)c->req_len + LIMITS_WIRE_MAX + KV_GENS_WIRE_MAX +
-	              2;
+	              2 + LIMITS_BASE_WIRE_MAX;
 	uint8_t *grown;
 	long n;
 
@@ -471,6 +471,7 @@ static void send_request(struct call *c, struct proc *p)
 	if (c->add_limits)
 		n += (long)limits_append(c, scratch + n);
 	n += (long)kv_gens_append(p, scratch + n);
+	n += (long)limits_base_append(p, scratch + n);
 	/* Request.body_held (14, varint): the body stays here until pulled */
 	if (c->hold && !(c->req_flags & SY_FLAG_END)) {
 		scratch[n++] = 14 << 3;

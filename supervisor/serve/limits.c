@@ -84,6 +84,14 @@ size_t limits_append(const struct call *c, uint8_t *buf)
 	return (size_t)(p - buf);
 }
 
+size_t limits_base_append(const struct proc *p, uint8_t *buf)
+{
+	uint64_t base = p->cpufd == -1 && p->has_cpuclock ? p->cpu_mark_ns : 0;
+
+	buf[0] = 15 << 3;
+	return 1 + sy_pb_varint(buf + 1, base);
+}
+
 /* Set once perf_event_open proved unusable on this host: every later
  * spawn goes straight to the CPU clock, without a failing call each. */
 static int perf_off;

@@ -24,6 +24,13 @@ void limits_set(struct call *c, const struct plan *pn,
  * value written even when 0 (the Request must not have the field yet).
  * Returns the bytes written to buf (LIMITS_WIRE_MAX at most). */
 size_t limits_append(const struct call *c, uint8_t *buf);
+/* Bytes limits_base_append() adds to a Request. */
+#define LIMITS_BASE_WIRE_MAX 11
+/* Appends Request.cpu_base_ns: p's CPU clock where its next request's
+ * CPU time starts (its mark), or 0 when p is metered by a perf counter,
+ * whose readings are not the process's clock. Returns the bytes
+ * written. */
+size_t limits_base_append(const struct proc *p, uint8_t *buf);
 /* Opens the meter of p's CPU time, p->pid just spawned under plan pn: a
  * task-clock perf counter (p->cpufd) when pn's cpu_meter asks for one (or,
  * for auto, its cpu_ms is small) and the host allows it (a refusal is
