@@ -239,6 +239,7 @@ $(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 TEST_LAYERS_test_cgroup = jail
 TEST_LAYERS_test_jail = jail
 TEST_LAYERS_test_rootfs = jail
+TEST_LAYERS_test_spawn = jail
 TEST_LAYERS_test_kv = state jail
 TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.

@@ -17,6 +17,7 @@
 #define SY_JAIL_JAIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/filter.h>
@@ -46,6 +47,11 @@ enum jail_step {
 	JAIL_STEP_SECCOMP,     /* last: the filter also binds the exec */
 	JAIL_STEP_EXEC,        /* jail_exec(), named for its failure */
 };
+
+/* Slots of jail_spec.clock_ns: [0] when jail_enter starts, [N] when step
+ * N ended, [JAIL_STEP_EXEC] is never written (the exec either replaces
+ * the process or fails). */
+#define JAIL_NCLOCK (JAIL_STEP_EXEC + 1)
 
 /* Where the descriptors step puts the child's descriptors. */
 #define JAIL_FD_CHANNEL 3 /* the socket to the supervisor */
@@ -88,6 +94,11 @@ struct jail_spec {
 	                            * (O_RDONLY|O_CLOEXEC or O_PATH) */
 	struct jail_fds *fds;      /* NULL: descriptors are the caller's
 	                            * business; else exec_fd is ignored */
+	uint64_t *clock_ns;        /* NULL, or JAIL_NCLOCK slots that
+	                            * jail_enter fills with CLOCK_MONOTONIC
+	                            * ns (where a spawn's time goes; seen by
+	                            * the parent only when the child shares
+	                            * its memory, as spawn.c's does) */
 	int no_jail;               /* --insecure-no-jail: only signals,
 	                            * session, descriptors, parent-death signal
 	                            * and exec; the caller leaves the facility

@@ -32,6 +32,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jail/caps.h"
@@ -346,6 +347,15 @@ static struct spawn_tmpl *tmpl_get(const struct spawn_req *req, char *err,
 	return t;
 }
 
+/* For struct spawn_clock: the vDSO's clock, no system call. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* ---- the child ---- */
 
 static int child_run(void *arg)
@@ -407,6 +417,7 @@ static void child_init(struct child *c, const struct spawn_req *req,
 
 	s->fds = &c->fds;
 	s->exec_fd = c->fds.exec;
+	s->clock_ns = req->clock != NULL ? req->clock->step : NULL;
 	c->argv[0] = t != NULL ? (char *)"/worker" : (char *)req->exe_path;
 	c->argv[1] = NULL;
 	if (t == NULL) {
@@ -504,7 +515,11 @@ static pid_t start(const struct spawn_req *req, const struct spawn_tmpl *t,
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
+	if (req->clock != NULL)
+		req->clock->clone = mono_ns();
 	pid = child_start(&c);
+	if (req->clock != NULL)
+		req->clock->resumed = mono_ns();
 	if (pid == -1)
 		snprintf(err, errlen, "clone: %s", strerror(errno));
 	free(c.envp);
@@ -519,6 +534,8 @@ int spawn_worker(const struct spawn_req *req, struct spawn_res *res,
 	struct spawn_slot *slot = NULL;
 	pid_t pid;
 
+	if (req->clock != NULL)
+		req->clock->begin = mono_ns();
 	if (S.jail && (t = tmpl_get(req, err, errlen)) == NULL)
 		return -1;
 	if (t != NULL && S.cg != NULL &&
@@ -535,6 +552,8 @@ int spawn_worker(const struct spawn_req *req, struct spawn_res *res,
 	if (wait_exec(pid, fds[6], err, errlen) == -1)
 		goto fail;
 	close(fds[6]);
+	if (req->clock != NULL)
+		req->clock->end = mono_ns();
 	res->pid = pid;
 	res->sock = fds[0];
 	res->out = fds[2];

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jail/jail.h"
 #include "util.h"
 #include "switchyard.pb-c.h"
 
@@ -64,6 +65,18 @@ void spawn_tmpl_free(struct spawn_tmpl *t);
  * this one has been reaped. */
 struct spawn_slot;
 
+/* Where one spawn's time went, CLOCK_MONOTONIC ns (a measurement:
+ * tests/unit/test_spawn.c prints it). */
+struct spawn_clock {
+	uint64_t begin;              /* spawn_worker was called */
+	uint64_t clone;              /* all prepared: clone() is called */
+	uint64_t step[JAIL_NCLOCK];  /* the child's: [0] its first
+	                              * instruction, [N] jail step N done */
+	uint64_t resumed;            /* clone() returned: the child's exec
+	                              * has released our memory */
+	uint64_t end;                /* its exec is known to have worked */
+};
+
 struct spawn_req {
 	const char *worker;           /* "ns/name", for SWITCHYARD_WORKER */
 	const char *exe_path;         /* the version's executable */
@@ -76,6 +89,7 @@ struct spawn_req {
 	size_t nenv;                  /* SWITCHYARD_WORKER; the first of a
 	                               * name wins */
 	struct spawn_tmpl **tmpl;     /* the pool's cache (NULL at first) */
+	struct spawn_clock *clock;    /* NULL, or filled in (measurements) */
 };
 
 struct spawn_res {

@@ -97,7 +97,7 @@ static int spawn_version(struct pool *pl, struct spawn_res *rs, char *err,
 	const struct version *v = worker_version(pl->w);
 	struct spawn_req rq = { pl->label, v->exe_path, v->number,
 		                &pl->w->plan->jail, pl->w->plan->instances,
-		                pl->w->uid, NULL, 0, &pl->tmpl };
+		                pl->w->uid, NULL, 0, &pl->tmpl, NULL };
 	char *const *sec;
 	size_t nsec, i;
 	char **env;

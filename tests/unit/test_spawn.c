@@ -1,0 +1,233 @@
+/*
+ * spawn_worker (supervisor/jail/spawn.h) with the whole jail, as the
+ * supervisor runs it: a static worker is started SY_SPAWN_N times (default
+ * 20) in its cgroup, namespaces, root, identity and seccomp profile, answers
+ * on its fd 3, is stopped and reaped, and the next one starts. Asserts that
+ * each one ran and that every process after the first reused the first
+ * one's cgroup (what an idle worker's next start relies on). Prints where
+ * a spawn's time went, step by step (struct spawn_clock): medians and the
+ * slowest, in microseconds; the numbers are printed, never judged. Runs as
+ * root with a C compiler and static libc ("cc -static").
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cmocka.h>
+
+#include "jail/spawn.h"
+#include "testutil.h"
+
+#define WORKER_UID 64001
+#define DEFAULT_N 20
+#define MAX_N 1000
+
+/* Tells the parent when its main() began, then waits for EOF on fd 3. */
+static const char worker_src[] =
+	"#include <stdint.h>\n"
+	"#include <time.h>\n"
+	"#include <unistd.h>\n"
+	"int main(void)\n"
+	"{\n"
+	"\tstruct timespec ts;\n"
+	"\tuint64_t ns;\n"
+	"\tchar c;\n"
+	"\tclock_gettime(CLOCK_MONOTONIC, &ts);\n"
+	"\tns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;\n"
+	"\tif (write(3, &ns, sizeof(ns)) != sizeof(ns))\n"
+	"\t\treturn 1;\n"
+	"\twhile (read(3, &c, 1) > 0)\n"
+	"\t\t;\n"
+	"\treturn 0;\n"
+	"}\n";
+
+static char tmpdir[64];
+static char worker[128];
+
+static const char *policy_dir(void)
+{
+	const char *dir = getenv("SY_POLICY_DIR");
+
+	return dir ? dir : "policies/seccomp";
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int group_setup(void **state)
+{
+	static const char *const profiles[] = { "worker" };
+	struct spawn_opts o = { .jail = 1, .cgroups = 1 };
+	char src[128], err[512];
+
+	if (tu_mkdtemp(tmpdir, sizeof(tmpdir), "test-spawn") < 0)
+		return -1;
+	chmod(tmpdir, 0755);
+	snprintf(src, sizeof(src), "%s/worker.c", tmpdir);
+	snprintf(worker, sizeof(worker), "%s/worker", tmpdir);
+	if (tu_write_file(src, worker_src, strlen(worker_src), 0644) < 0 ||
+	    tu_run_cc(src, worker) < 0) {
+		fprintf(stderr, "test_spawn: cannot build the static worker\n");
+		return -1;
+	}
+	o.run_dir = tmpdir;
+	o.seccomp_dir = policy_dir();
+	o.profiles = profiles;
+	o.nprofiles = 1;
+	if (spawn_init(&o, err, sizeof(err)) < 0) {
+		fprintf(stderr, "test_spawn: %s\n", err);
+		return -1;
+	}
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	spawn_fini();
+	return tu_rm_rf(tmpdir);
+}
+
+/* One spawn's phases, microseconds. */
+enum phase {
+	PH_PREPARE,  /* spawn_worker's own work before clone() */
+	PH_CLONE,    /* clone() with the namespaces, to the child's start */
+	PH_STEP0,    /* + JAIL_STEP_CGROUP - 1: each jail step */
+	PH_EXEC = PH_STEP0 + JAIL_STEP_SECCOMP, /* execveat to our resume */
+	PH_RESUMED,  /* our resume to spawn_worker's return */
+	PH_MAIN,     /* last jail step to the worker's main() */
+	PH_ANSWER,   /* spawn_worker's start to its first byte, read by us */
+	PH_REAP,     /* closing its channel to its reap */
+	NPHASES
+};
+
+static const char *phase_name(int ph)
+{
+	static char buf[32];
+
+	switch (ph) {
+	case PH_PREPARE: return "prepare (parent)";
+	case PH_CLONE: return "clone + namespaces";
+	case PH_EXEC: return "execveat until parent resumes";
+	case PH_RESUMED: return "parent: exec confirmed";
+	case PH_MAIN: return "exec + libc start to main()";
+	case PH_ANSWER: return "= spawn to first byte";
+	case PH_REAP: return "stop + reap";
+	}
+	snprintf(buf, sizeof(buf), "step %d %s", ph - PH_STEP0 + 1,
+	         jail_step_name(ph - PH_STEP0 + 1));
+	return buf;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void print_phases(uint64_t (*us)[NPHASES], size_t n)
+{
+	uint64_t col[MAX_N];
+	size_t i;
+	int ph;
+
+	printf("spawn_worker, %zu spawns (us): phase, median, max\n", n);
+	for (ph = 0; ph < NPHASES; ph++) {
+		for (i = 0; i < n; i++)
+			col[i] = us[i][ph];
+		qsort(col, n, sizeof(col[0]), cmp_u64);
+		printf("  %-32s %6llu %6llu\n", phase_name(ph),
+		       (unsigned long long)col[n / 2],
+		       (unsigned long long)col[n - 1]);
+	}
+}
+
+/* Starts the worker, reads its first word, stops and reaps it. */
+static void spawn_once(struct spawn_tmpl **tmpl, uint64_t *us,
+                       struct spawn_slot **slot)
+{
+	static const struct spawn_limits lim = { 64, 100, 16, 1, 64,
+		                                 "worker" };
+	struct spawn_req rq = { "test/spawn", worker, 1, &lim, 1, WORKER_UID,
+		                NULL, 0, tmpl, NULL };
+	struct spawn_clock clk;
+	struct spawn_res res;
+	struct spawn_exit ex;
+	uint64_t main_ns, t_read, t_stop;
+	char err[512];
+	int st, i;
+
+	memset(&clk, 0, sizeof(clk));
+	rq.clock = &clk;
+	if (spawn_worker(&rq, &res, err, sizeof(err)) < 0)
+		fail_msg("spawn_worker: %s", err);
+	assert_int_equal(read(res.sock, &main_ns, sizeof(main_ns)),
+	                 sizeof(main_ns));
+	t_read = mono_ns();
+	t_stop = mono_ns();
+	close(res.sock);
+	assert_int_equal(waitpid(res.pid, &st, 0), res.pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("worker: wait status 0x%x", st);
+	us[PH_REAP] = (mono_ns() - t_stop) / 1000;
+	*slot = res.slot;
+	spawn_reaped(res.slot, res.pid, st, &ex);
+	assert_string_equal(ex.violation, "");
+	close(res.out);
+	close(res.err);
+	us[PH_PREPARE] = (clk.clone - clk.begin) / 1000;
+	us[PH_CLONE] = (clk.step[0] - clk.clone) / 1000;
+	for (i = 1; i <= JAIL_STEP_SECCOMP; i++)
+		us[PH_STEP0 + i - 1] = (clk.step[i] - clk.step[i - 1]) / 1000;
+	us[PH_EXEC] = (clk.resumed - clk.step[JAIL_STEP_SECCOMP]) / 1000;
+	us[PH_RESUMED] = (clk.end - clk.resumed) / 1000;
+	us[PH_MAIN] = (main_ns - clk.step[JAIL_STEP_SECCOMP]) / 1000;
+	us[PH_ANSWER] = (t_read - clk.begin) / 1000;
+}
+
+static void test_spawns_reuse_their_cgroup(void **state)
+{
+	static uint64_t us[MAX_N][NPHASES];
+	struct spawn_tmpl *tmpl = NULL;
+	struct spawn_slot *first = NULL, *slot;
+	const char *env = getenv("SY_SPAWN_N");
+	size_t i, n = env != NULL ? strtoul(env, NULL, 10) : DEFAULT_N;
+
+	if (n == 0 || n > MAX_N)
+		n = DEFAULT_N;
+	for (i = 0; i < n; i++) {
+		spawn_once(&tmpl, us[i], &slot);
+		assert_non_null(slot);
+		if (first == NULL)
+			first = slot;
+		/* reaped, then reused by the next process of the worker */
+		assert_ptr_equal(slot, first);
+	}
+	spawn_tmpl_free(tmpl);
+	/* the first spawn builds the template and the cgroup */
+	print_phases(n > 1 ? us + 1 : us, n > 1 ? n - 1 : 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_spawns_reuse_their_cgroup),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
