@@ -607,6 +607,26 @@ static int check_literals(struct policy *p)
 	return 0;
 }
 
+/*
+ * A binary search on the syscall number instead of libseccomp's default
+ * chain of comparisons: the same decisions, in a few more instructions
+ * (worker.policy: 193 instead of 168) of which far fewer run. That matters
+ * most at load: the kernel runs the new filter over every syscall number of
+ * both ABIs to learn which are always allowed (seccomp_cache_prepare), a
+ * walk of half the program each in a chain. Loading worker.policy in a
+ * worker's last jail step took 160-290 us as a chain and 75-120 us as a
+ * tree on the reference VM (2 vCPUs, tests/unit/test_spawn.c). A
+ * libseccomp before 2.5 has no tree and builds the chain.
+ */
+static void set_binary_tree(scmp_filter_ctx ctx)
+{
+#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#else
+	(void)ctx;
+#endif
+}
+
 static scmp_filter_ctx build(struct policy *p, pid_t self_pid)
 {
 	scmp_filter_ctx ctx;
@@ -626,6 +646,7 @@ static scmp_filter_ctx build(struct policy *p, pid_t self_pid)
 		perr(p, 0, "seccomp_attr_set(ACT_BADARCH): %s", strerror(-rc));
 		goto fail;
 	}
+	set_binary_tree(ctx);
 	for (i = 0; i < p->nrules; i++)
 		if (add_rule(p, ctx, &p->rules[i], self_pid) < 0)
 			goto fail;
