@@ -48,7 +48,7 @@ ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
 	supervisor/jail/ids.c supervisor/jail/rlimits.c \
 	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
-	supervisor/jail/spawn.c
+	supervisor/jail/namespaces.c supervisor/jail/spawn.c
 SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/bindings.c \
 	supervisor/state/deploy_spec.c supervisor/state/registry.c \

@@ -86,9 +86,21 @@ static int step_fds(const struct jail_spec *s)
 	return close_range(JAIL_FD_EXEC + 1, ~0u, CLOSE_RANGE_CLOEXEC);
 }
 
-static int step_unshare(const struct jail_spec *s)
+static int step_namespaces(const struct jail_spec *s)
 {
-	return s->unshare_flags ? unshare(s->unshare_flags) : 0;
+	unsigned int i;
+
+	if (s->unshare_flags && unshare(s->unshare_flags) < 0)
+		return -1;
+	for (i = 0; i < s->njoin; i++) {
+		if (s->fds != NULL && s->join[i].fd <= JAIL_FD_EXEC) {
+			errno = EBADF; /* one of ours now */
+			return -1;
+		}
+		if (setns(s->join[i].fd, s->join[i].nstype) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static int step_rootfs(const struct jail_spec *s)
@@ -165,7 +177,7 @@ static const struct {
 	{ JAIL_STEP_SIGNALS, "signals", step_signals },
 	{ JAIL_STEP_SETSID, "setsid", step_setsid },
 	{ JAIL_STEP_FDS, "descriptors", step_fds },
-	{ JAIL_STEP_UNSHARE, "unshare", step_unshare },
+	{ JAIL_STEP_NAMESPACES, "namespaces", step_namespaces },
 	{ JAIL_STEP_ROOTFS, "rootfs", step_rootfs },
 	{ JAIL_STEP_HOSTNAME, "hostname", step_hostname },
 	{ JAIL_STEP_RLIMITS, "rlimits", step_rlimits },

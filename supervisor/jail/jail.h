@@ -34,7 +34,8 @@ enum jail_step {
 	JAIL_STEP_SETSID,      /* no controlling tty: no TIOCSTI injection */
 	JAIL_STEP_FDS,         /* 0-5 as struct jail_fds says; the rest
 	                        * close-on-exec */
-	JAIL_STEP_UNSHARE,     /* namespaces clone() did not create */
+	JAIL_STEP_NAMESPACES,  /* namespaces clone() did not create, and
+	                        * those joined (setns) */
 	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root */
 	JAIL_STEP_HOSTNAME,    /* in the new UTS namespace */
 	JAIL_STEP_RLIMITS,     /* soft = hard, while we may still lower them */
@@ -52,6 +53,15 @@ enum jail_step {
  * N ended, [JAIL_STEP_EXEC] is never written (the exec either replaces
  * the process or fails). */
 #define JAIL_NCLOCK (JAIL_STEP_EXEC + 1)
+
+/* A namespace the child enters with setns() instead of getting its own. */
+struct jail_join {
+	int fd;     /* /proc/PID/ns/..., open in the parent; above
+	             * JAIL_FD_EXEC when the spec has fds, which the
+	             * descriptors step before overwrites */
+	int nstype; /* CLONE_NEWNET, CLONE_NEWIPC, ... */
+};
+#define JAIL_JOIN_MAX 2
 
 /* Where the descriptors step puts the child's descriptors. */
 #define JAIL_FD_CHANNEL 3 /* the socket to the supervisor */
@@ -75,6 +85,8 @@ struct jail_spec {
 	int unshare_flags;         /* CLONE_NEW{NS,UTS,IPC,NET} to unshare in
 	                            * the child; 0 when clone() made them. A
 	                            * pid namespace must come from clone() */
+	struct jail_join join[JAIL_JOIN_MAX]; /* then entered, in order */
+	unsigned int njoin;
 	const char *hostname;      /* NULL: keep (needs CLONE_NEWUTS) */
 	const struct cg_handle *cgroup;   /* NULL: no cgroup */
 	const struct sy_rootfs *rootfs;   /* NULL: keep the host's root

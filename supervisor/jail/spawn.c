@@ -8,7 +8,10 @@
  * the exec succeeds the pipe closes with nothing written.
  *
  * The child is a clone(CLONE_VM | CLONE_VFORK) that also creates its pid,
- * mount, IPC, UTS and network namespaces: it borrows the supervisor's
+ * mount and UTS namespaces, and joins the network and IPC namespaces that
+ * every worker shares (namespaces.h: made once, empty, and out of reach
+ * of every call the worker's profile lets through; a profile that lets
+ * one through gets that one of its own): it borrows the supervisor's
  * memory until it execs, so starting a worker costs the same however large
  * the supervisor has grown (fork copies page tables). The price is that its
  * steps must not allocate, and must make raw system calls where glibc would
@@ -37,13 +40,12 @@
 
 #include "jail/caps.h"
 #include "jail/jail.h"
+#include "jail/namespaces.h"
 #include "jail/spawn.h"
 #include "log.h"
 #include "seccomp_filter.h"
 
 #define CHILD_STACK (256 * 1024)
-#define JAIL_NS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | \
-                 CLONE_NEWNET)
 #define CPU_BACKSTOP_S 86400 /* RLIMIT_CPU: a CPU-day, over a life */
 #define FREE_SLOTS_MAX 64    /* idle cgroups kept for reuse */
 #define KMSG_RECORD 8192
@@ -52,6 +54,8 @@
 struct profile {
 	char *path;
 	struct sy_seccomp *filter;
+	int private_ns;           /* CLONE_NEW* of the shared namespaces it
+	                           * could reach: its workers get their own */
 	struct profile *next;
 };
 
@@ -62,7 +66,7 @@ struct spawn_tmpl {
 	struct sy_rootfs rootfs;
 	struct sy_rlimits rl;
 	struct cg_limits lim;
-	const struct sy_seccomp *filter; /* in the profile cache */
+	const struct profile *profile; /* in the profile cache */
 };
 
 struct spawn_slot {
@@ -90,6 +94,7 @@ struct kill_record {
 
 struct child {
 	struct jail_spec spec;
+	int clone_ns;             /* CLONE_NEW* that clone() makes */
 	struct jail_fds fds;
 	char *argv[2];
 	char **envp;
@@ -143,8 +148,8 @@ int spawn_jailed(void)
  * Compiled for pid 1: every worker is pid 1 of its own pid namespace, so
  * one program serves every spawn.
  */
-static const struct sy_seccomp *profile_get(const char *name, int dynamic,
-                                            char *err, size_t errlen)
+static const struct profile *profile_get(const char *name, int dynamic,
+                                         char *err, size_t errlen)
 {
 	struct profile *p;
 	char *path;
@@ -158,7 +163,7 @@ static const struct sy_seccomp *profile_get(const char *name, int dynamic,
 	for (p = S.profiles; p != NULL; p = p->next) {
 		if (strcmp(p->path, path) == 0) {
 			free(path);
-			return p->filter;
+			return p;
 		}
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -174,9 +179,10 @@ static const struct sy_seccomp *profile_get(const char *name, int dynamic,
 		         path, strerror(errno));
 	} else if ((p->filter = seccomp_compile(path, 1, err, errlen)) !=
 	           NULL) {
+		p->private_ns = ns_reachable(p->filter, p->path);
 		p->next = S.profiles;
 		S.profiles = p;
-		return p->filter;
+		return p;
 	}
 	free(p->path);
 	free(p);
@@ -318,8 +324,9 @@ static struct spawn_tmpl *tmpl_build(const struct spawn_req *req, char *err,
 	                         errlen) == -1)
 		goto fail;
 	/* NAME-dynamic.policy is for workers with files to open */
-	t->filter = profile_get(req->limits->seccomp, t->dynamic, err, errlen);
-	if (t->filter == NULL)
+	t->profile = profile_get(req->limits->seccomp, t->dynamic, err,
+	                         errlen);
+	if (t->profile == NULL)
 		goto fail;
 	return t;
 fail:
@@ -386,9 +393,7 @@ static pid_t child_start(struct child *c)
 
 	if (S.stack == NULL && (S.stack = malloc(CHILD_STACK)) == NULL)
 		return -1;
-	if (S.jail)
-		flags |= JAIL_NS;
-	return clone(child_run, S.stack + CHILD_STACK, flags, c);
+	return clone(child_run, S.stack + CHILD_STACK, flags | c->clone_ns, c);
 }
 
 /* The environment is only what the caller gave and the worker's name;
@@ -433,7 +438,8 @@ static void child_init(struct child *c, const struct spawn_req *req,
 	s->rlimits = &t->rl;
 	s->last_cap = S.last_cap;
 	s->ppid = 0; /* the parent is outside the new pid namespace */
-	s->seccomp = t->filter;
+	s->seccomp = t->profile->filter;
+	c->clone_ns = ns_plan(s, t->profile->private_ns);
 }
 
 static void close_all(int *fds, size_t n)
@@ -695,6 +701,8 @@ static int init_jail(const struct spawn_opts *o, char *err, size_t errlen)
 		         strerror(errno));
 		return -1;
 	}
+	if (ns_shared_init(err, errlen) == -1)
+		return -1;
 	for (i = 0; i < o->nprofiles; i++) {
 		if (profile_get(o->profiles[i], 0, err, errlen) == NULL)
 			return -1;
@@ -747,6 +755,7 @@ void spawn_fini(void)
 		free(p->path);
 		free(p);
 	}
+	ns_shared_fini();
 	if (S.root_dir != NULL && rmdir(S.root_dir) == -1 && errno != ENOENT)
 		log_warn("rmdir %s", S.root_dir);
 	free(S.root_dir);

@@ -6,8 +6,13 @@
  * each one ran and that every process after the first reused the first
  * one's cgroup (what an idle worker's next start relies on). Prints where
  * a spawn's time went, step by step (struct spawn_clock): medians and the
- * slowest, in microseconds; the numbers are printed, never judged. Runs as
- * root with a C compiler and static libc ("cc -static").
+ * slowest, in microseconds; the numbers are printed, never judged.
+ *
+ * Then the namespaces: workers whose profile refuses every call that
+ * reaches a network or IPC namespace share one of each, never ours; a
+ * profile that allows such a call gets its workers their own; pid, mount
+ * and UTS namespaces are always a process's own. Runs as root with a C
+ * compiler and static libc ("cc -static").
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -53,6 +58,7 @@ static const char worker_src[] =
 
 static char tmpdir[64];
 static char worker[128];
+static char seccomp_dir[128];
 
 static const char *policy_dir(void)
 {
@@ -67,6 +73,44 @@ static uint64_t mono_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* seccomp_dir: the default profile, and "open", which is the default
+ * with socket() and shmget() allowed. */
+static int write_profiles(void)
+{
+	char in[256], out[192], line[512], word[64];
+	FILE *src, *dst;
+	int rc = 0;
+
+	snprintf(seccomp_dir, sizeof(seccomp_dir), "%s/seccomp", tmpdir);
+	if (mkdir(seccomp_dir, 0755) < 0)
+		return -1;
+	snprintf(in, sizeof(in), "%s/worker.policy", policy_dir());
+	snprintf(out, sizeof(out), "%s/worker.policy", seccomp_dir);
+	if ((src = fopen(in, "r")) == NULL)
+		return -1;
+	if ((dst = fopen(out, "w")) == NULL) {
+		fclose(src);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), src) != NULL)
+		fputs(line, dst);
+	rc |= fclose(dst);
+	snprintf(out, sizeof(out), "%s/open.policy", seccomp_dir);
+	rewind(src);
+	if ((dst = fopen(out, "w")) == NULL) {
+		fclose(src);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), src) != NULL)
+		if (sscanf(line, "%63s", word) != 1 ||
+		    strcmp(word, "socket") != 0)
+			fputs(line, dst);
+	fputs("socket\nshmget\n", dst);
+	rc |= fclose(dst);
+	fclose(src);
+	return rc;
 }
 
 static int group_setup(void **state)
@@ -85,8 +129,12 @@ static int group_setup(void **state)
 		fprintf(stderr, "test_spawn: cannot build the static worker\n");
 		return -1;
 	}
+	if (write_profiles() < 0) {
+		fprintf(stderr, "test_spawn: cannot write the profiles\n");
+		return -1;
+	}
 	o.run_dir = tmpdir;
-	o.seccomp_dir = policy_dir();
+	o.seccomp_dir = seccomp_dir;
 	o.profiles = profiles;
 	o.nprofiles = 1;
 	if (spawn_init(&o, err, sizeof(err)) < 0) {
@@ -223,10 +271,95 @@ static void test_spawns_reuse_their_cgroup(void **state)
 	print_phases(n > 1 ? us + 1 : us, n > 1 ? n - 1 : 1);
 }
 
+/* A live worker, started by start_worker. */
+struct live {
+	struct spawn_tmpl *tmpl;
+	struct spawn_res res;
+	char ns[5][64];
+};
+
+static const char *const ns_names[5] = { "net", "ipc", "pid", "mnt", "uts" };
+
+static void ns_of(pid_t pid, char (*ns)[64])
+{
+	char path[64];
+	ssize_t n;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid,
+		         ns_names[i]);
+		n = readlink(path, ns[i], sizeof(ns[i]) - 1);
+		if (n <= 0)
+			fail_msg("readlink %s: %s", path, strerror(errno));
+		ns[i][n] = '\0';
+	}
+}
+
+static void start_worker(struct live *w, const char *label, uid_t uid,
+                         const struct spawn_limits *lim)
+{
+	struct spawn_req rq = { label, worker, 1, lim, 1, uid, NULL, 0,
+		                &w->tmpl, NULL };
+	uint64_t main_ns;
+	char err[512];
+
+	w->tmpl = NULL;
+	if (spawn_worker(&rq, &w->res, err, sizeof(err)) < 0)
+		fail_msg("spawn_worker %s: %s", label, err);
+	/* it has exec'd and runs main(): its namespaces are final */
+	assert_int_equal(read(w->res.sock, &main_ns, sizeof(main_ns)),
+	                 sizeof(main_ns));
+	ns_of(w->res.pid, w->ns);
+}
+
+static void stop_worker(struct live *w)
+{
+	struct spawn_exit ex;
+	int st;
+
+	close(w->res.sock);
+	assert_int_equal(waitpid(w->res.pid, &st, 0), w->res.pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	spawn_reaped(w->res.slot, w->res.pid, st, &ex);
+	close(w->res.out);
+	close(w->res.err);
+	spawn_tmpl_free(w->tmpl);
+}
+
+static void test_namespaces_shared_unless_reachable(void **state)
+{
+	static const struct spawn_limits dflt = { 64, 100, 16, 1, 64,
+		                                  "worker" };
+	static const struct spawn_limits open = { 64, 100, 16, 1, 64,
+		                                  "open" };
+	struct live a, b, c;
+	char self[5][64];
+	int i;
+
+	ns_of(getpid(), self);
+	start_worker(&a, "test/a", WORKER_UID + 1, &dflt);
+	start_worker(&b, "test/b", WORKER_UID + 2, &dflt);
+	start_worker(&c, "test/c", WORKER_UID + 3, &open);
+	for (i = 0; i < 5; i++) {
+		assert_string_not_equal(a.ns[i], self[i]);
+		assert_string_not_equal(c.ns[i], self[i]);
+		assert_string_not_equal(c.ns[i], a.ns[i]);
+		if (i < 2) /* net, ipc: shared by a and b */
+			assert_string_equal(a.ns[i], b.ns[i]);
+		else
+			assert_string_not_equal(a.ns[i], b.ns[i]);
+	}
+	stop_worker(&a);
+	stop_worker(&b);
+	stop_worker(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_spawns_reuse_their_cgroup),
+		cmocka_unit_test(test_namespaces_shared_unless_reachable),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
