@@ -3,7 +3,8 @@
 # measured the same way in one run (`make bench` builds first and calls
 # this; nothing here builds Switchyard).
 #
-# Cases (CASES, default all that the build supports):
+# Cases (CASES, default all that the build supports; CASES= runs none, for
+# the cold start alone):
 #   sy_relay          router -> supervisor -> dispatcher -> (ws_dispatch)
 #                     -> hello, the response relayed back through the
 #                     dispatcher (examples/dispatcher, DISPATCH_MODE=relay)
@@ -43,7 +44,7 @@ COLD_N=${COLD_N:-8}
 ANCHORS=${ANCHORS:-$REPO/../shared/bench/anchors.sh}
 SY_CASES="sy_relay sy_forward sy_cache"
 PEER_CASES="php_static2 workerd_dispatch workerd_direct"
-CASES=${CASES:-$SY_CASES $PEER_CASES}
+CASES=${CASES-$SY_CASES $PEER_CASES}
 CONNS=64
 THREADS=2
 
@@ -58,9 +59,11 @@ bench_need "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
 [ "$(tail -n 1 "$ANCHORS")" = 'main "$@"' ] ||
 	die "$ANCHORS does not end with its main call: cannot use its functions"
 BENCH_T=$T
+BENCH_CASES=$CASES # anchors.sh reads an empty CASES as "all of its own"
 # shellcheck disable=SC1090
 . <(sed '$d' "$ANCHORS")
 T=$BENCH_T
+CASES=$BENCH_CASES
 SRC=$(dirname "$ANCHORS")/anchors
 log() { printf '[bench] %s\n' "$*" >&2; }
 # anchors' servers are stopped too, whatever ends the script
@@ -264,6 +267,15 @@ cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
 	bench_stop
 	COLD=$(awk '{print $1 * 1e6}' "$T/cold.txt" | median)
 	WARM=$(awk '{print $1 * 1e6}' "$T/warm.txt" | median)
+	COLD_RANGE=$(span "$T/cold.txt")
+	WARM_RANGE=$(span "$T/warm.txt")
+}
+
+span() { # FILE of seconds: "min-max" in the table's units
+	local lo hi
+	lo=$(awk '{print $1 * 1e6}' "$1" | sort -n | head -n 1)
+	hi=$(awk '{print $1 * 1e6}' "$1" | sort -n | tail -n 1)
+	echo "$(fmt_us "$lo")-$(fmt_us "$hi")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "x%.2f", a / b }'; }
@@ -305,6 +317,6 @@ WARM=""
 	done
 	if [ -n "$COLD" ]; then
 		echo
-		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N)"
+		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE)"
 	fi
 } | tee "$T/table.md"
