@@ -107,7 +107,14 @@ static int step_rootfs(const struct jail_spec *s)
 {
 	const char *what;
 
-	return s->rootfs ? rootfs_enter(s->rootfs, &what) : 0;
+	if (s->rootfs == NULL)
+		return 0;
+	if (s->fds != NULL && s->rootfs->template_ns >= 0 &&
+	    s->rootfs->template_ns <= JAIL_FD_EXEC) {
+		errno = EBADF; /* one of ours now */
+		return -1;
+	}
+	return rootfs_enter(s->rootfs, &what);
 }
 
 static int step_hostname(const struct jail_spec *s)

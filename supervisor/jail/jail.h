@@ -90,7 +90,10 @@ struct jail_spec {
 	const char *hostname;      /* NULL: keep (needs CLONE_NEWUTS) */
 	const struct cg_handle *cgroup;   /* NULL: no cgroup */
 	const struct sy_rootfs *rootfs;   /* NULL: keep the host's root
-	                                   * (needs CLONE_NEWNS otherwise) */
+	                                   * (needs CLONE_NEWNS otherwise,
+	                                   * unless it has a template, whose
+	                                   * descriptor is above JAIL_FD_EXEC
+	                                   * when the spec has fds) */
 	const struct sy_rlimits *rlimits; /* NULL: no limit is set, not
 	                                   * even the always-zero ones */
 	int last_cap;              /* caps_last_cap(), read by the parent */

@@ -326,7 +326,8 @@ static struct spawn_tmpl *tmpl_build(const struct spawn_req *req, char *err,
 	/* NAME-dynamic.policy is for workers with files to open */
 	t->profile = profile_get(req->limits->seccomp, t->dynamic, err,
 	                         errlen);
-	if (t->profile == NULL)
+	if (t->profile == NULL ||
+	    rootfs_template(&t->rootfs, JAIL_FD_EXEC + 1, err, errlen) == -1)
 		goto fail;
 	return t;
 fail:
@@ -336,6 +337,8 @@ fail:
 
 void spawn_tmpl_free(struct spawn_tmpl *t)
 {
+	if (t != NULL)
+		rootfs_template_close(&t->rootfs);
 	free(t);
 }
 
@@ -440,6 +443,9 @@ static void child_init(struct child *c, const struct spawn_req *req,
 	s->ppid = 0; /* the parent is outside the new pid namespace */
 	s->seccomp = t->profile->filter;
 	c->clone_ns = ns_plan(s, t->profile->private_ns);
+	/* it copies its root's template instead (rootfs.h) */
+	if (t->rootfs.template_ns >= 0)
+		c->clone_ns &= ~CLONE_NEWNS;
 }
 
 static void close_all(int *fds, size_t n)

@@ -7,6 +7,14 @@
  * one's cgroup (what an idle worker's next start relies on). Prints where
  * a spawn's time went, step by step (struct spawn_clock): medians and the
  * slowest, in microseconds; the numbers are printed, never judged.
+ * SY_SPAWN_FDS=N has us hold N more descriptors meanwhile, as a supervisor
+ * with many workers does (three each: channel, stdout, stderr).
+ * SY_SPAWN_GAP_MS=N waits N ms before each spawn, as a cold start after an
+ * idle reap does: the kernel's per-spawn waits (RCU grace periods for the
+ * cgroup move and the old root's unmount) are then paid in full.
+ * SY_SPAWN_EXE=PATH starts that static executable instead, e.g.
+ * build/examples/hello, whose first bytes are its HELLO (no main() time
+ * then, and its exit status is its own).
  *
  * Then the namespaces: workers whose profile refuses every call that
  * reaches a network or IPC namespace share one of each, never ours; a
@@ -25,6 +33,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -194,7 +203,10 @@ static void print_phases(uint64_t (*us)[NPHASES], size_t n)
 	size_t i;
 	int ph;
 
-	printf("spawn_worker, %zu spawns (us): phase, median, max\n", n);
+	printf("spawn_worker, %zu spawns (us)%s%s%s: phase, median, max\n", n,
+	       getenv("SY_SPAWN_FDS") ? ", holding " : "",
+	       getenv("SY_SPAWN_FDS") ? getenv("SY_SPAWN_FDS") : "",
+	       getenv("SY_SPAWN_FDS") ? " more descriptors" : "");
 	for (ph = 0; ph < NPHASES; ph++) {
 		for (i = 0; i < n; i++)
 			col[i] = us[i][ph];
@@ -211,8 +223,11 @@ static void spawn_once(struct spawn_tmpl **tmpl, uint64_t *us,
 {
 	static const struct spawn_limits lim = { 64, 100, 16, 1, 64,
 		                                 "worker" };
-	struct spawn_req rq = { "test/spawn", worker, 1, &lim, 1, WORKER_UID,
-		                NULL, 0, tmpl, NULL };
+	const char *exe = getenv("SY_SPAWN_EXE") != NULL &&
+	                  getenv("SY_SPAWN_EXE")[0] != '\0'
+	                  ? getenv("SY_SPAWN_EXE") : NULL;
+	struct spawn_req rq = { "test/spawn", exe ? exe : worker, 1, &lim, 1,
+		                WORKER_UID, NULL, 0, tmpl, NULL };
 	struct spawn_clock clk;
 	struct spawn_res res;
 	struct spawn_exit ex;
@@ -230,12 +245,13 @@ static void spawn_once(struct spawn_tmpl **tmpl, uint64_t *us,
 	t_stop = mono_ns();
 	close(res.sock);
 	assert_int_equal(waitpid(res.pid, &st, 0), res.pid);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (exe == NULL && (!WIFEXITED(st) || WEXITSTATUS(st) != 0))
 		fail_msg("worker: wait status 0x%x", st);
 	us[PH_REAP] = (mono_ns() - t_stop) / 1000;
 	*slot = res.slot;
 	spawn_reaped(res.slot, res.pid, st, &ex);
-	assert_string_equal(ex.violation, "");
+	if (strcmp(ex.violation, "") != 0)
+		fail_msg("worker: %s", ex.violation);
 	close(res.out);
 	close(res.err);
 	us[PH_PREPARE] = (clk.clone - clk.begin) / 1000;
@@ -244,8 +260,33 @@ static void spawn_once(struct spawn_tmpl **tmpl, uint64_t *us,
 		us[PH_STEP0 + i - 1] = (clk.step[i] - clk.step[i - 1]) / 1000;
 	us[PH_EXEC] = (clk.resumed - clk.step[JAIL_STEP_SECCOMP]) / 1000;
 	us[PH_RESUMED] = (clk.end - clk.resumed) / 1000;
-	us[PH_MAIN] = (main_ns - clk.step[JAIL_STEP_SECCOMP]) / 1000;
+	us[PH_MAIN] = exe ? 0 : (main_ns - clk.step[JAIL_STEP_SECCOMP]) / 1000;
 	us[PH_ANSWER] = (t_read - clk.begin) / 1000;
+}
+
+/* Holds n more descriptors (SY_SPAWN_FDS), or puts them back (n 0). */
+static void hold_fds(size_t n)
+{
+	static int *held;
+	static size_t nheld;
+	struct rlimit rl;
+	size_t i;
+
+	while (nheld > 0)
+		close(held[--nheld]);
+	free(held);
+	held = NULL;
+	if (n == 0)
+		return;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < n + 64) {
+		rl.rlim_cur = rl.rlim_max = n + 64;
+		assert_int_equal(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	}
+	assert_non_null(held = calloc(n, sizeof(*held)));
+	for (i = 0; i < n; i++)
+		assert_true((held[nheld++] = open("/dev/null", O_RDONLY |
+		                                  O_CLOEXEC)) >= 0);
 }
 
 static void test_spawns_reuse_their_cgroup(void **state)
@@ -254,11 +295,16 @@ static void test_spawns_reuse_their_cgroup(void **state)
 	struct spawn_tmpl *tmpl = NULL;
 	struct spawn_slot *first = NULL, *slot;
 	const char *env = getenv("SY_SPAWN_N");
+	const char *fds = getenv("SY_SPAWN_FDS");
+	const char *gap = getenv("SY_SPAWN_GAP_MS");
 	size_t i, n = env != NULL ? strtoul(env, NULL, 10) : DEFAULT_N;
 
 	if (n == 0 || n > MAX_N)
 		n = DEFAULT_N;
+	hold_fds(fds != NULL ? strtoul(fds, NULL, 10) : 0);
 	for (i = 0; i < n; i++) {
+		if (gap != NULL)
+			usleep(1000 * (useconds_t)strtoul(gap, NULL, 10));
 		spawn_once(&tmpl, us[i], &slot);
 		assert_non_null(slot);
 		if (first == NULL)
@@ -267,6 +313,7 @@ static void test_spawns_reuse_their_cgroup(void **state)
 		assert_ptr_equal(slot, first);
 	}
 	spawn_tmpl_free(tmpl);
+	hold_fds(0);
 	/* the first spawn builds the template and the cgroup */
 	print_phases(n > 1 ? us + 1 : us, n > 1 ? n - 1 : 1);
 }
