@@ -74,7 +74,8 @@ struct spawn_clock {
 	                              * instruction, [N] jail step N done */
 	uint64_t resumed;            /* clone() returned: the child's exec
 	                              * has released our memory */
-	uint64_t end;                /* its exec is known to have worked */
+	uint64_t end;                /* its report read: spawn_worker
+	                              * returns */
 };
 
 struct spawn_req {
@@ -100,7 +101,8 @@ struct spawn_res {
 };
 
 /*
- * Starts the worker and waits until it has exec'd. Returns 0 and fills res,
+ * Starts the worker and returns once its exec is past the point of no
+ * return (it then either runs or dies of a signal). Returns 0 and fills res,
  * or -1 with the reason in err ("step 6 (rootfs) failed: Operation not
  * permitted", "seccomp profile ...: No such file or directory"), not naming
  * the worker; the failed child has been reaped.

@@ -180,7 +180,7 @@ static const char *phase_name(int ph)
 	case PH_PREPARE: return "prepare (parent)";
 	case PH_CLONE: return "clone + namespaces";
 	case PH_EXEC: return "execveat until parent resumes";
-	case PH_RESUMED: return "parent: exec confirmed";
+	case PH_RESUMED: return "parent: report read";
 	case PH_MAIN: return "exec + libc start to main()";
 	case PH_ANSWER: return "= spawn to first byte";
 	case PH_REAP: return "stop + reap";
@@ -402,9 +402,33 @@ static void test_namespaces_shared_unless_reachable(void **state)
 	stop_worker(&c);
 }
 
+/* A step that fails is reported as soon as spawn_worker returns: the
+ * report is in the pipe before the child's exit lets clone() return. uid 0
+ * is refused by the identity step. */
+static void test_failed_step_is_reported(void **state)
+{
+	static const struct spawn_limits lim = { 64, 100, 16, 1, 64,
+		                                 "worker" };
+	struct spawn_tmpl *tmpl = NULL;
+	struct spawn_req rq = { "test/root", worker, 1, &lim, 1, 0, NULL, 0,
+		                &tmpl, NULL };
+	struct spawn_res res;
+	char err[512];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		err[0] = '\0';
+		assert_int_equal(spawn_worker(&rq, &res, err, sizeof(err)), -1);
+		assert_string_equal(err, "step 10 (uid/gid) failed: "
+		                         "Invalid argument");
+	}
+	spawn_tmpl_free(tmpl);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_failed_step_is_reported),
 		cmocka_unit_test(test_spawns_reuse_their_cgroup),
 		cmocka_unit_test(test_namespaces_shared_unless_reachable),
 	};
