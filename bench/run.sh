@@ -27,7 +27,9 @@
 # and c1 (voluntary + involuntary, from /proc/PID/status). Then the ratios
 # against php_static2 and workerd_dispatch, and Switchyard's cold start: the
 # first request to a worker whose process was reaped for idleness, against
-# a warm one (curl connect-to-last-byte, median of COLD_N).
+# a warm one (curl connect-to-last-byte, median of COLD_N), once with
+# warm_processes = 0 (the first request waits for a spawn) and once at
+# its default (a fresh process waits for it: docs/operations.md).
 #
 # Knobs: DURATION [10], RUNS [1], INSTANCES [2] processes per tenant worker
 # (php_static2 has 2 children), CASES, COLD_N [8], ANCHORS
@@ -127,6 +129,10 @@ server_count() {
 
 sy_config() { # PORT MODE CACHE_S
 	bench_switchyard_ini "$1"
+	# still [switchyard]: warm processes (default 8) unless
+	# WARM_PROCESSES says
+	[ -z "${WARM_PROCESSES:-}" ] ||
+		printf 'warm_processes = %s\n\n' "$WARM_PROCESSES"
 	cat <<EOF
 [plan.default]
 instances = $INSTANCES
@@ -244,8 +250,10 @@ run_wrk() { # URL THREADS CONNS DURATION OUTFILE [wrk args]
 
 # ---- cold start ----
 
-cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
-	local port i t
+# samples: the worker tenants/cold (plan idle) reaped each time;
+# WARM_PROCESSES is the platform's warm_processes ("": its default)
+cold_start() {
+	local port i t old
 	port=$(bench_free_port)
 	sy_start sy_forward "$port"
 	: >"$T/cold.txt"
@@ -254,9 +262,11 @@ cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
 		"$B/yardctl" -s "$T/run/control.sock" stop tenants/cold >/dev/null 2>&1 || true
 		"$B/yardctl" -s "$T/run/control.sock" start tenants/cold >/dev/null 2>&1 || true
 		sleep 0.3
-		# idle_timeout_s = 1: wait until its process was reaped for idleness
+		old=$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null || true)
+		# idle_timeout_s = 1: wait until that process was reaped for
+		# idleness (and replaced by a warm one, if the platform keeps one)
 		for t in $(seq 50); do
-			[ -z "$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null)" ] && break
+			[ "$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null || true)" != "$old" ] && break
 			sleep 0.1
 		done
 		curl -s -o /dev/null -m 5 -w '%{time_total}\n' -H 'Host: cold.example.com' \
@@ -297,7 +307,15 @@ for c in $CASES; do
 done
 COLD=""
 WARM=""
-[ "$COLD_N" -gt 0 ] && cold_start
+if [ "$COLD_N" -gt 0 ]; then
+	# without warm processes first: every first request waits for a spawn
+	WARM_PROCESSES=0
+	cold_start
+	NOWARM_COLD=$COLD NOWARM_WARM=$WARM
+	NOWARM_COLD_RANGE=$COLD_RANGE NOWARM_WARM_RANGE=$WARM_RANGE
+	WARM_PROCESSES=""
+	cold_start
+fi
 
 {
 	echo
@@ -317,6 +335,7 @@ WARM=""
 	done
 	if [ -n "$COLD" ]; then
 		echo
-		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE)"
+		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE; warm_processes at its default)"
+		echo "- cold start without warm processes (warm_processes = 0: the first request waits for a spawn): $(fmt_us "$NOWARM_COLD"), warm $(fmt_us "$NOWARM_WARM"): $(fmt_us "$(awk -v a="$NOWARM_COLD" -v b="$NOWARM_WARM" 'BEGIN{printf "%d", a - b}')") more (median of $COLD_N; cold $NOWARM_COLD_RANGE, warm $NOWARM_WARM_RANGE)"
 	fi
 } | tee "$T/table.md"
