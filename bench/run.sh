@@ -307,12 +307,19 @@ for c in $CASES; do
 done
 COLD=""
 WARM=""
+NOWARM_COLD=""
+# a build from before warm processes knows no such key, and keeps none
+knows_warm() { # not grep -q: under pipefail, strings would die of SIGPIPE
+	strings "$B/switchyard-supervisor" | grep -x warm_processes >/dev/null
+}
 if [ "$COLD_N" -gt 0 ]; then
 	# without warm processes first: every first request waits for a spawn
-	WARM_PROCESSES=0
-	cold_start
-	NOWARM_COLD=$COLD NOWARM_WARM=$WARM
-	NOWARM_COLD_RANGE=$COLD_RANGE NOWARM_WARM_RANGE=$WARM_RANGE
+	if knows_warm; then
+		WARM_PROCESSES=0
+		cold_start
+		NOWARM_COLD=$COLD NOWARM_WARM=$WARM
+		NOWARM_COLD_RANGE=$COLD_RANGE NOWARM_WARM_RANGE=$WARM_RANGE
+	fi
 	WARM_PROCESSES=""
 	cold_start
 fi
@@ -335,7 +342,9 @@ fi
 	done
 	if [ -n "$COLD" ]; then
 		echo
-		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE; warm_processes at its default)"
-		echo "- cold start without warm processes (warm_processes = 0: the first request waits for a spawn): $(fmt_us "$NOWARM_COLD"), warm $(fmt_us "$NOWARM_WARM"): $(fmt_us "$(awk -v a="$NOWARM_COLD" -v b="$NOWARM_WARM" 'BEGIN{printf "%d", a - b}')") more (median of $COLD_N; cold $NOWARM_COLD_RANGE, warm $NOWARM_WARM_RANGE)"
+		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE; $(knows_warm && echo "warm_processes at its default" || echo "a build without warm processes"))"
+		if [ -n "$NOWARM_COLD" ]; then
+			echo "- cold start without warm processes (warm_processes = 0: the first request waits for a spawn): $(fmt_us "$NOWARM_COLD"), warm $(fmt_us "$NOWARM_WARM"): $(fmt_us "$(awk -v a="$NOWARM_COLD" -v b="$NOWARM_WARM" 'BEGIN{printf "%d", a - b}')") more (median of $COLD_N; cold $NOWARM_COLD_RANGE, warm $NOWARM_WARM_RANGE)"
+		fi
 	fi
 } | tee "$T/table.md"
