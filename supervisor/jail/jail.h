@@ -36,7 +36,8 @@ enum jail_step {
 	                        * close-on-exec */
 	JAIL_STEP_NAMESPACES,  /* namespaces clone() did not create, and
 	                        * those joined (setns) */
-	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root */
+	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root;
+	                        * or a copy of the root's template */
 	JAIL_STEP_HOSTNAME,    /* in the new UTS namespace */
 	JAIL_STEP_RLIMITS,     /* soft = hard, while we may still lower them */
 	JAIL_STEP_CAPS_DROP,   /* bounding, ambient, inheritable, securebits */

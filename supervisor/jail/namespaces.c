@@ -46,6 +46,7 @@ static const struct {
 
 static int shared[NSHARED] = { -1, -1 }; /* open; -1: none */
 _Static_assert(NSHARED == 2, "shared[] starts as one -1 per namespace");
+_Static_assert(NSHARED <= JAIL_JOIN_MAX, "ns_plan fills jail_spec.join");
 
 struct helper {
 	int fd[NSHARED];
