@@ -48,7 +48,7 @@ ROUTER_SRCS = router/main.c router/config.c router/conn.c router/http.c \
 SUP_JAIL_SRCS = supervisor/jail/jail.c supervisor/jail/caps.c \
 	supervisor/jail/ids.c supervisor/jail/rlimits.c \
 	supervisor/jail/rootfs.c supervisor/jail/cgroup.c \
-	supervisor/jail/spawn.c
+	supervisor/jail/namespaces.c supervisor/jail/spawn.c
 SUP_STATE_SRCS = supervisor/state/config.c supervisor/state/netpolicy.c \
 	supervisor/state/bindings.c \
 	supervisor/state/deploy_spec.c supervisor/state/registry.c \
@@ -241,6 +241,7 @@ $(B)/obj/tests/testutil.o: tests/unit/testutil.c tests/unit/testutil.h
 TEST_LAYERS_test_cgroup = jail
 TEST_LAYERS_test_jail = jail
 TEST_LAYERS_test_rootfs = jail
+TEST_LAYERS_test_spawn = jail
 TEST_LAYERS_test_kv = state jail
 TEST_LAYERS_test_pool = serve state jail
 # test_pool runs the echo example as its workers.

@@ -3,7 +3,8 @@
 # measured the same way in one run (`make bench` builds first and calls
 # this; nothing here builds Switchyard).
 #
-# Cases (CASES, default all that the build supports):
+# Cases (CASES, default all that the build supports; CASES= runs none, for
+# the cold start alone):
 #   sy_relay          router -> supervisor -> dispatcher -> (ws_dispatch)
 #                     -> hello, the response relayed back through the
 #                     dispatcher (examples/dispatcher, DISPATCH_MODE=relay)
@@ -26,7 +27,9 @@
 # and c1 (voluntary + involuntary, from /proc/PID/status). Then the ratios
 # against php_static2 and workerd_dispatch, and Switchyard's cold start: the
 # first request to a worker whose process was reaped for idleness, against
-# a warm one (curl connect-to-last-byte, median of COLD_N).
+# a warm one (curl connect-to-last-byte, median of COLD_N), once with
+# warm_processes = 0 (the first request waits for a spawn) and once at
+# its default (a fresh process waits for it: docs/operations.md).
 #
 # Knobs: DURATION [10], RUNS [1], INSTANCES [2] processes per tenant worker
 # (php_static2 has 2 children), CONCURRENCY [16] requests per dispatcher
@@ -45,7 +48,7 @@ COLD_N=${COLD_N:-8}
 ANCHORS=${ANCHORS:-$REPO/../shared/bench/anchors.sh}
 SY_CASES="sy_relay sy_forward sy_cache"
 PEER_CASES="php_static2 workerd_dispatch workerd_direct"
-CASES=${CASES:-$SY_CASES $PEER_CASES}
+CASES=${CASES-$SY_CASES $PEER_CASES}
 CONNS=64
 THREADS=2
 
@@ -60,9 +63,11 @@ bench_need "$B/switchyard-supervisor" "$B/yardctl" "$B/examples/dispatcher" \
 [ "$(tail -n 1 "$ANCHORS")" = 'main "$@"' ] ||
 	die "$ANCHORS does not end with its main call: cannot use its functions"
 BENCH_T=$T
+BENCH_CASES=$CASES # anchors.sh reads an empty CASES as "all of its own"
 # shellcheck disable=SC1090
 . <(sed '$d' "$ANCHORS")
 T=$BENCH_T
+CASES=$BENCH_CASES
 SRC=$(dirname "$ANCHORS")/anchors
 log() { printf '[bench] %s\n' "$*" >&2; }
 # anchors' servers are stopped too, whatever ends the script
@@ -126,6 +131,10 @@ server_count() {
 
 sy_config() { # PORT MODE CACHE_S
 	bench_switchyard_ini "$1"
+	# still [switchyard]: warm processes (default 8) unless
+	# WARM_PROCESSES says
+	[ -z "${WARM_PROCESSES:-}" ] ||
+		printf 'warm_processes = %s\n\n' "$WARM_PROCESSES"
 	cat <<EOF
 [plan.default]
 instances = $INSTANCES
@@ -244,8 +253,10 @@ run_wrk() { # URL THREADS CONNS DURATION OUTFILE [wrk args]
 
 # ---- cold start ----
 
-cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
-	local port i t
+# samples: the worker tenants/cold (plan idle) reaped each time;
+# WARM_PROCESSES is the platform's warm_processes ("": its default)
+cold_start() {
+	local port i t old
 	port=$(bench_free_port)
 	sy_start sy_forward "$port"
 	: >"$T/cold.txt"
@@ -254,9 +265,11 @@ cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
 		"$B/yardctl" -s "$T/run/control.sock" stop tenants/cold >/dev/null 2>&1 || true
 		"$B/yardctl" -s "$T/run/control.sock" start tenants/cold >/dev/null 2>&1 || true
 		sleep 0.3
-		# idle_timeout_s = 1: wait until its process was reaped for idleness
+		old=$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null || true)
+		# idle_timeout_s = 1: wait until that process was reaped for
+		# idleness (and replaced by a warm one, if the platform keeps one)
 		for t in $(seq 50); do
-			[ -z "$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null)" ] && break
+			[ "$("$B/yardctl" -s "$T/run/control.sock" pid tenants/cold 2>/dev/null || true)" != "$old" ] && break
 			sleep 0.1
 		done
 		curl -s -o /dev/null -m 5 -w '%{time_total}\n' -H 'Host: cold.example.com' \
@@ -267,6 +280,15 @@ cold_start() { # samples: the worker tenants/cold (plan idle) reaped each time
 	bench_stop
 	COLD=$(awk '{print $1 * 1e6}' "$T/cold.txt" | median)
 	WARM=$(awk '{print $1 * 1e6}' "$T/warm.txt" | median)
+	COLD_RANGE=$(span "$T/cold.txt")
+	WARM_RANGE=$(span "$T/warm.txt")
+}
+
+span() { # FILE of seconds: "min-max" in the table's units
+	local lo hi
+	lo=$(awk '{print $1 * 1e6}' "$1" | sort -n | head -n 1)
+	hi=$(awk '{print $1 * 1e6}' "$1" | sort -n | tail -n 1)
+	echo "$(fmt_us "$lo")-$(fmt_us "$hi")"
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || a == "" || b == "" || b == 0) print "-"; else printf "x%.2f", a / b }'; }
@@ -288,7 +310,22 @@ for c in $CASES; do
 done
 COLD=""
 WARM=""
-[ "$COLD_N" -gt 0 ] && cold_start
+NOWARM_COLD=""
+# a build from before warm processes knows no such key, and keeps none
+knows_warm() { # not grep -q: under pipefail, strings would die of SIGPIPE
+	strings "$B/switchyard-supervisor" | grep -x warm_processes >/dev/null
+}
+if [ "$COLD_N" -gt 0 ]; then
+	# without warm processes first: every first request waits for a spawn
+	if knows_warm; then
+		WARM_PROCESSES=0
+		cold_start
+		NOWARM_COLD=$COLD NOWARM_WARM=$WARM
+		NOWARM_COLD_RANGE=$COLD_RANGE NOWARM_WARM_RANGE=$WARM_RANGE
+	fi
+	WARM_PROCESSES=""
+	cold_start
+fi
 
 {
 	echo
@@ -308,6 +345,9 @@ WARM=""
 	done
 	if [ -n "$COLD" ]; then
 		echo
-		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N)"
+		echo "- cold start: first request to a worker reaped for idleness $(fmt_us "$COLD"), warm $(fmt_us "$WARM"): $(fmt_us "$(awk -v a="$COLD" -v b="$WARM" 'BEGIN{printf "%d", a - b}')") more (curl connect-to-last-byte, median of $COLD_N; cold $COLD_RANGE, warm $WARM_RANGE; $(knows_warm && echo "warm_processes at its default" || echo "a build without warm processes"))"
+		if [ -n "$NOWARM_COLD" ]; then
+			echo "- cold start without warm processes (warm_processes = 0: the first request waits for a spawn): $(fmt_us "$NOWARM_COLD"), warm $(fmt_us "$NOWARM_WARM"): $(fmt_us "$(awk -v a="$NOWARM_COLD" -v b="$NOWARM_WARM" 'BEGIN{printf "%d", a - b}')") more (median of $COLD_N; cold $NOWARM_COLD_RANGE, warm $NOWARM_WARM_RANGE)"
+		fi
 	fi
 } | tee "$T/table.md"

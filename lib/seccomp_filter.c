@@ -49,6 +49,11 @@ struct sy_seccomp {
 	struct sock_fprog prog;
 	unsigned int npid;                     /* placeholder instructions */
 	unsigned short pid_slot[MAX_PID_SLOTS];
+	/* For seccomp_may_allow: with default_allow 0, the syscalls some line
+	 * allows; with 1, those a line refuses whatever the arguments. */
+	int default_allow;
+	int *listed;
+	size_t nlisted;
 };
 
 /* One value token: a number, or $SELF_PID. */
@@ -607,6 +612,26 @@ static int check_literals(struct policy *p)
 	return 0;
 }
 
+/*
+ * A binary search on the syscall number instead of libseccomp's default
+ * chain of comparisons: the same decisions, in a few more instructions
+ * (worker.policy: 193 instead of 168) of which far fewer run. That matters
+ * most at load: the kernel runs the new filter over every syscall number of
+ * both ABIs to learn which are always allowed (seccomp_cache_prepare), a
+ * walk of half the program each in a chain. Loading worker.policy in a
+ * worker's last jail step took 160-290 us as a chain and 75-120 us as a
+ * tree on the reference VM (2 vCPUs, tests/unit/test_spawn.c). A
+ * libseccomp before 2.5 has no tree and builds the chain.
+ */
+static void set_binary_tree(scmp_filter_ctx ctx)
+{
+#if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
+	(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+#else
+	(void)ctx;
+#endif
+}
+
 static scmp_filter_ctx build(struct policy *p, pid_t self_pid)
 {
 	scmp_filter_ctx ctx;
@@ -626,6 +651,7 @@ static scmp_filter_ctx build(struct policy *p, pid_t self_pid)
 		perr(p, 0, "seccomp_attr_set(ACT_BADARCH): %s", strerror(-rc));
 		goto fail;
 	}
+	set_binary_tree(ctx);
 	for (i = 0; i < p->nrules; i++)
 		if (add_rule(p, ctx, &p->rules[i], self_pid) < 0)
 			goto fail;
@@ -697,6 +723,26 @@ static int find_pid_slots(struct policy *p, struct sy_seccomp *s)
 	return 0;
 }
 
+/* What seccomp_may_allow needs of the rules, which go once compiled. A
+ * syscall has one action (check_rule): allowed, conditionally or not, in an
+ * allow-list; refused outright, or only for some arguments, in a deny-list. */
+static int keep_listed(struct policy *p, struct sy_seccomp *s)
+{
+	const struct rule *r;
+	size_t i;
+
+	s->default_allow = p->default_allow;
+	if ((s->listed = calloc(p->nrules + 1, sizeof(*s->listed))) == NULL)
+		return perr(p, 0, "%s", strerror(errno));
+	for (i = 0; i < p->nrules; i++) {
+		r = &p->rules[i];
+		if (p->default_allow ? r->act != ACT_ALLOW && r->ncond == 0
+		                     : r->act == ACT_ALLOW)
+			s->listed[s->nlisted++] = r->nr;
+	}
+	return 0;
+}
+
 struct sy_seccomp *seccomp_compile(const char *path, pid_t self_pid,
                                    char *err, size_t errlen)
 {
@@ -722,6 +768,8 @@ struct sy_seccomp *seccomp_compile(const char *path, pid_t self_pid,
 	if (p.uses_pid && self_pid == SY_SECCOMP_PID_AT_APPLY &&
 	    find_pid_slots(&p, s) < 0)
 		goto fail;
+	if (keep_listed(&p, s) < 0)
+		goto fail;
 	seccomp_release(ctx);
 	free(p.rules);
 	return s;
@@ -737,6 +785,7 @@ void seccomp_free(struct sy_seccomp *s)
 {
 	if (s == NULL)
 		return;
+	free(s->listed);
 	free(s->prog.filter);
 	free(s);
 }
@@ -754,6 +803,21 @@ size_t seccomp_len(const struct sy_seccomp *s)
 int seccomp_needs_pid(const struct sy_seccomp *s)
 {
 	return s->npid > 0;
+}
+
+int seccomp_may_allow(const struct sy_seccomp *s, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+	size_t i;
+
+	/* not a native syscall here (socketcall on x86-64): the bad-arch
+	 * action kills whatever calls it */
+	if (nr < 0)
+		return 0;
+	for (i = 0; i < s->nlisted; i++)
+		if (s->listed[i] == nr)
+			return !s->default_allow;
+	return s->default_allow;
 }
 
 static int load(const struct sock_fprog *prog)

@@ -51,6 +51,14 @@ const struct sock_fprog *seccomp_prog(const struct sy_seccomp *s);
 size_t seccomp_len(const struct sy_seccomp *s);
 /* 1 when the program holds a $SELF_PID placeholder (seccomp_apply_self). */
 int seccomp_needs_pid(const struct sy_seccomp *s);
+/*
+ * 1 when the profile may let syscall name (as libseccomp spells it) run for
+ * some arguments, 0 when it refuses every call of it (kill or errno), or
+ * when it is not a native syscall here (the bad-arch action kills it). What
+ * the jail learns of a profile before it lets workers share a namespace
+ * they could reach only through such calls (supervisor/jail/spawn.c).
+ */
+int seccomp_may_allow(const struct sy_seccomp *s, const char *name);
 
 /*
  * Child side, async-signal-safe (raw syscalls, no allocation). Sets

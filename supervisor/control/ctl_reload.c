@@ -243,7 +243,8 @@ static void rest_diff(struct diff *d, const struct sup_config *nc)
 	    str_differ(oc->router_user, nc->router_user) ||
 	    oc->uid_min != nc->uid_min || oc->uid_max != nc->uid_max ||
 	    str_differ(oc->seccomp_dir, nc->seccomp_dir) ||
-	    oc->log_level != nc->log_level)
+	    oc->log_level != nc->log_level ||
+	    oc->warm_processes != nc->warm_processes)
 		add(d, "[switchyard]: changed (applies at the next start)");
 	if (oc->max_header_bytes != nc->max_header_bytes ||
 	    oc->max_body_bytes != nc->max_body_bytes ||

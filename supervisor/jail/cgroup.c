@@ -640,11 +640,22 @@ static void handle_clear(struct cg_handle *h)
 	h->version = 0;
 }
 
-static int open_procs(struct cg_dir *d, char *err, size_t errlen)
+/*
+ * v1: "tasks", which moves one thread: the child that writes "0" there is
+ * a process of one thread, so that is the whole process, and the kernel
+ * then skips what cgroup.procs takes to move a thread group, the global
+ * cgroup_threadgroup_rwsem for writing, whose rcu_sync waits for an RCU
+ * grace period when no other move happened lately: on the reference VM
+ * 0.1-3 ms of a worker's start after an idle second. v2 has no tasks file
+ * outside threaded subtrees: cgroup.procs.
+ */
+static int open_procs(struct cg_dir *d, int version, char *err,
+                      size_t errlen)
 {
+	const char *file = version == 1 ? "tasks" : "cgroup.procs";
 	char path[4096];
 
-	if (path_cat(path, sizeof(path), d->path, "/", "cgroup.procs") < 0 ||
+	if (path_cat(path, sizeof(path), d->path, "/", file) < 0 ||
 	    (d->procs_fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return cg_err(err, errlen, "open %s: %s", path,
 		              strerror(errno));
@@ -693,7 +704,7 @@ int cgroup_create(struct sy_cgroups *cg, const char *name,
 			rc = limits_v2(d, lim, err, errlen);
 		else
 			rc = limits_v1(d, lim, err, errlen);
-		if (rc < 0 || open_procs(d, err, errlen) < 0)
+		if (rc < 0 || open_procs(d, cg->version, err, errlen) < 0)
 			goto fail;
 	}
 	return 0;

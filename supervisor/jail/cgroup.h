@@ -46,7 +46,9 @@ struct cg_handle {
 	struct cg_dir {
 		char *path;     /* absolute directory (owned) */
 		unsigned int ctl; /* CG_* bits this directory stands for */
-		int procs_fd;   /* cgroup.procs, O_WRONLY|O_CLOEXEC, or -1 */
+		int procs_fd;   /* where a process joins: v1 tasks (see
+		                 * cgroup_enter_self), v2 cgroup.procs;
+		                 * O_WRONLY|O_CLOEXEC, or -1 */
 	} dir[CG_MAX_DIRS];
 };
 
@@ -84,7 +86,7 @@ int cgroup_sweep_stale(const struct sy_cgroups *cg, const char *prefix);
 /*
  * Creates (or reuses: an existing directory is taken over and its limits
  * rewritten, so pool slots can keep theirs) the cgroup name under the root,
- * writes lim, and opens each cgroup.procs for the child. name is one path
+ * writes lim, and opens each procs_fd for the child. name is one path
  * component of [A-Za-z0-9._-] ("tenants.alice.3"). 0 and *out filled, or -1
  * with err and *out empty (everything created is undone).
  */
@@ -99,8 +101,9 @@ int cgroup_set_limits(const struct cg_handle *h, const struct cg_limits *lim,
 
 /*
  * Child side, async-signal-safe: moves the calling process into the cgroup
- * by writing "0" to each cgroup.procs through the descriptors the parent
- * opened (only write(2)). Do it first, before the jail's other steps, so the
+ * by writing "0" to each procs_fd the parent opened (only write(2)). On v1
+ * that is the tasks file, which moves the calling thread only: the caller
+ * must be a process of one thread, as a freshly cloned child is. Do it first, before the jail's other steps, so the
  * worker never runs outside its limits; the descriptors are close-on-exec.
  * 0, or -1 with errno.
  */

@@ -17,6 +17,7 @@
 #define SY_JAIL_JAIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include <linux/filter.h>
@@ -33,8 +34,10 @@ enum jail_step {
 	JAIL_STEP_SETSID,      /* no controlling tty: no TIOCSTI injection */
 	JAIL_STEP_FDS,         /* 0-5 as struct jail_fds says; the rest
 	                        * close-on-exec */
-	JAIL_STEP_UNSHARE,     /* namespaces clone() did not create */
-	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root */
+	JAIL_STEP_NAMESPACES,  /* namespaces clone() did not create, and
+	                        * those joined (setns) */
+	JAIL_STEP_ROOTFS,      /* private mounts, tmpfs root, pivot_root;
+	                        * or a copy of the root's template */
 	JAIL_STEP_HOSTNAME,    /* in the new UTS namespace */
 	JAIL_STEP_RLIMITS,     /* soft = hard, while we may still lower them */
 	JAIL_STEP_CAPS_DROP,   /* bounding, ambient, inheritable, securebits */
@@ -46,6 +49,20 @@ enum jail_step {
 	JAIL_STEP_SECCOMP,     /* last: the filter also binds the exec */
 	JAIL_STEP_EXEC,        /* jail_exec(), named for its failure */
 };
+
+/* Slots of jail_spec.clock_ns: [0] when jail_enter starts, [N] when step
+ * N ended, [JAIL_STEP_EXEC] is never written (the exec either replaces
+ * the process or fails). */
+#define JAIL_NCLOCK (JAIL_STEP_EXEC + 1)
+
+/* A namespace the child enters with setns() instead of getting its own. */
+struct jail_join {
+	int fd;     /* /proc/PID/ns/..., open in the parent; above
+	             * JAIL_FD_EXEC when the spec has fds, which the
+	             * descriptors step before overwrites */
+	int nstype; /* CLONE_NEWNET, CLONE_NEWIPC, ... */
+};
+#define JAIL_JOIN_MAX 2
 
 /* Where the descriptors step puts the child's descriptors. */
 #define JAIL_FD_CHANNEL 3 /* the socket to the supervisor */
@@ -69,10 +86,15 @@ struct jail_spec {
 	int unshare_flags;         /* CLONE_NEW{NS,UTS,IPC,NET} to unshare in
 	                            * the child; 0 when clone() made them. A
 	                            * pid namespace must come from clone() */
+	struct jail_join join[JAIL_JOIN_MAX]; /* then entered, in order */
+	unsigned int njoin;
 	const char *hostname;      /* NULL: keep (needs CLONE_NEWUTS) */
 	const struct cg_handle *cgroup;   /* NULL: no cgroup */
 	const struct sy_rootfs *rootfs;   /* NULL: keep the host's root
-	                                   * (needs CLONE_NEWNS otherwise) */
+	                                   * (needs CLONE_NEWNS otherwise,
+	                                   * unless it has a template, whose
+	                                   * descriptor is above JAIL_FD_EXEC
+	                                   * when the spec has fds) */
 	const struct sy_rlimits *rlimits; /* NULL: no limit is set, not
 	                                   * even the always-zero ones */
 	int last_cap;              /* caps_last_cap(), read by the parent */
@@ -88,6 +110,11 @@ struct jail_spec {
 	                            * (O_RDONLY|O_CLOEXEC or O_PATH) */
 	struct jail_fds *fds;      /* NULL: descriptors are the caller's
 	                            * business; else exec_fd is ignored */
+	uint64_t *clock_ns;        /* NULL, or JAIL_NCLOCK slots that
+	                            * jail_enter fills with CLOCK_MONOTONIC
+	                            * ns (where a spawn's time goes; seen by
+	                            * the parent only when the child shares
+	                            * its memory, as spawn.c's does) */
 	int no_jail;               /* --insecure-no-jail: only signals,
 	                            * session, descriptors, parent-death signal
 	                            * and exec; the caller leaves the facility

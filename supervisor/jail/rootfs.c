@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "jail/rootfs.h"
 
@@ -46,6 +48,7 @@ int rootfs_prepare(struct sy_rootfs *r, const char *root_dir,
 	struct stat st;
 
 	memset(r, 0, sizeof(*r));
+	r->template_ns = -1;
 	if (copy_path(r->root, root_dir, "root dir", err, errlen) < 0 ||
 	    copy_path(r->worker_src, worker_src, "executable", err, errlen) < 0)
 		return -1;
@@ -355,14 +358,22 @@ static int add_path(const struct sy_rootfs_path *p, const char **what)
 	return bind_ro(p->path, rel, what);
 }
 
-static int add_tmp(const struct sy_rootfs *r, const char **what)
+static int mount_tmp(const struct sy_rootfs *r, const char *at,
+                     const char **what)
+{
+	*what = "mount tmpfs on /tmp";
+	return mount("tmpfs", at, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	             r->tmp_opts);
+}
+
+/* The mount point; its tmpfs too unless the root is a template. */
+static int add_tmp(const struct sy_rootfs *r, int mount_it,
+                   const char **what)
 {
 	*what = "mkdir /tmp";
 	if (mkdir("tmp", 0755) < 0)
 		return -1;
-	*what = "mount tmpfs on /tmp";
-	return mount("tmpfs", "tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	             r->tmp_opts);
+	return mount_it ? mount_tmp(r, "tmp", what) : 0;
 }
 
 /* pivot_root(".", "."): the old root ends up stacked on the new one and is
@@ -397,12 +408,12 @@ static int check_mntns(const struct sy_rootfs *r, const char **what)
 	return 0;
 }
 
-int rootfs_enter(const struct sy_rootfs *r, const char **what)
+/* Everything of rootfs_enter after the namespace check; /tmp's tmpfs only
+ * with with_tmp. */
+static int build(const struct sy_rootfs *r, int with_tmp, const char **what)
 {
 	unsigned int i;
 
-	if (check_mntns(r, what) < 0)
-		return -1;
 	*what = "make mounts private";
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return -1;
@@ -418,10 +429,126 @@ int rootfs_enter(const struct sy_rootfs *r, const char **what)
 	/* /tmp first: a library dir that lives under the host's /tmp
 	 * (a build tree there) is then bound on top of the private /tmp
 	 * instead of colliding with its mount point. */
-	if (r->tmp_opts[0] != '\0' && add_tmp(r, what) < 0)
+	if (r->tmp_opts[0] != '\0' && add_tmp(r, with_tmp, what) < 0)
 		return -1;
 	for (i = 0; i < r->npaths; i++)
 		if (add_path(&r->paths[i], what) < 0)
 			return -1;
 	return pivot(what);
+}
+
+/* No namespace check here: the only mount happens after the unshare, in
+ * the copy (and /proc, which the check reads, is not in the template). */
+static int enter_template(const struct sy_rootfs *r, const char **what)
+{
+	*what = "setns into the root's template";
+	if (setns(r->template_ns, CLONE_NEWNS) < 0)
+		return -1;
+	*what = "unshare a copy of the template";
+	if (unshare(CLONE_NEWNS) < 0)
+		return -1;
+	if (r->tmp_opts[0] != '\0' && mount_tmp(r, "/tmp", what) < 0)
+		return -1;
+	*what = "chdir /";
+	return chdir("/");
+}
+
+int rootfs_enter(const struct sy_rootfs *r, const char **what)
+{
+	if (r->template_ns >= 0)
+		return enter_template(r, what);
+	if (check_mntns(r, what) < 0)
+		return -1;
+	return build(r, 1, what);
+}
+
+#define HELPER_STACK (64 * 1024)
+
+struct template_helper {
+	const struct sy_rootfs *r;
+	int fd;
+	int err;
+	const char *what;
+};
+
+/* In its new mount namespace, sharing our memory and descriptor table:
+ * opens the namespace into our table while /proc is still there, builds
+ * the root in it, and is gone. */
+static int template_run(void *arg)
+{
+	struct template_helper *h = arg;
+
+	h->what = "open /proc/self/ns/mnt";
+	if ((h->fd = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0 ||
+	    build(h->r, 0, &h->what) < 0)
+		h->err = errno;
+	_exit(0);
+	return 0;
+}
+
+static int tmp_covers_a_path(const struct sy_rootfs *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < r->npaths; i++)
+		if (strncmp(r->paths[i].path, "/tmp", 4) == 0 &&
+		    (r->paths[i].path[4] == '/' || r->paths[i].path[4] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* The helper sends no exit signal: whoever reaps our children never sees
+ * it. */
+int rootfs_template(struct sy_rootfs *r, int min_fd, char *err,
+                    size_t errlen)
+{
+	struct template_helper h = { r, -1, 0, "" };
+	char *stack;
+	pid_t pid;
+	int fd;
+
+	rootfs_template_close(r);
+	if (r->tmp_opts[0] != '\0' && tmp_covers_a_path(r))
+		return 0;
+	if ((stack = malloc(HELPER_STACK)) == NULL) {
+		snprintf(err, errlen, "rootfs template: %s", strerror(ENOMEM));
+		return -1;
+	}
+	pid = clone(template_run, stack + HELPER_STACK,
+	            CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWNS, &h);
+	if (pid < 0) {
+		snprintf(err, errlen, "rootfs template: clone: %s",
+		         strerror(errno));
+		free(stack);
+		return -1;
+	}
+	while (waitpid(pid, NULL, __WCLONE) < 0 && errno == EINTR)
+		;
+	free(stack);
+	if (h.err != 0) {
+		snprintf(err, errlen, "rootfs template: %s: %s", h.what,
+		         strerror(h.err));
+		if (h.fd >= 0)
+			close(h.fd);
+		return -1;
+	}
+	if (h.fd < min_fd) {
+		fd = fcntl(h.fd, F_DUPFD_CLOEXEC, min_fd);
+		close(h.fd);
+		if (fd < 0) {
+			snprintf(err, errlen, "rootfs template: %s",
+			         strerror(errno));
+			return -1;
+		}
+		h.fd = fd;
+	}
+	r->template_ns = h.fd;
+	return 0;
+}
+
+void rootfs_template_close(struct sy_rootfs *r)
+{
+	if (r->template_ns >= 0)
+		close(r->template_ns);
+	r->template_ns = -1;
 }

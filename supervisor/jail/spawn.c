@@ -8,7 +8,10 @@
  * the exec succeeds the pipe closes with nothing written.
  *
  * The child is a clone(CLONE_VM | CLONE_VFORK) that also creates its pid,
- * mount, IPC, UTS and network namespaces: it borrows the supervisor's
+ * mount and UTS namespaces, and joins the network and IPC namespaces that
+ * every worker shares (namespaces.h: made once, empty, and out of reach
+ * of every call the worker's profile lets through; a profile that lets
+ * one through gets that one of its own): it borrows the supervisor's
  * memory until it execs, so starting a worker costs the same however large
  * the supervisor has grown (fork copies page tables). The price is that its
  * steps must not allocate, and must make raw system calls where glibc would
@@ -32,17 +35,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "jail/caps.h"
 #include "jail/jail.h"
+#include "jail/namespaces.h"
 #include "jail/spawn.h"
 #include "log.h"
 #include "seccomp_filter.h"
 
 #define CHILD_STACK (256 * 1024)
-#define JAIL_NS (CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | \
-                 CLONE_NEWNET)
 #define CPU_BACKSTOP_S 86400 /* RLIMIT_CPU: a CPU-day, over a life */
 #define FREE_SLOTS_MAX 64    /* idle cgroups kept for reuse */
 #define KMSG_RECORD 8192
@@ -51,6 +54,8 @@
 struct profile {
 	char *path;
 	struct sy_seccomp *filter;
+	int private_ns;           /* CLONE_NEW* of the shared namespaces it
+	                           * could reach: its workers get their own */
 	struct profile *next;
 };
 
@@ -61,7 +66,7 @@ struct spawn_tmpl {
 	struct sy_rootfs rootfs;
 	struct sy_rlimits rl;
 	struct cg_limits lim;
-	const struct sy_seccomp *filter; /* in the profile cache */
+	const struct profile *profile; /* in the profile cache */
 };
 
 struct spawn_slot {
@@ -89,6 +94,7 @@ struct kill_record {
 
 struct child {
 	struct jail_spec spec;
+	int clone_ns;             /* CLONE_NEW* that clone() makes */
 	struct jail_fds fds;
 	char *argv[2];
 	char **envp;
@@ -142,8 +148,8 @@ int spawn_jailed(void)
  * Compiled for pid 1: every worker is pid 1 of its own pid namespace, so
  * one program serves every spawn.
  */
-static const struct sy_seccomp *profile_get(const char *name, int dynamic,
-                                            char *err, size_t errlen)
+static const struct profile *profile_get(const char *name, int dynamic,
+                                         char *err, size_t errlen)
 {
 	struct profile *p;
 	char *path;
@@ -157,7 +163,7 @@ static const struct sy_seccomp *profile_get(const char *name, int dynamic,
 	for (p = S.profiles; p != NULL; p = p->next) {
 		if (strcmp(p->path, path) == 0) {
 			free(path);
-			return p->filter;
+			return p;
 		}
 	}
 	if ((p = calloc(1, sizeof(*p))) == NULL) {
@@ -173,9 +179,10 @@ static const struct sy_seccomp *profile_get(const char *name, int dynamic,
 		         path, strerror(errno));
 	} else if ((p->filter = seccomp_compile(path, 1, err, errlen)) !=
 	           NULL) {
+		p->private_ns = ns_reachable(p->filter, p->path);
 		p->next = S.profiles;
 		S.profiles = p;
-		return p->filter;
+		return p;
 	}
 	free(p->path);
 	free(p);
@@ -317,8 +324,10 @@ static struct spawn_tmpl *tmpl_build(const struct spawn_req *req, char *err,
 	                         errlen) == -1)
 		goto fail;
 	/* NAME-dynamic.policy is for workers with files to open */
-	t->filter = profile_get(req->limits->seccomp, t->dynamic, err, errlen);
-	if (t->filter == NULL)
+	t->profile = profile_get(req->limits->seccomp, t->dynamic, err,
+	                         errlen);
+	if (t->profile == NULL ||
+	    rootfs_template(&t->rootfs, JAIL_FD_EXEC + 1, err, errlen) == -1)
 		goto fail;
 	return t;
 fail:
@@ -328,6 +337,8 @@ fail:
 
 void spawn_tmpl_free(struct spawn_tmpl *t)
 {
+	if (t != NULL)
+		rootfs_template_close(&t->rootfs);
 	free(t);
 }
 
@@ -344,6 +355,15 @@ static struct spawn_tmpl *tmpl_get(const struct spawn_req *req, char *err,
 	spawn_tmpl_free(*req->tmpl);
 	*req->tmpl = t;
 	return t;
+}
+
+/* For struct spawn_clock: the vDSO's clock, no system call. */
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the child ---- */
@@ -376,9 +396,7 @@ static pid_t child_start(struct child *c)
 
 	if (S.stack == NULL && (S.stack = malloc(CHILD_STACK)) == NULL)
 		return -1;
-	if (S.jail)
-		flags |= JAIL_NS;
-	return clone(child_run, S.stack + CHILD_STACK, flags, c);
+	return clone(child_run, S.stack + CHILD_STACK, flags | c->clone_ns, c);
 }
 
 /* The environment is only what the caller gave and the worker's name;
@@ -407,6 +425,7 @@ static void child_init(struct child *c, const struct spawn_req *req,
 
 	s->fds = &c->fds;
 	s->exec_fd = c->fds.exec;
+	s->clock_ns = req->clock != NULL ? req->clock->step : NULL;
 	c->argv[0] = t != NULL ? (char *)"/worker" : (char *)req->exe_path;
 	c->argv[1] = NULL;
 	if (t == NULL) {
@@ -422,7 +441,11 @@ static void child_init(struct child *c, const struct spawn_req *req,
 	s->rlimits = &t->rl;
 	s->last_cap = S.last_cap;
 	s->ppid = 0; /* the parent is outside the new pid namespace */
-	s->seccomp = t->filter;
+	s->seccomp = t->profile->filter;
+	c->clone_ns = ns_plan(s, t->profile->private_ns);
+	/* it copies its root's template instead (rootfs.h) */
+	if (t->rootfs.template_ns >= 0)
+		c->clone_ns &= ~CLONE_NEWNS;
 }
 
 static void close_all(int *fds, size_t n)
@@ -448,9 +471,20 @@ static void close_child_ends(int fds[9])
 	}
 }
 
-/* Reads the child's report: 0 once it has exec'd, -1 with err if a step
- * failed (and then reaps it). */
-static int wait_exec(pid_t pid, int fd, char *err, size_t errlen)
+/*
+ * The child's report, without waiting for it: clone() with CLONE_VFORK
+ * returns once the child has either exited, after writing the report of
+ * a failed step, or exec'd past the point of no return (the exec released
+ * our memory), from where a failure kills it instead of coming back. So
+ * the pipe already holds a report, or never will: no report (EAGAIN while
+ * the exec is still closing its descriptors, or EOF) means it exec'd, or
+ * died of a signal, which the reaping tells. Waiting for the EOF, as this
+ * did, blocked the supervisor until the child's exec got that far, and on
+ * a busy or idle-halted CPU pair often well beyond (0.3-2 ms after an idle
+ * second on the reference VM). 0 once exec'd, -1 with err if a step failed
+ * (and then reaps it).
+ */
+static int exec_report(pid_t pid, int fd, char *err, size_t errlen)
 {
 	struct status_msg m;
 	ssize_t n;
@@ -458,7 +492,7 @@ static int wait_exec(pid_t pid, int fd, char *err, size_t errlen)
 	do {
 		n = read(fd, &m, sizeof(m));
 	} while (n == -1 && errno == EINTR);
-	if (n == 0)
+	if (n == 0 || (n == -1 && errno == EAGAIN))
 		return 0;
 	if (n == (ssize_t)sizeof(m))
 		snprintf(err, errlen, "step %d (%s) failed: %s", m.step,
@@ -471,20 +505,21 @@ static int wait_exec(pid_t pid, int fd, char *err, size_t errlen)
 	return -1;
 }
 
-/* fds: socketpair, stdout, stderr and status pipes, then the executable. */
+/* fds: socketpair, stdout, stderr and status pipes (never waited on:
+ * exec_report), then the executable. */
 static int open_channels(int fds[9], const char *exe)
 {
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == -1 ||
 	    pipe2(fds + 2, O_CLOEXEC) == -1 ||
 	    pipe2(fds + 4, O_CLOEXEC) == -1 ||
-	    pipe2(fds + 6, O_CLOEXEC) == -1)
+	    pipe2(fds + 6, O_CLOEXEC | O_NONBLOCK) == -1)
 		return -1;
 	fds[8] = open(exe, O_RDONLY | O_CLOEXEC);
 	return fds[8] == -1 ? -1 : 0;
 }
 
 /* Starts the child on the prepared channels; the parent keeps fds[0],
- * [2], [4] (ours) and waits on [6]. */
+ * [2], [4] (ours) and reads [6]. */
 static pid_t start(const struct spawn_req *req, const struct spawn_tmpl *t,
                    const struct spawn_slot *slot, int fds[9], char *err,
                    size_t errlen)
@@ -504,7 +539,11 @@ static pid_t start(const struct spawn_req *req, const struct spawn_tmpl *t,
 		snprintf(err, errlen, "%s", strerror(ENOMEM));
 		return -1;
 	}
+	if (req->clock != NULL)
+		req->clock->clone = mono_ns();
 	pid = child_start(&c);
+	if (req->clock != NULL)
+		req->clock->resumed = mono_ns();
 	if (pid == -1)
 		snprintf(err, errlen, "clone: %s", strerror(errno));
 	free(c.envp);
@@ -519,6 +558,8 @@ int spawn_worker(const struct spawn_req *req, struct spawn_res *res,
 	struct spawn_slot *slot = NULL;
 	pid_t pid;
 
+	if (req->clock != NULL)
+		req->clock->begin = mono_ns();
 	if (S.jail && (t = tmpl_get(req, err, errlen)) == NULL)
 		return -1;
 	if (t != NULL && S.cg != NULL &&
@@ -532,9 +573,11 @@ int spawn_worker(const struct spawn_req *req, struct spawn_res *res,
 	if ((pid = start(req, t, slot, fds, err, errlen)) == -1)
 		goto fail;
 	close_child_ends(fds);
-	if (wait_exec(pid, fds[6], err, errlen) == -1)
+	if (exec_report(pid, fds[6], err, errlen) == -1)
 		goto fail;
 	close(fds[6]);
+	if (req->clock != NULL)
+		req->clock->end = mono_ns();
 	res->pid = pid;
 	res->sock = fds[0];
 	res->out = fds[2];
@@ -676,6 +719,8 @@ static int init_jail(const struct spawn_opts *o, char *err, size_t errlen)
 		         strerror(errno));
 		return -1;
 	}
+	if (ns_shared_init(err, errlen) == -1)
+		return -1;
 	for (i = 0; i < o->nprofiles; i++) {
 		if (profile_get(o->profiles[i], 0, err, errlen) == NULL)
 			return -1;
@@ -728,6 +773,7 @@ void spawn_fini(void)
 		free(p->path);
 		free(p);
 	}
+	ns_shared_fini();
 	if (S.root_dir != NULL && rmdir(S.root_dir) == -1 && errno != ENOENT)
 		log_warn("rmdir %s", S.root_dir);
 	free(S.root_dir);

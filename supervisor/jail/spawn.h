@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jail/jail.h"
 #include "util.h"
 #include "switchyard.pb-c.h"
 
@@ -64,6 +65,19 @@ void spawn_tmpl_free(struct spawn_tmpl *t);
  * this one has been reaped. */
 struct spawn_slot;
 
+/* Where one spawn's time went, CLOCK_MONOTONIC ns (a measurement:
+ * tests/unit/test_spawn.c prints it). */
+struct spawn_clock {
+	uint64_t begin;              /* spawn_worker was called */
+	uint64_t clone;              /* all prepared: clone() is called */
+	uint64_t step[JAIL_NCLOCK];  /* the child's: [0] its first
+	                              * instruction, [N] jail step N done */
+	uint64_t resumed;            /* clone() returned: the child's exec
+	                              * has released our memory */
+	uint64_t end;                /* its report read: spawn_worker
+	                              * returns */
+};
+
 struct spawn_req {
 	const char *worker;           /* "ns/name", for SWITCHYARD_WORKER */
 	const char *exe_path;         /* the version's executable */
@@ -76,6 +90,7 @@ struct spawn_req {
 	size_t nenv;                  /* SWITCHYARD_WORKER; the first of a
 	                               * name wins */
 	struct spawn_tmpl **tmpl;     /* the pool's cache (NULL at first) */
+	struct spawn_clock *clock;    /* NULL, or filled in (measurements) */
 };
 
 struct spawn_res {
@@ -86,7 +101,8 @@ struct spawn_res {
 };
 
 /*
- * Starts the worker and waits until it has exec'd. Returns 0 and fills res,
+ * Starts the worker and returns once its exec is past the point of no
+ * return (it then either runs or dies of a signal). Returns 0 and fills res,
  * or -1 with the reason in err ("step 6 (rootfs) failed: Operation not
  * permitted", "seccomp profile ...: No such file or directory"), not naming
  * the worker; the failed child has been reaped.

@@ -1,7 +1,9 @@
 /*
  * The processes of each worker: started on demand up to the plan's
  * instances, one call at a time each, a bounded FIFO queue in front, idle
- * ones stopped, crashing ones restarted with a growing delay.
+ * ones stopped, crashing ones restarted with a growing delay, and a fresh
+ * warm process for the most recently used workers whose last process was
+ * stopped for idleness.
  *
  * This file has the pools and their queues; each process's life is the
  * table in pool_proc.c, which this file drives with events (ASSIGN, DRAIN,
@@ -31,6 +33,7 @@
 #define INSECURE_NAG_TICKS 600   /* 60 s between "not jailed" warnings */
 
 static struct pool *pools;
+static unsigned nwarm;           /* processes with warm set */
 static uint64_t tick_timer;
 static const struct peer_ops *proc_ops; /* of every process's channel */
 int pool_stopping;
@@ -97,7 +100,7 @@ static int spawn_version(struct pool *pl, struct spawn_res *rs, char *err,
 	const struct version *v = worker_version(pl->w);
 	struct spawn_req rq = { pl->label, v->exe_path, v->number,
 		                &pl->w->plan->jail, pl->w->plan->instances,
-		                pl->w->uid, NULL, 0, &pl->tmpl };
+		                pl->w->uid, NULL, 0, &pl->tmpl, NULL };
 	char *const *sec;
 	size_t nsec, i;
 	char **env;
@@ -240,6 +243,7 @@ void pool_submit(struct worker *w, struct call *c)
 		return;
 	}
 	c->pool = pl;
+	pl->last_call_ms = now_ms();
 	if (pool_stopping || pl->dying) {
 		call_fail(c, SWITCHYARD__OUTCOME__INTERNAL_ERROR,
 		          "the platform is shutting down", 0);
@@ -317,6 +321,64 @@ struct worker *pool_worker(const struct pool *pl)
 	return pl != NULL ? pl->w : NULL;
 }
 
+/* ---- warm processes ---- */
+
+/*
+ * A first request to a worker with no process waits for a spawn: 2-3 ms
+ * after an idle second on the reference VM, of which the jail is under
+ * 1 ms and the rest the exec, the worker's own start and its first
+ * request's page faults (tests/unit/test_spawn.c, docs/operations.md).
+ * So when the last process of a worker is stopped for idleness, a fresh
+ * one is started to wait for the next request, for at most
+ * warm_processes workers in all: those most recently used. The one of the
+ * least recently used worker gives way to a more recent one. A warm
+ * process is never stopped for idleness before it has served a request;
+ * then it is an ordinary process again.
+ */
+void pool_warm_release(struct proc *p)
+{
+	p->warm = 0;
+	nwarm--;
+}
+
+/* The warm process used least recently of all, or NULL. */
+static struct proc *warm_oldest(void)
+{
+	struct proc *p, *oldest = NULL;
+	struct pool *pl;
+
+	for (pl = pools; pl != NULL; pl = pl->next)
+		for (p = pl->procs; p != NULL; p = p->next)
+			if (p->warm && (oldest == NULL ||
+			                pl->last_call_ms <
+			                oldest->pool->last_call_ms))
+				oldest = p;
+	return oldest;
+}
+
+static void warm_start(struct pool *pl)
+{
+	uint32_t max = serve_env.conf->warm_processes;
+	struct proc *old;
+
+	if (max == 0 || pool_stopping || pl->dying || pl->held ||
+	    pl->nlive > 0 || now_ms() < pl->backoff_until)
+		return;
+	if (nwarm >= max) {
+		old = warm_oldest();
+		if (old == NULL || old->pool->last_call_ms >= pl->last_call_ms)
+			return;
+		pool_proc_stop(old, "idle: its warm place goes to a worker "
+		               "used more recently");
+	}
+	if (pool_proc_spawn(pl) == -1)
+		return;
+	pl->procs->warm = 1;
+	nwarm++;
+	log_debug("worker %s[%d]: warm, for its next request (%u of %u)",
+	          pl->label, (int)pl->procs->pid, nwarm, max);
+}
+
 /* ---- periodic checks ---- */
 
 static void pool_check(struct pool *pl, uint64_t now)
@@ -334,6 +396,10 @@ static void pool_check(struct pool *pl, uint64_t now)
 	for (p = pl->procs; p != NULL; p = next) {
 		next = p->next;
 		pool_proc_tick(p);
+	}
+	if (pl->idle_stopped) {
+		pl->idle_stopped = 0;
+		warm_start(pl);
 	}
 	if (pl->qhead != NULL)
 		pool_kick(pl);

@@ -99,6 +99,9 @@ struct proc {
 	uint64_t kill_timer;       /* SIGKILL deadline of a stop, or 0 */
 	int stopped;               /* we ended it: its death is expected */
 	int ready_once;            /* it sent HELLO */
+	int warm;                  /* started to wait for its worker's next
+	                            * request (pool.c, warm processes): no
+	                            * idle stop until it has served one */
 	uint64_t cpu_us;           /* CPU time read when it was stopped */
 	char why[160];             /* why we killed it, for its reap */
 	struct proc *next, *prev;  /* its pool's processes */

@@ -99,6 +99,8 @@ static void proc_enter(struct proc *p, enum proc_state to)
 {
 	struct pool *pl = p->pool;
 
+	if (p->warm && to != PROC_READY)
+		pool_warm_release(p);
 	if (pl != NULL) {
 		if (p->state == PROC_STARTING)
 			pl->nstarting--;
@@ -475,14 +477,17 @@ static void check_start(struct proc *p, const struct proc_input *in)
 		pool_kill(p, "not ready (no HELLO) within 10 s", BLAME_WORKER);
 }
 
+/* A warm process waits for its request however long it takes. */
 static void check_idle(struct proc *p, const struct proc_input *in)
 {
 	const struct plan *pn = p->pool->w->plan;
 
 	(void)in;
-	if (pn->idle_timeout_s > 0 &&
-	    now_ms() - p->idle_since_ms >= pn->idle_timeout_s * 1000ull)
+	if (!p->warm && pn->idle_timeout_s > 0 &&
+	    now_ms() - p->idle_since_ms >= pn->idle_timeout_s * 1000ull) {
 		pool_proc_stop(p, "idle");
+		p->pool->idle_stopped = 1;
+	}
 }
 
 /* ---- the table ---- */

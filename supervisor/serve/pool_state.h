@@ -38,6 +38,10 @@ struct pool {
 	enum { RUN = 0, HELD_STOPPED, HELD_FATAL } held; /* see pool.h */
 	unsigned startfails;          /* deaths before HELLO in a row */
 	uint64_t cpu_us;              /* of its processes once stopped */
+	uint64_t last_call_ms;        /* a call last came (monotonic ms):
+	                               * who keeps a warm process */
+	int idle_stopped;             /* a process stopped for idleness in
+	                               * this tick */
 	struct logring ring[2];       /* its stdout and stderr */
 	struct pool_metrics m;        /* for the admin listener */
 	struct pool *next, *prev;
@@ -52,8 +56,11 @@ struct pool *pool_new(struct worker *w);
 /* Serves queued calls with idle processes, and starts processes for the
  * rest as the plan, the backoff and the operator allow. */
 void pool_kick(struct pool *pl);
-/* Starts one process for pl. 0, or -1 (logged, counted as a failure). */
+/* Starts one process for pl, at the head of pl->procs. 0, or -1 (logged,
+ * counted as a failure). */
 int pool_proc_spawn(struct pool *pl);
+/* p is a warm process no more: it got a call, or it is dead. */
+void pool_warm_release(struct proc *p);
 /* A process of pl failed: the next start waits longer, from the second
  * failure in a row. */
 void pool_backoff(struct pool *pl);

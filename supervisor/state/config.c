@@ -34,6 +34,8 @@
 #define DEFAULT_QUEUE 256
 #define DEFAULT_QUEUE_TIMEOUT_MS 10000
 #define DEFAULT_IDLE_TIMEOUT_S 60
+#define DEFAULT_WARM_PROCESSES 8
+#define WARM_PROCESSES_MAX 65536
 #define DEFAULT_CPU_MS 50
 #define DEFAULT_WALL_MS 30000
 #define DEFAULT_SUBREQUESTS 50
@@ -318,6 +320,9 @@ static int key_switchyard(struct parse *p, const char *name, const char *value)
 		return set_egress_policy(p, value);
 	if (strcmp(name, "kv_max_mb") == 0)
 		return set_u32(p, name, value, 1, KV_MAX_MB_MAX, &c->kv_max_mb);
+	if (strcmp(name, "warm_processes") == 0)
+		return set_u32(p, name, value, 0, WARM_PROCESSES_MAX,
+		               &c->warm_processes);
 	return perr(p, "unknown key \"%s\" in [switchyard]", name);
 }
 
@@ -620,6 +625,7 @@ static int config_defaults(struct sup_config *c)
 	snprintf(c->dispatch_name, sizeof(c->dispatch_name), "dispatcher");
 	c->log_level = SY_LOG_INFO;
 	c->kv_max_mb = KV_MAX_MB_DEFAULT;
+	c->warm_processes = DEFAULT_WARM_PROCESSES;
 	c->uid_min = DEFAULT_UID_MIN;
 	c->uid_max = DEFAULT_UID_MAX;
 	c->max_header_bytes = 16 * 1024;

@@ -90,6 +90,11 @@ struct sup_config {
 	struct netpolicy *egress; /* that file, parsed (state/netpolicy.h);
 	                        * NULL: every fetch is denied */
 	uint32_t kv_max_mb;    /* the KV store's map size (state/kv.h) */
+	uint32_t warm_processes; /* fresh processes kept ready, over all
+	                        * workers, for those most recently used
+	                        * whose last process was stopped for
+	                        * idleness (serve/pool.c); 0: none;
+	                        * default 8 */
 	/* [router] */
 	uint64_t max_header_bytes, max_body_bytes;
 	uint64_t client_body_buffer_bytes; /* of a body kept in memory */

@@ -21,6 +21,11 @@
  *   GET /x32           getpid through the x32 ABI (nr | 0x40000000)
  *   GET /int80         getpid through the i386 ABI (int $0x80)
  *   GET /clone3        clone3 (glibc's threads and fork try it first)
+ *   GET /shmget        shmget(IPC_PRIVATE): SysV shared memory, which
+ *                      lives in the IPC namespace workers share
+ *   GET /msgctl        msgctl(0, MSG_STAT): the IPC namespace's message
+ *                      queues by index, no key needed
+ *   GET /mq_open       a POSIX message queue (also the IPC namespace's)
  *   GET /whoami        uid, gid, pid, ppid, host name, rlimits: the calls a
  *                      worker may make about itself
  *   GET /getgroups     getgroups
@@ -161,6 +166,24 @@ static long try_clone3(void)
 	return syscall(SYS_clone3, NULL, 0);
 }
 
+static long try_shmget(void)
+{
+	return syscall(SYS_shmget, 0L /* IPC_PRIVATE */, 4096L, 01600L);
+}
+
+static long try_msgctl(void)
+{
+	char buf[256];
+
+	return syscall(SYS_msgctl, 0L, 11L /* MSG_STAT */, buf);
+}
+
+static long try_mq_open(void)
+{
+	return syscall(SYS_mq_open, "sy-hostile", 0102L /* O_RDWR|O_CREAT */,
+	               0600L, NULL);
+}
+
 static long try_getgroups(void)
 {
 	gid_t g[64];
@@ -250,6 +273,9 @@ static const struct attempt {
 	{ "/x32", try_x32 },
 	{ "/int80", try_int80 },
 	{ "/clone3", try_clone3 },
+	{ "/shmget", try_shmget },
+	{ "/msgctl", try_msgctl },
+	{ "/mq_open", try_mq_open },
 	{ "/getgroups", try_getgroups },
 	{ "/capget", try_capget },
 	{ "/nnp", try_nnp },

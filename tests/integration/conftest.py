@@ -139,10 +139,12 @@ class Platform:
     def __init__(self, router=None, plans=None, deploys=None,
                  dispatcher_plan="platform", dispatcher_env=None,
                  hostmap="www.bob-shop.test bob\nalice.test alice\n",
-                 routes=None):
+                 routes=None, switchyard=None):
         """hostmap: "hostname worker" lines, loaded as KV routes without
         metadata beyond the worker; routes: more {KV key: value (a dict is
-        written as JSON)}, e.g. {"host:a.test": {"worker": "alice"}}."""
+        written as JSON)}, e.g. {"host:a.test": {"worker": "alice"}};
+        switchyard: more [switchyard] keys, e.g. {"warm_processes": 2}."""
+        self.switchyard = dict(switchyard or {})
         self.tmp = Path(tempfile.mkdtemp(prefix="sy-it-", dir="/tmp"))
         # Workers may run as another user: let them reach their files.
         self.tmp.chmod(0o755)
@@ -187,6 +189,9 @@ class Platform:
             "dispatch_worker = platform/dispatcher",
             "router_user = nobody",
             "log_level = info",
+        ]
+        lines += [f"{k} = {v}" for k, v in self.switchyard.items()]
+        lines += [
             "",
             "[router]",
         ]

@@ -35,6 +35,9 @@ JAIL = {"memory_mb": 64, "cpu_pct": 50, "pids": 16, "tmp_mb": 4,
 UID_RANGE = (100000, 165535)
 ATTACK_TIMEOUT = 20.0   # seconds for any one attempt
 NAMESPACES = ("pid", "net", "mnt", "ipc", "uts")
+# Every worker whose profile refuses all calls that reach them shares these
+# (docs/security.md, "What workers share"); the others are per process.
+SHARED_NAMESPACES = ("net", "ipc")
 
 # Killed attempts seen per family, checked against the status counters at
 # the end of the module.
@@ -283,27 +286,45 @@ def test_workers_run_confined_with_their_own_uids(p):
     assert len(set(uids.values())) == len(uids), f"shared uids: {uids}"
 
 
-def test_workers_have_their_own_namespaces(p):
+def test_workers_namespaces_own_and_shared(p):
+    """pid, mount and uts per process; the network and IPC namespaces
+    shared by every worker (the default profiles refuse every call that
+    reaches them: test_privileged_calls_are_killed and the network family
+    show it), never the supervisor's, and empty."""
     sup = ns_links(p.proc.pid)
     seen = {}
+    shared = {}
     for t in FAMILIES:
         pid = live_pid(p, t)
         mine = ns_links(pid)
         for ns in NAMESPACES:
             assert mine[ns] != sup[ns], \
                 f"tenants/{t}[{pid}] shares the supervisor's {ns} namespace"
+            if ns in SHARED_NAMESPACES:
+                assert shared.setdefault(ns, mine[ns]) == mine[ns], \
+                    f"tenants/{t}: {ns} {mine[ns]}, others {shared[ns]}"
+                continue
             assert mine[ns] not in seen.get(ns, {}), \
                 f"tenants/{t} shares its {ns} namespace with " \
                 f"{seen[ns][mine[ns]]}"
             seen.setdefault(ns, {})[mine[ns]] = f"tenants/{t}"
-        # Its network namespace has nothing but a loopback that is down.
-        r = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o",
-                            "link"], capture_output=True, text=True,
-                           timeout=10)
-        assert r.returncode == 0, f"nsenter: {r.stderr}"
-        links = r.stdout.strip().splitlines()
-        assert len(links) == 1 and links[0].startswith("1: lo:") and \
-            "state DOWN" in links[0], f"tenants/{t}: {links}"
+    pid = live_pid(p, FAMILIES[0])
+    # The network namespace has nothing but a loopback that is down.
+    r = subprocess.run(["nsenter", "-t", str(pid), "-n", "ip", "-o",
+                        "link"], capture_output=True, text=True,
+                       timeout=10)
+    assert r.returncode == 0, f"nsenter: {r.stderr}"
+    links = r.stdout.strip().splitlines()
+    assert len(links) == 1 and links[0].startswith("1: lo:") and \
+        "state DOWN" in links[0], f"shared network namespace: {links}"
+    # The IPC namespace holds no message queue, semaphore or segment.
+    for kind in ("-q", "-s", "-m"):
+        r = subprocess.run(["nsenter", "-t", str(pid), "-i", "ipcs", kind],
+                           capture_output=True, text=True, timeout=10)
+        assert r.returncode == 0, f"ipcs: {r.stderr}"
+        rows = [line for line in r.stdout.splitlines()
+                if re.match(r"^0x[0-9a-f]+ ", line)]
+        assert rows == [], f"shared IPC namespace: {rows}"
 
 
 def test_workers_see_an_empty_root(p):
@@ -521,6 +542,9 @@ def test_kill_everything_is_killed(p):
     ("/personality", "personality"),
     ("/tiocsti", "ioctl"),
     ("/tiocsti64", "ioctl"),
+    ("/shmget", "shmget"),
+    ("/msgctl", "msgctl"),
+    ("/mq_open", "mq_open"),
 ])
 def test_privileged_calls_are_killed(p, path, syscall):
     assert_killed(p, "kernel", path, syscall)

@@ -531,12 +531,15 @@ static void test_new_version_drains_busy_process(void **state)
 
 /* A process idle for the plan's idle_timeout_s (1 s) is stopped, not
  * sooner; that is no failure of the worker's. */
+/* Without warm processes: the idle process goes, and none replaces it. */
 static void test_idle_process_is_stopped(void **state)
 {
 	struct worker *w = deploy("idle", "idle", NULL);
+	uint32_t warm = conf->warm_processes;
 	uint64_t t0;
 
 	(void)state;
+	conf->warm_processes = 0;
 	expect_ok(w, ask("x"), "x");
 	t0 = ev_clock_us();
 	assert_int_equal(stats_of(w).live, 1);
@@ -547,6 +550,39 @@ static void test_idle_process_is_stopped(void **state)
 	assert_int_equal(stats_of(w).errors, 0);
 	assert_string_not_equal(stats_of(w).state, "BACKOFF");
 	assert_int_equal(w->pool->fails, 0);
+	conf->warm_processes = warm;
+}
+
+static int spawns_are(struct worker *w, uint32_t n)
+{
+	return spawns_of(w) == n;
+}
+
+/* With them: a fresh process replaces the idle one at once, outlives its
+ * idle timeout while it waits, and serves the next request; only then is
+ * it an ordinary process, stopped when idle and replaced in turn. */
+static void test_idle_process_is_replaced_warm(void **state)
+{
+	struct worker *w = deploy("warm", "idle", NULL);
+	uint32_t warm = conf->warm_processes;
+	uint64_t spawned;
+
+	(void)state;
+	conf->warm_processes = 1;
+	expect_ok(w, ask("x"), "x");
+	spawned = spawns_of(w);
+	assert_true(run_until(spawns_are, w, (uint32_t)spawned + 1, WAIT_MS));
+	assert_true(run_until(live_is, w, 1, WAIT_MS));
+	assert_true(w->pool->procs->warm);
+	/* past its plan's 1 s without a request: still there */
+	assert_false(run_until(live_is, w, 0, 1500));
+	expect_ok(w, ask("y"), "y");
+	assert_int_equal(spawns_of(w), spawned + 1);
+	assert_false(w->pool->procs->warm);
+	assert_true(run_until(spawns_are, w, (uint32_t)spawned + 2, WAIT_MS));
+	assert_true(run_until(live_is, w, 1, WAIT_MS));
+	assert_true(w->pool->procs->warm);
+	conf->warm_processes = warm;
 }
 
 /* ---- the platform around them ---- */
@@ -720,6 +756,7 @@ int main(void)
 		cmocka_unit_test(test_killed_process_fails_its_call),
 		cmocka_unit_test(test_new_version_drains_busy_process),
 		cmocka_unit_test(test_idle_process_is_stopped),
+		cmocka_unit_test(test_idle_process_is_replaced_warm),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

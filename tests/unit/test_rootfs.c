@@ -41,7 +41,8 @@ static int group_teardown(void **state)
 /* What the child runs inside the jail; returns its exit code. */
 typedef int (*inside_fn)(const struct sy_rootfs *r);
 
-/* Forks; the child unshares its mount namespace, enters r, runs fn. */
+/* Forks; the child unshares its mount namespace (unless r has a template,
+ * which needs none: it is entered from ours), enters r, runs fn. */
 static int run_inside(const struct sy_rootfs *r, inside_fn fn)
 {
 	const char *what;
@@ -51,7 +52,7 @@ static int run_inside(const struct sy_rootfs *r, inside_fn fn)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		if (unshare(CLONE_NEWNS) < 0)
+		if (r->template_ns < 0 && unshare(CLONE_NEWNS) < 0)
 			_exit(120);
 		if (rootfs_enter(r, &what) < 0)
 			_exit(121);
@@ -209,6 +210,72 @@ static void test_dynamic_worker_root(void **state)
 	expect_exit0(run_inside(&r, check_dynamic_layout));
 }
 
+static int stage_is_empty(void)
+{
+	struct dirent *e;
+	int empty = 1;
+	DIR *d;
+
+	assert_non_null(d = opendir(stage));
+	while ((e = readdir(d)) != NULL)
+		if (e->d_name[0] != '.')
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+/* A template is entered from the parent's own mount namespace, and each
+ * process gets its own /tmp: check_static_layout's O_EXCL file is new in
+ * the second copy too. */
+static void test_template_static_root(void **state)
+{
+	struct sy_rootfs r;
+	char err[256];
+
+	if (rootfs_prepare(&r, stage, "/bin/true", 1 << 20, err,
+	                   sizeof(err)) < 0 ||
+	    rootfs_template(&r, 10, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(r.template_ns >= 10);
+	expect_exit0(run_inside(&r, check_static_layout));
+	expect_exit0(run_inside(&r, check_static_layout));
+	assert_true(stage_is_empty());
+	rootfs_template_close(&r);
+	assert_int_equal(r.template_ns, -1);
+}
+
+static void test_template_dynamic_root(void **state)
+{
+	struct sy_rootfs r;
+	char err[256];
+
+	if (rootfs_prepare(&r, stage, "/bin/true", 0, err, sizeof(err)) < 0 ||
+	    rootfs_add_system_libs(&r, err, sizeof(err)) < 0 ||
+	    rootfs_template(&r, 3, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_true(r.template_ns >= 3);
+	expect_exit0(run_inside(&r, check_dynamic_layout));
+	rootfs_template_close(&r);
+}
+
+/* A library directory under /tmp would be hidden by each process's own
+ * /tmp: such a root is built per process, as without templates. */
+static void test_template_not_for_tmp_paths(void **state)
+{
+	char dir[64], err[256];
+	struct sy_rootfs r;
+
+	snprintf(dir, sizeof(dir), "%s", "/tmp/sy-test-rootfs-lib-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	if (rootfs_prepare(&r, stage, "/bin/true", 1 << 20, err,
+	                   sizeof(err)) < 0 ||
+	    rootfs_add_path(&r, dir, err, sizeof(err)) < 0 ||
+	    rootfs_template(&r, 3, err, sizeof(err)) < 0)
+		fail_msg("%s", err);
+	assert_int_equal(r.template_ns, -1);
+	rmdir(dir);
+}
+
 static void test_prepare_errors(void **state)
 {
 	struct sy_rootfs r;
@@ -305,6 +372,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_static_worker_root),
 		cmocka_unit_test(test_dynamic_worker_root),
+		cmocka_unit_test(test_template_static_root),
+		cmocka_unit_test(test_template_dynamic_root),
+		cmocka_unit_test(test_template_not_for_tmp_paths),
 		cmocka_unit_test(test_prepare_errors),
 		cmocka_unit_test(test_enter_reports_failing_call),
 		cmocka_unit_test(test_enter_refuses_host_namespace),

@@ -296,6 +296,49 @@ static void test_default_profile_compiles(void **state)
 	seccomp_free(s);
 }
 
+/* What the jail asks of a profile before workers share a network or IPC
+ * namespace: every way to a socket or to SysV/POSIX IPC is refused by the
+ * shipped profiles; a profile that allows one for some arguments says so. */
+static void test_may_allow(void **state)
+{
+	static const char *const refused[] = {
+		"socket", "socketpair", "io_uring_setup", "msgget", "msgctl",
+		"semget", "semctl", "shmget", "shmat", "shmctl", "mq_open",
+		"socketcall", "ipc", "no_such_call",
+	};
+	char path[256], err[512];
+	struct sy_seccomp *s;
+	size_t i, k;
+
+	for (i = 0; i < 2; i++) {
+		policy_path(path, sizeof(path), i == 0 ? "worker.policy"
+		                                       : "worker-dynamic.policy");
+		if ((s = seccomp_compile(path, 1, err, sizeof(err))) == NULL)
+			fail_msg("%s", err);
+		assert_int_equal(seccomp_may_allow(s, "read"), 1);
+		assert_int_equal(seccomp_may_allow(s, "fcntl"), 1);
+		for (k = 0; k < sizeof(refused) / sizeof(refused[0]); k++)
+			if (seccomp_may_allow(s, refused[k]) != 0)
+				fail_msg("%s allows %s", path, refused[k]);
+		seccomp_free(s);
+	}
+	s = compile_text("read\nsocket arg0 == AF_UNIX\nshmget errno EPERM\n",
+	                 1, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(seccomp_may_allow(s, "socket"), 1);
+	assert_int_equal(seccomp_may_allow(s, "shmget"), 0);
+	seccomp_free(s);
+	/* A deny-list allows what it does not refuse outright. */
+	s = compile_text("@default allow\nsocket errno EACCES\n"
+	                 "socketpair arg0 == AF_INET errno EACCES\n",
+	                 1, err, sizeof(err));
+	assert_non_null(s);
+	assert_int_equal(seccomp_may_allow(s, "socket"), 0);
+	assert_int_equal(seccomp_may_allow(s, "socketpair"), 1);
+	assert_int_equal(seccomp_may_allow(s, "shmget"), 1);
+	seccomp_free(s);
+}
+
 static int do_getpid(void)
 {
 	return syscall(SYS_getpid) > 0 ? 0 : 1;
@@ -575,6 +618,7 @@ int main(void)
 		cmocka_unit_test(test_parse_grammar_accepted),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_default_profile_compiles),
+		cmocka_unit_test(test_may_allow),
 		cmocka_unit_test(test_worker_allows_basics),
 		cmocka_unit_test(test_worker_refuses_with_errno),
 		cmocka_unit_test(test_worker_kills),
